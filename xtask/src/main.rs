@@ -1,1 +1,53 @@
-fn main() {}
+//! Project tasks, run as `cargo xtask <task>` (an alias in .cargo/config.toml).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod bench;
+mod ci;
+mod cmd;
+mod demo;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Rouse's project tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Rouse's project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// fmt, clippy, tests, docs and loom models: everything CI checks.
+    Ci,
+    /// The producer/poller wakeup experiment (the project's main job).
+    DemoWakeup {
+        /// Flags passed to the demo (try --help).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run a benchmark and write its section of docs/benchmarks.md.
+    Bench {
+        /// Which benchmark.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(
+            bench::BENCHES.iter().map(|(n, _, _)| *n)))]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().task {
+        Task::Ci => ci::run(),
+        Task::DemoWakeup { args } => demo::run(args),
+        Task::Bench { name } => bench::run(&name),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failed) => {
+            eprintln!("\nxtask: failed: {} (exit code {})", failed.what, failed.code);
+            failed.exit_code()
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `cargo xtask bench NAME`: runs one benchmark in release mode and splices
+//! the Markdown section it writes into docs/benchmarks.md, between
+//! `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`, so each bench owns its
+//! section and re-running one leaves the others alone.
+
+use std::fs;
+
+use crate::cmd::{root, Failed, Step};
+
+/// Benchmarks: name, package, bench target.
+pub(crate) const BENCHES: &[(&str, &str, &str)] = &[
+    ("waker", "rouse-waker", "waker"),
+    ("timer", "rouse-timer", "timer"),
+];
+
+pub(crate) fn run(name: &str) -> Result<(), Failed> {
+    let Some(&(_, package, target)) = BENCHES.iter().find(|(n, _, _)| *n == name) else {
+        let known: Vec<&str> = BENCHES.iter().map(|(n, _, _)| *n).collect();
+        eprintln!("xtask bench: no benchmark named {name:?}; choose one of: {}", known.join(", "));
+        return Err(Failed {
+            what: format!("bench {name}"),
+            code: 2,
+        });
+    };
+    let out = root().join("target").join(format!("bench-{name}.md"));
+    let _ = fs::remove_file(&out);
+    Step::cargo(&["bench", "-p", package, "--bench", target])
+        .env("ROUSE_BENCH_MD", out.display().to_string())
+        .run()?;
+    let section = fs::read_to_string(&out).map_err(|err| {
+        eprintln!("xtask bench: the bench wrote no results to {}: {err}", out.display());
+        Failed {
+            what: format!("bench {name}"),
+            code: 1,
+        }
+    })?;
+    splice(name, &section).map_err(|err| {
+        eprintln!("xtask bench: updating docs/benchmarks.md failed: {err}");
+        Failed {
+            what: "docs/benchmarks.md".into(),
+            code: 1,
+        }
+    })?;
+    println!("xtask bench: wrote the {name} section of docs/benchmarks.md");
+    Ok(())
+}
+
+fn splice(name: &str, section: &str) -> std::io::Result<()> {
+    let path = root().join("docs").join("benchmarks.md");
+    let doc = fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    fs::write(&path, replace_section(&doc, name, section))
+}
+
+/// Replaces (or appends) the marked section for `name`.
+fn replace_section(doc: &str, name: &str, section: &str) -> String {
+    let (open, close) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
+    let block = format!("{open}\n{}\n{close}", section.trim_end());
+    match (doc.find(&open), doc.find(&close)) {
+        (Some(start), Some(end)) if end > start => {
+            format!("{}{block}{}", &doc[..start], &doc[end + close.len()..])
+        }
+        _ => format!("{}\n\n{block}\n", doc.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_section;
+
+    #[test]
+    fn appends_then_replaces_only_its_own_section() {
+        let doc = replace_section("# Benchmarks\n", "waker", "## Waker\nold\n");
+        let doc = replace_section(&doc, "timer", "## Timers\nt\n");
+        let doc = replace_section(&doc, "waker", "## Waker\nnew\n");
+        assert!(doc.contains("new") && !doc.contains("old"));
+        assert!(doc.contains("## Timers\nt"));
+        assert_eq!(doc.matches("<!-- bench:waker -->").count(), 1);
+    }
+}
