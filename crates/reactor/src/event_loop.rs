@@ -1,0 +1,335 @@
+//! [`EventLoop`]: one thread's loop, read top to bottom in
+//! [`EventLoop::run_once`].
+//!
+//! Each iteration, as tornado's `IOLoop.start` does it:
+//!
+//! 1. take the callbacks queued so far (later ones wait for the next round,
+//!    so a callback that re-queues itself cannot starve I/O), and the timers
+//!    due now (timers they schedule cannot join this round);
+//! 2. run the callbacks, then the due timers;
+//! 3. compute the poll timeout: 0 if work is already waiting, else the time
+//!    to the next timer, capped by the default timeout — never a busy loop,
+//!    never sleeping past a due timer;
+//! 4. announce the sleep to the waker, poll, reset the waker;
+//! 5. deliver caught signals, then readiness to handlers (plus the
+//!    level-triggered handlers still owed a call).
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest as MioInterest, Poll};
+use rouse_timer::{Clock, Expired, MonotonicClock};
+use rouse_waker::Waker;
+
+use crate::handle::{Command, Handle, Shared};
+use crate::io_table::{IoTable, SourceKey, WAKER_TOKEN};
+use crate::metrics::Metrics;
+use crate::signals::SignalTable;
+use crate::timer_table::{TimerEntry, TimerTable};
+use crate::watchdog::Watchdog;
+use crate::Ready;
+
+/// tornado's `_POLL_TIMEOUT`: the longest sleep with nothing scheduled.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The timer wheel's resolution: a wait shorter than this is not worth a spin.
+const TICK: Duration = Duration::from_millis(1);
+
+/// Configures an [`EventLoop`].
+#[derive(Default)]
+pub struct Builder {
+    default_timeout: Option<Duration>,
+    clock: Option<Arc<dyn Clock>>,
+    blocked_threshold: Option<Duration>,
+    events_capacity: Option<usize>,
+}
+
+impl Builder {
+    /// The longest the loop sleeps with no timer pending (default one hour,
+    /// as tornado). Wakes, signals and readiness end a sleep at once anyway.
+    pub fn default_timeout(mut self, timeout: Duration) -> Builder {
+        self.default_timeout = Some(timeout);
+        self
+    }
+
+    /// The clock timers are read from (default: the monotonic clock). With a
+    /// [`ManualClock`](rouse_timer::ManualClock), advance time by hand and
+    /// drive the loop with `run_once(Some(Duration::ZERO))`: timer-heavy
+    /// scenarios then run deterministically, without sleeping.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Builder {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Turns on the blocked-loop detector: a handler, callback or timer that
+    /// keeps the loop thread busy longer than `threshold` is reported with a
+    /// `tracing` warning while it runs and again when it returns.
+    pub fn blocked_threshold(mut self, threshold: Duration) -> Builder {
+        self.blocked_threshold = Some(threshold);
+        self
+    }
+
+    /// How many readiness events one poll may return (default 1024).
+    pub fn events_capacity(mut self, capacity: usize) -> Builder {
+        self.events_capacity = Some(capacity);
+        self
+    }
+
+    /// Creates the loop: a poller, a waker, and (if asked) the watchdog
+    /// thread. Fails with the failing call's error (e.g. out of fds).
+    pub fn build(self) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let mut waker = Waker::new()?;
+        poll.registry()
+            .register(&mut waker, WAKER_TOKEN, MioInterest::READABLE)?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(MonotonicClock));
+        let watchdog = self.blocked_threshold.map(Watchdog::start).transpose()?;
+        Ok(EventLoop {
+            poll,
+            events: Events::with_capacity(self.events_capacity.unwrap_or(1024).max(1)),
+            io: IoTable::default(),
+            timers: TimerTable::new(clock.now()),
+            shared: Arc::new(Shared::new(waker, clock)),
+            local: Vec::new(),
+            signals: SignalTable::default(),
+            default_timeout: self.default_timeout.unwrap_or(DEFAULT_TIMEOUT),
+            watchdog,
+            metrics: Metrics::default(),
+            commands: Vec::new(),
+            due: Vec::new(),
+            ready: Vec::new(),
+        })
+    }
+}
+
+/// A tornado-style event loop on mio; see the crate docs.
+///
+/// Not `Send`: build it on the thread that runs it, and reach it from other
+/// threads through its [`Handle`].
+pub struct EventLoop {
+    pub(crate) poll: Poll,
+    events: Events,
+    pub(crate) io: IoTable,
+    pub(crate) timers: TimerTable,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) local: Vec<crate::dispatch::LocalCallback>,
+    pub(crate) signals: SignalTable,
+    default_timeout: Duration,
+    pub(crate) watchdog: Option<Watchdog>,
+    pub(crate) metrics: Metrics,
+    commands: Vec<Command>,
+    due: Vec<Expired<TimerEntry>>,
+    ready: Vec<(SourceKey, Ready)>,
+}
+
+impl EventLoop {
+    /// A loop with the default settings.
+    pub fn new() -> io::Result<EventLoop> {
+        Builder::default().build()
+    }
+
+    /// Configures a loop.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The thread-safe handle other threads use.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// The loop's clock.
+    pub fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    /// Makes `run` return after this iteration.
+    pub fn stop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Release);
+    }
+
+    /// Runs until [`stop`](EventLoop::stop) (from any thread). A stop that
+    /// came before the call makes it return at once. Only errors of the
+    /// poller itself end it early; handler errors never do.
+    pub fn run(&mut self) -> io::Result<()> {
+        self.run_until(|_| false)
+    }
+
+    /// Runs until `done` returns true or until stopped. `done` is checked
+    /// before every iteration and again before the loop would sleep, so a
+    /// callback or timer that makes it true ends the run without a sleep.
+    pub fn run_until(&mut self, mut done: impl FnMut(&mut EventLoop) -> bool) -> io::Result<()> {
+        loop {
+            if self.shared.stopping.swap(false, Ordering::AcqRel) || done(self) {
+                return Ok(());
+            }
+            self.turn(None, &mut done)?;
+        }
+    }
+
+    /// One iteration, for embedding the loop in another; sleeps at most
+    /// `max_wait` (`None`: as long as the loop would).
+    pub fn run_once(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
+        self.turn(max_wait, &mut |_| false)
+    }
+
+    fn turn(
+        &mut self,
+        max_wait: Option<Duration>,
+        done: &mut dyn FnMut(&mut EventLoop) -> bool,
+    ) -> io::Result<()> {
+        self.metrics.iterations += 1;
+        let span = tracing::debug_span!("rouse.iteration", n = self.metrics.iterations);
+        let _entered = span.enter();
+        let began = Instant::now();
+
+        // 1. What this round runs: work queued so far, timers due now.
+        let mut local = std::mem::take(&mut self.local);
+        std::mem::swap(&mut *self.shared.queue.lock(), &mut self.commands);
+        let now = self.now();
+        let mut due = std::mem::take(&mut self.due);
+        self.timers.take_due(now, &mut due);
+
+        // 2. Run it: callbacks first, then timers.
+        let mut commands = std::mem::take(&mut self.commands);
+        for command in commands.drain(..) {
+            self.run_command(command);
+        }
+        self.commands = commands;
+        for callback in local.drain(..) {
+            self.run_local(callback);
+        }
+        if self.local.is_empty() {
+            self.local = local; // keep the allocation; nothing new was queued
+        }
+        for timer in due.drain(..) {
+            self.run_timer(timer, now);
+        }
+        if self.due.is_empty() {
+            self.due = due;
+        }
+
+        // 3-4. Sleep until the next thing to do (not at all if the caller
+        // is done: run_until must not block after its goal was reached).
+        let timeout = if done(self) {
+            Duration::ZERO
+        } else {
+            self.poll_timeout(max_wait)
+        };
+        let poll_began = Instant::now();
+        self.poll_once(timeout)?;
+        let idle = poll_began.elapsed();
+
+        // 5. Signals, then readiness.
+        self.deliver_signals();
+        self.deliver_readiness();
+
+        self.metrics.idle += idle;
+        self.metrics.busy += began.elapsed().saturating_sub(idle);
+        Ok(())
+    }
+
+    fn poll_timeout(&mut self, max_wait: Option<Duration>) -> Duration {
+        let work_waiting = !self.local.is_empty()
+            || self.shared.has_queued()
+            || self.io.any_level_owed()
+            || self.shared.stopping.load(Ordering::Acquire);
+        let timeout = if work_waiting {
+            Duration::ZERO
+        } else {
+            self.timer_timeout()
+        };
+        max_wait.map_or(timeout, |cap| timeout.min(cap))
+    }
+
+    /// Time to the next timer, capped by the default timeout.
+    fn timer_timeout(&mut self) -> Duration {
+        let Some(deadline) = self.timers.next_deadline() else {
+            return self.default_timeout;
+        };
+        let now = self.now();
+        if deadline > now {
+            return (deadline - now).min(self.default_timeout);
+        }
+        // The wheel answers with a lower bound. If something is truly due,
+        // take it for the next round and do not sleep; if not, it is less
+        // than a tick away: sleep a tick rather than spin.
+        self.timers.take_due(now, &mut self.due);
+        if self.due.is_empty() {
+            TICK
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    fn poll_once(&mut self, mut timeout: Duration) -> io::Result<()> {
+        if !timeout.is_zero() && !self.shared.waker.prepare_sleep() {
+            timeout = Duration::ZERO; // a wake came in while we were busy
+        }
+        let result = self.poll.poll(&mut self.events, Some(timeout));
+        self.shared.waker.reset();
+        match result {
+            Ok(()) => Ok(()),
+            // A signal interrupted the poll: not an error, just a short sleep.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                self.events.clear();
+                Ok(())
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn deliver_readiness(&mut self) {
+        let round = self.metrics.iterations;
+        let mut ready = std::mem::take(&mut self.ready);
+        for event in self.events.iter() {
+            if event.token() == WAKER_TOKEN {
+                tracing::trace!("event loop woken by its waker");
+                continue;
+            }
+            self.io
+                .queue_event(event.token(), Ready::from_event(event), round, &mut ready);
+        }
+        self.io.queue_level_owed(round, &mut ready);
+        for (key, seen) in ready.drain(..) {
+            self.dispatch(key, seen);
+        }
+        self.ready = ready;
+    }
+
+    /// A snapshot of the loop's counters.
+    pub fn metrics(&self) -> Metrics {
+        let mut m = self.metrics.clone();
+        m.registrations = self.io.len();
+        m.pending_timers = self.timers.len();
+        if let Some(w) = &self.watchdog {
+            (m.blocked_reports, m.slow_calls) = w.counts();
+        }
+        let wakes = self.shared.waker.stats();
+        m.wakes_requested = wakes.wakes_requested;
+        m.wake_syscalls = wakes.wake_syscalls;
+        m
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        for key in self.io.keys() {
+            self.remove(key);
+        }
+        self.shared.queue.lock().clear();
+    }
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("registrations", &self.io.len())
+            .field("timers", &self.timers.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,174 @@
+//! [`Handle`]: the loop's thread-safe face. Any thread may queue callbacks,
+//! schedule and cancel timers, and stop the loop; each costs a short lock and
+//! at most one wake syscall per loop sleep (the waker coalesces the rest, and
+//! none at all while the loop is awake).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rouse_timer::Clock;
+use rouse_waker::{Waker, WakerStats};
+
+use crate::error::LoopClosed;
+use crate::EventLoop;
+
+/// A callback queued from another thread.
+pub(crate) type SendCallback = Box<dyn FnOnce(&mut EventLoop) + Send>;
+
+/// Names a scheduled timer (one-shot or periodic) for [`Handle::cancel`] and
+/// [`EventLoop::cancel`]. Ids are never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId(pub(crate) u64);
+
+/// Work handed to the loop thread, run in the order it was queued.
+pub(crate) enum Command {
+    Callback {
+        name: &'static str,
+        run: SendCallback,
+    },
+    Timer {
+        id: TimerId,
+        at: Instant,
+        name: &'static str,
+        run: SendCallback,
+    },
+    Cancel(TimerId),
+}
+
+pub(crate) struct Shared {
+    pub(crate) waker: Waker,
+    pub(crate) queue: Mutex<Vec<Command>>,
+    pub(crate) stopping: AtomicBool,
+    pub(crate) closed: AtomicBool,
+    next_timer: AtomicU64,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Shared {
+    pub(crate) fn new(waker: Waker, clock: Arc<dyn Clock>) -> Shared {
+        Shared {
+            waker,
+            queue: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            next_timer: AtomicU64::new(1),
+            clock,
+        }
+    }
+
+    pub(crate) fn next_timer_id(&self) -> TimerId {
+        TimerId(self.next_timer.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn push(&self, command: Command) -> Result<(), LoopClosed> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(LoopClosed);
+        }
+        self.queue.lock().push(command);
+        self.wake();
+        Ok(())
+    }
+
+    pub(crate) fn wake(&self) {
+        if let Err(err) = self.waker.wake() {
+            tracing::error!(%err, "waking the event loop failed");
+        }
+    }
+
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.queue.lock().is_empty()
+    }
+}
+
+/// The loop's thread-safe handle: `Clone + Send + Sync`, cheap to clone.
+///
+/// Everything it queues runs on the loop thread, in the order queued, on the
+/// loop's next iteration. A loop that was dropped answers [`LoopClosed`]; a
+/// callback that races with the drop may be dropped without running.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// Runs `callback` on the loop thread on its next iteration, waking the
+    /// loop if it sleeps.
+    pub fn add_callback<F>(&self, callback: F) -> Result<(), LoopClosed>
+    where
+        F: FnOnce(&mut EventLoop) + Send + 'static,
+    {
+        self.shared.push(Command::Callback {
+            name: std::any::type_name::<F>(),
+            run: Box::new(callback),
+        })
+    }
+
+    /// Runs `callback` on the loop thread once `delay` has passed on the
+    /// loop's clock. Cancel it with the returned id.
+    pub fn call_later<F>(&self, delay: Duration, callback: F) -> Result<TimerId, LoopClosed>
+    where
+        F: FnOnce(&mut EventLoop) + Send + 'static,
+    {
+        let at = saturating_add(self.shared.clock.now(), delay);
+        self.call_at(at, callback)
+    }
+
+    /// Runs `callback` on the loop thread at `at` on the loop's clock (never
+    /// earlier; at once if `at` has passed).
+    pub fn call_at<F>(&self, at: Instant, callback: F) -> Result<TimerId, LoopClosed>
+    where
+        F: FnOnce(&mut EventLoop) + Send + 'static,
+    {
+        let id = self.shared.next_timer_id();
+        self.shared.push(Command::Timer {
+            id,
+            at,
+            name: std::any::type_name::<F>(),
+            run: Box::new(callback),
+        })?;
+        Ok(id)
+    }
+
+    /// Cancels a timer. Harmless if it already ran or was cancelled.
+    pub fn cancel(&self, id: TimerId) -> Result<(), LoopClosed> {
+        self.shared.push(Command::Cancel(id))
+    }
+
+    /// Makes [`EventLoop::run`] return after the current iteration, waking a
+    /// sleeping loop at once.
+    pub fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        self.shared.wake();
+    }
+
+    /// Whether the loop was dropped.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    /// The loop's clock, as the loop reads it.
+    pub fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    /// Wakes requested of the loop and the syscalls they cost.
+    pub fn waker_stats(&self) -> WakerStats {
+        self.shared.waker.stats()
+    }
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `at + by`, saturating far in the future instead of panicking.
+pub(crate) fn saturating_add(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
+}
