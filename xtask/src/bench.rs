@@ -11,12 +11,16 @@ use crate::cmd::{root, Failed, Step};
 pub(crate) const BENCHES: &[(&str, &str, &str)] = &[
     ("waker", "rouse-waker", "waker"),
     ("timer", "rouse-timer", "timer"),
+    ("reactor", "rouse-reactor", "reactor"),
 ];
 
 pub(crate) fn run(name: &str) -> Result<(), Failed> {
     let Some(&(_, package, target)) = BENCHES.iter().find(|(n, _, _)| *n == name) else {
         let known: Vec<&str> = BENCHES.iter().map(|(n, _, _)| *n).collect();
-        eprintln!("xtask bench: no benchmark named {name:?}; choose one of: {}", known.join(", "));
+        eprintln!(
+            "xtask bench: no benchmark named {name:?}; choose one of: {}",
+            known.join(", ")
+        );
         return Err(Failed {
             what: format!("bench {name}"),
             code: 2,
@@ -28,7 +32,10 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
         .env("ROUSE_BENCH_MD", out.display().to_string())
         .run()?;
     let section = fs::read_to_string(&out).map_err(|err| {
-        eprintln!("xtask bench: the bench wrote no results to {}: {err}", out.display());
+        eprintln!(
+            "xtask bench: the bench wrote no results to {}: {err}",
+            out.display()
+        );
         Failed {
             what: format!("bench {name}"),
             code: 1,
@@ -53,7 +60,10 @@ fn splice(name: &str, section: &str) -> std::io::Result<()> {
 
 /// Replaces (or appends) the marked section for `name`.
 fn replace_section(doc: &str, name: &str, section: &str) -> String {
-    let (open, close) = (format!("<!-- bench:{name} -->"), format!("<!-- /bench:{name} -->"));
+    let (open, close) = (
+        format!("<!-- bench:{name} -->"),
+        format!("<!-- /bench:{name} -->"),
+    );
     let block = format!("{open}\n{}\n{close}", section.trim_end());
     match (doc.find(&open), doc.find(&close)) {
         (Some(start), Some(end)) if end > start => {

@@ -33,7 +33,10 @@ pub(crate) struct Step {
 
 impl Step {
     pub(crate) fn cargo(args: &[&str]) -> Step {
-        Step::new(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), args)
+        Step::new(
+            &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            args,
+        )
     }
 
     pub(crate) fn new(program: &str, args: &[&str]) -> Step {
@@ -55,7 +58,11 @@ impl Step {
     }
 
     fn describe(&self) -> String {
-        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v:?} ")).collect();
+        let env: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?} "))
+            .collect();
         format!("{}{} {}", env.concat(), self.program, self.args.join(" "))
     }
 

@@ -46,7 +46,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failed) => {
-            eprintln!("\nxtask: failed: {} (exit code {})", failed.what, failed.code);
+            eprintln!(
+                "\nxtask: failed: {} (exit code {})",
+                failed.what, failed.code
+            );
             failed.exit_code()
         }
     }

@@ -103,7 +103,9 @@ impl EventLoop {
         };
         self.metrics.handlers_run += 1;
         let entered = self.watchdog.as_ref().map(|w| w.enter(&name));
+        self.dispatching = Some(key);
         let result = catch_unwind(AssertUnwindSafe(|| handler.call(self, ready)));
+        self.dispatching = None;
         if let (Some(w), Some(entered)) = (&self.watchdog, entered) {
             w.exit(entered, &name);
         }

@@ -99,6 +99,7 @@ impl Builder {
             commands: Vec::new(),
             due: Vec::new(),
             ready: Vec::new(),
+            dispatching: None,
         })
     }
 }
@@ -121,9 +122,16 @@ pub struct EventLoop {
     commands: Vec<Command>,
     due: Vec<Expired<TimerEntry>>,
     ready: Vec<(SourceKey, Ready)>,
+    pub(crate) dispatching: Option<SourceKey>,
 }
 
 impl EventLoop {
+    /// The registration whose handler is running, so a handler can change
+    /// its own interest or remove itself; `None` outside handlers.
+    pub fn current_source(&self) -> Option<SourceKey> {
+        self.dispatching
+    }
+
     /// A loop with the default settings.
     pub fn new() -> io::Result<EventLoop> {
         Builder::default().build()
