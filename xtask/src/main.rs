@@ -2,9 +2,11 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod broker;
 mod ci;
 mod cmd;
 mod demo;
+mod pyenv;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,12 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Start tansu, a real Kafka-compatible broker, on a free 127.0.0.1 port.
+    Broker {
+        /// Topics to create, as name:partitions (repeatable).
+        #[arg(long = "topic", value_parser = broker::parse_topic)]
+        topics: Vec<(String, u32)>,
+    },
     /// Run a benchmark and write its section of docs/benchmarks.md.
     Bench {
         /// Which benchmark.
@@ -42,6 +50,7 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(),
         Task::DemoWakeup { args } => demo::run(args),
         Task::Bench { name } => bench::run(&name),
+        Task::Broker { topics } => broker::run(topics),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
