@@ -12,6 +12,7 @@ pub(crate) const BENCHES: &[(&str, &str, &str)] = &[
     ("waker", "rouse-waker", "waker"),
     ("timer", "rouse-timer", "timer"),
     ("reactor", "rouse-reactor", "reactor"),
+    ("batch", "rouse-kafka", "batch"),
 ];
 
 pub(crate) fn run(name: &str) -> Result<(), Failed> {

@@ -1,1 +1,87 @@
-//! Timers for event loops: a hierarchical timing wheel and a lazily-cancelled heap with O(1) cancel.
+//! Timers for event loops: a hierarchical timing wheel and a lazily-cancelled
+//! heap, behind one small trait, [`Timers`].
+//!
+//! Event loops spend their timer budget on timeouts that never fire: a request
+//! timeout is set, the response arrives, the timer is cancelled. Both
+//! structures here cancel in O(1) with generational [`TimerKey`]s, never fire a
+//! timer before its deadline, and take "now" as an argument so tests (and the
+//! reactor's test mode, via [`ManualClock`]) control time.
+//!
+//! - [`TimerWheel`] — hierarchical timing wheel over dense slot storage: O(1)
+//!   insert and cancel (no tombstones), exact deadline order, never early.
+//!   The one to use for request timeouts.
+//! - [`TimerHeap`] — binary heap, lazy cancellation, tornado's compaction
+//!   rule. Exact order; good when timers are few.
+//!
+//! Both implement [`Timers`], so the loop is written once; the example works
+//! unchanged with `TimerHeap::new()` in place of the wheel.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use rouse_timer::{Clock, ManualClock, TimerWheel, Timers};
+//!
+//! let clock = ManualClock::new(Instant::now());
+//! let mut timers = TimerWheel::new(clock.now());
+//! let request = timers.insert_after(clock.now(), Duration::from_secs(5), "request 1 timed out");
+//! timers.insert_after(clock.now(), Duration::from_millis(10), "flush");
+//!
+//! // The response came: cancel the timeout. A second cancel is a no-op.
+//! assert_eq!(timers.cancel(request), Some("request 1 timed out"));
+//! assert_eq!(timers.cancel(request), None);
+//!
+//! // The loop sleeps until the next deadline, then fires what is due.
+//! let wake = timers.next_deadline().unwrap();
+//! assert!(timers.pop_expired(clock.now()).is_none(), "never early");
+//! clock.set(wake);
+//! let fired: Vec<_> = timers.drain_expired(clock.now()).map(|t| t.value).collect();
+//! assert_eq!(fired, ["flush"]);
+//! ```
+
+mod clock;
+mod heap;
+mod slab;
+mod timers;
+mod wheel;
+
+pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use heap::TimerHeap;
+pub use timers::{DrainExpired, Expired, TimerKey, Timers};
+pub use wheel::{InvalidTick, TimerWheel, DEFAULT_TICK};
+
+use std::time::{Duration, Instant};
+
+/// `at + by`, or the latest instant reachable from `at` if that overflows.
+///
+/// `Instant` has no `MAX`, so this halves the remaining step until it fits:
+/// at most 64 halvings, never a panic.
+pub(crate) fn saturating_add(at: Instant, by: Duration) -> Instant {
+    if let Some(sum) = at.checked_add(by) {
+        return sum;
+    }
+    let mut reached = at;
+    let mut step = by;
+    while !step.is_zero() {
+        match reached.checked_add(step) {
+            Some(next) => reached = next,
+            None => step /= 2,
+        }
+    }
+    reached
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saturating_add_never_panics() {
+        let now = Instant::now();
+        assert_eq!(
+            saturating_add(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        let far = saturating_add(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(365 * 24 * 3600));
+        assert_eq!(saturating_add(far, Duration::MAX), far);
+    }
+}

@@ -1,0 +1,195 @@
+//! The poller's side of the accumulator: which batches are ready, taking
+//! them, putting retries back, and ending batches that waited too long.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use kafka_protocol::messages::BrokerId;
+
+use super::{Accumulator, PartitionQueue, ProducerBatch, Queue};
+use crate::delivery::DeliveryError;
+use crate::record::TopicPartition;
+
+/// What one [`Accumulator::drain_ready`] took.
+#[derive(Debug, Default)]
+pub struct Drained {
+    /// Ready batches by leader, at most one per partition, each broker's
+    /// total within `max.request.size` (a single larger batch goes alone).
+    pub batches: HashMap<BrokerId, Vec<ProducerBatch>>,
+    /// Partitions holding batches whose leader is unknown: refresh metadata.
+    pub unknown_leaders: Vec<TopicPartition>,
+}
+
+impl Drained {
+    /// Whether nothing was taken and no leader is missing.
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty() && self.unknown_leaders.is_empty()
+    }
+}
+
+impl Accumulator {
+    /// Takes the front batch of every ready partition whose leader
+    /// `leader_of` knows. `leader_of` runs under a partition's lock: it must
+    /// not call back into the accumulator.
+    pub fn drain_ready(
+        &self,
+        now: Instant,
+        leader_of: impl Fn(&TopicPartition) -> Option<BrokerId>,
+    ) -> Drained {
+        let mut drained = Drained::default();
+        let queues = self.all_queues();
+        if queues.is_empty() {
+            return drained;
+        }
+        let start = self.drain_start.fetch_add(1, Ordering::Relaxed) % queues.len();
+        let force = self.force_ready();
+        let max_request = self.config.max_request_size();
+        let mut request_bytes: HashMap<BrokerId, usize> = HashMap::new();
+        for i in 0..queues.len() {
+            let mut q = queues[(start + i) % queues.len()].lock();
+            if q.batches.is_empty() {
+                continue;
+            }
+            let Some(leader) = leader_of(&q.tp) else {
+                drained.unknown_leaders.push(q.tp.clone());
+                continue;
+            };
+            if !self.ready_at(&q, force).is_some_and(|at| at <= now) {
+                continue;
+            }
+            let size = q.batches.front().map_or(0, ProducerBatch::size_in_bytes);
+            let bytes = request_bytes.entry(leader).or_insert(0);
+            if *bytes > 0 && *bytes + size > max_request {
+                continue; // next request
+            }
+            if let Some(mut batch) = q.batches.pop_front() {
+                *bytes += size;
+                batch.mark_drained();
+                drained.batches.entry(leader).or_default().push(batch);
+            }
+        }
+        drained
+    }
+
+    /// The earliest time a queued batch becomes ready by itself (linger or
+    /// retry backoff running out); a time in the past means "drain now".
+    /// Partitions without a known leader count too: pair this with a
+    /// metadata refresh rather than spinning on it.
+    pub fn next_linger_deadline(&self) -> Option<Instant> {
+        let force = self.force_ready();
+        self.all_queues()
+            .iter()
+            .filter_map(|q| self.ready_at(&q.lock(), force))
+            .min()
+    }
+
+    /// Puts a batch that failed with a retriable error back at the front of
+    /// its partition, in creation order among other retries, to be drained
+    /// again after `retry.backoff.ms` (growing to `retry.backoff.max.ms`).
+    /// Its encoded bytes are kept, so the retry is byte-identical.
+    pub fn reenqueue(&self, mut batch: ProducerBatch, now: Instant) {
+        batch.attempts += 1;
+        let backoff = self.config.backoff_for(batch.attempts);
+        batch.retry_at = Some(now.checked_add(backoff).unwrap_or(now));
+        batch.mark_requeued();
+        tracing::debug!(tp = %batch.topic_partition(), attempts = batch.attempts, ?backoff, "batch re-enqueued");
+        let queue = self.queue(
+            &batch.topic_partition().topic,
+            batch.topic_partition().partition,
+        );
+        let mut q = queue.lock();
+        let at = q
+            .batches
+            .iter()
+            .position(|b| b.id > batch.id)
+            .unwrap_or(q.batches.len());
+        q.batches.insert(at, batch);
+    }
+
+    /// Fails every queued batch whose `delivery.timeout.ms` has run out, from
+    /// the front of each partition. Returns the records failed. Callbacks run
+    /// on this thread, with no lock held.
+    pub fn expire(&self, now: Instant) -> usize {
+        let timeout = self.config.delivery_timeout();
+        let mut expired = Vec::new();
+        for queue in self.all_queues() {
+            let mut q = queue.lock();
+            while q
+                .batches
+                .front()
+                .is_some_and(|b| b.is_expired(now, timeout))
+            {
+                expired.extend(q.batches.pop_front());
+            }
+        }
+        let records = expired.iter().map(ProducerBatch::record_count).sum();
+        for batch in expired {
+            let sent = batch.attempts > 0;
+            tracing::debug!(tp = %batch.topic_partition(), sent, "batch expired");
+            batch.fail(DeliveryError::timeout(timeout, sent));
+        }
+        records
+    }
+
+    /// Fails every queued batch with `error` (a forced close); batches the
+    /// poller holds are its own to fail. Returns the records failed.
+    pub fn abort_all(&self, error: DeliveryError) -> usize {
+        let mut aborted = Vec::new();
+        for queue in self.all_queues() {
+            aborted.extend(queue.lock().batches.drain(..));
+        }
+        let records = aborted.iter().map(ProducerBatch::record_count).sum();
+        for batch in aborted {
+            batch.fail(error.clone());
+        }
+        records
+    }
+
+    /// Stops draining a partition (ordering with one request in flight);
+    /// [`unmute`](Self::unmute) resumes it.
+    pub fn mute(&self, tp: &TopicPartition) {
+        self.queue(&tp.topic, tp.partition).lock().muted = true;
+    }
+
+    /// Undoes [`mute`](Self::mute).
+    pub fn unmute(&self, tp: &TopicPartition) {
+        self.queue(&tp.topic, tp.partition).lock().muted = false;
+    }
+
+    /// Whether any batch waits in the accumulator.
+    pub fn has_queued(&self) -> bool {
+        self.all_queues()
+            .iter()
+            .any(|q| !q.lock().batches.is_empty())
+    }
+
+    /// When the front batch of `q` is (or was) ready: `None` if it has none
+    /// or is muted, or its linger cannot be represented as an `Instant`.
+    fn ready_at(&self, q: &PartitionQueue, force: bool) -> Option<Instant> {
+        let first = q.batches.front().filter(|_| !q.muted)?;
+        if let Some(retry_at) = first.retry_at {
+            return Some(retry_at);
+        }
+        if force || q.batches.len() > 1 || first.is_full() {
+            return Some(first.created());
+        }
+        first.created().checked_add(self.config.linger())
+    }
+
+    /// Whether every batch should go now, lingering or not.
+    fn force_ready(&self) -> bool {
+        self.is_closed()
+            || self.flushes.load(Ordering::SeqCst) > 0
+            || self.shared.pool.has_waiters()
+    }
+
+    fn all_queues(&self) -> Vec<Queue> {
+        self.queues
+            .read()
+            .values()
+            .flat_map(|partitions| partitions.values().map(Arc::clone))
+            .collect()
+    }
+}

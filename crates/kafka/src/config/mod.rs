@@ -1,0 +1,336 @@
+//! Producer settings, spelled the way Kafka spells them.
+//!
+//! Two ways in, one set of checks:
+//!
+//! * [`ProducerConfig::from_pairs`] takes `key = value` strings with the Java
+//!   client's names (`bootstrap.servers`, `acks`, `linger.ms`, ...), e.g. from
+//!   a properties file or command-line flags;
+//! * [`ProducerConfig::builder`] takes typed values.
+//!
+//! Both end in [`ProducerConfigBuilder::build`], which fills in Java's
+//! defaults and applies Java's cross-checks. A [`ProducerConfig`] therefore
+//! always holds a consistent configuration; its fields are read through
+//! accessors so it stays that way.
+//!
+//! Pitfalls, all as in Java:
+//!
+//! * `enable.idempotence` defaults to `true`, which needs `acks=all`,
+//!   `retries > 0` and `max.in.flight.requests.per.connection <= 5`. If you
+//!   *set* idempotence and one of those, the conflict is an error; if you
+//!   only set the other (say `acks=1`), idempotence is quietly turned off.
+//! * `delivery.timeout.ms` must be at least `linger.ms + request.timeout.ms`;
+//!   if you did not set it, it is raised to that sum instead of failing.
+//! * Unknown keys are errors, including Java settings this producer has no
+//!   use for (serializers, interceptors): better a loud error than a setting
+//!   silently ignored.
+
+mod builder;
+mod error;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use builder::ProducerConfigBuilder;
+pub use error::ConfigError;
+
+/// Every key [`ProducerConfig::from_pairs`] accepts.
+pub const KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "client.id",
+    "acks",
+    "linger.ms",
+    "batch.size",
+    "buffer.memory",
+    "max.block.ms",
+    "request.timeout.ms",
+    "delivery.timeout.ms",
+    "retries",
+    "retry.backoff.ms",
+    "retry.backoff.max.ms",
+    "max.in.flight.requests.per.connection",
+    "enable.idempotence",
+    "compression.type",
+    "metadata.max.age.ms",
+    "max.request.size",
+];
+
+/// How many replicas must have a record before the broker acknowledges it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Acks {
+    /// `acks=0`: the broker sends no response at all; fastest, records can be
+    /// lost silently, and delivery reports carry no offset (`-1`).
+    None,
+    /// `acks=1`: the leader has written it.
+    Leader,
+    /// `acks=all` (or `-1`): every in-sync replica has it. Java's default.
+    All,
+}
+
+impl Acks {
+    /// The value of the Produce request's `acks` field.
+    pub fn wire_value(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+impl FromStr for Acks {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Acks, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "0" => Ok(Acks::None),
+            "1" => Ok(Acks::Leader),
+            "all" | "-1" => Ok(Acks::All),
+            _ => Err(ConfigError::invalid("acks", s, "one of 0, 1, all, -1")),
+        }
+    }
+}
+
+impl fmt::Display for Acks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        })
+    }
+}
+
+/// How a record batch's records section is compressed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// No compression (Java's default).
+    #[default]
+    None,
+    /// gzip (flate2).
+    Gzip,
+    /// Snappy, in the xerial framing the Java client writes.
+    Snappy,
+    /// LZ4 frame format.
+    Lz4,
+    /// Zstandard.
+    Zstd,
+}
+
+impl Compression {
+    /// The protocol crate's spelling.
+    pub(crate) fn to_protocol(self) -> kafka_protocol::records::Compression {
+        use kafka_protocol::records::Compression as C;
+        match self {
+            Compression::None => C::None,
+            Compression::Gzip => C::Gzip,
+            Compression::Snappy => C::Snappy,
+            Compression::Lz4 => C::Lz4,
+            Compression::Zstd => C::Zstd,
+        }
+    }
+
+    /// The codec bits of a batch's `attributes`.
+    pub(crate) fn attribute_bits(self) -> i16 {
+        self.to_protocol() as i16
+    }
+}
+
+impl FromStr for Compression {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Compression, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(Compression::None),
+            "gzip" => Ok(Compression::Gzip),
+            "snappy" => Ok(Compression::Snappy),
+            "lz4" => Ok(Compression::Lz4),
+            "zstd" => Ok(Compression::Zstd),
+            _ => Err(ConfigError::invalid(
+                "compression.type",
+                s,
+                "one of none, gzip, snappy, lz4, zstd",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        })
+    }
+}
+
+/// A checked producer configuration. Build one with
+/// [`ProducerConfig::builder`] or [`ProducerConfig::from_pairs`].
+///
+/// ```
+/// use std::time::Duration;
+/// use rouse_kafka::{Acks, Compression, ProducerConfig};
+///
+/// let typed = ProducerConfig::builder()
+///     .bootstrap_servers(["127.0.0.1:9092"])
+///     .acks(Acks::All)
+///     .linger(Duration::from_millis(10))
+///     .compression(Compression::Lz4)
+///     .build()?;
+/// let pairs = ProducerConfig::from_pairs([
+///     ("bootstrap.servers", "127.0.0.1:9092"),
+///     ("linger.ms", "10"),
+///     ("compression.type", "lz4"),
+/// ])?;
+/// assert_eq!(typed, pairs);
+/// # Ok::<(), rouse_kafka::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerConfig {
+    pub(crate) bootstrap_servers: Vec<String>,
+    pub(crate) client_id: String,
+    pub(crate) acks: Acks,
+    pub(crate) linger: Duration,
+    pub(crate) batch_size: usize,
+    pub(crate) buffer_memory: usize,
+    pub(crate) max_block: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) delivery_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) retry_backoff: Duration,
+    pub(crate) retry_backoff_max: Duration,
+    pub(crate) max_in_flight: usize,
+    pub(crate) enable_idempotence: bool,
+    pub(crate) compression: Compression,
+    pub(crate) metadata_max_age: Duration,
+    pub(crate) max_request_size: usize,
+}
+
+impl ProducerConfig {
+    /// A builder with nothing set yet.
+    pub fn builder() -> ProducerConfigBuilder {
+        ProducerConfigBuilder::default()
+    }
+
+    /// Parses `key = value` pairs with the Java client's names; a later pair
+    /// for the same key wins. Errors name the key, the value and what the key
+    /// accepts.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<ProducerConfig, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut builder = ProducerConfig::builder();
+        for (key, value) in pairs {
+            builder = builder.set(key.as_ref(), value.as_ref())?;
+        }
+        builder.build()
+    }
+
+    /// `bootstrap.servers`: `host:port` addresses to fetch metadata from.
+    pub fn bootstrap_servers(&self) -> &[String] {
+        &self.bootstrap_servers
+    }
+
+    /// `client.id`: sent with every request, shown in broker logs and quotas.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// `acks`: see [`Acks`].
+    pub fn acks(&self) -> Acks {
+        self.acks
+    }
+
+    /// `linger.ms`: how long a batch that is not full waits for more records.
+    pub fn linger(&self) -> Duration {
+        self.linger
+    }
+
+    /// `batch.size`: bytes of records after which a batch counts as full.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// `buffer.memory`: bytes all unsent batches may hold together.
+    pub fn buffer_memory(&self) -> usize {
+        self.buffer_memory
+    }
+
+    /// `max.block.ms`: how long `send` may wait for buffer space.
+    pub fn max_block(&self) -> Duration {
+        self.max_block
+    }
+
+    /// `request.timeout.ms`: how long to wait for a broker's response.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
+    /// `delivery.timeout.ms`: upper bound from `send` to a record's outcome.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.delivery_timeout
+    }
+
+    /// `retries`: how often a batch is resent after a retriable error.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// `retry.backoff.ms`: the first wait before resending a batch.
+    pub fn retry_backoff(&self) -> Duration {
+        self.retry_backoff
+    }
+
+    /// `retry.backoff.max.ms`: the cap of the exponential retry backoff
+    /// (never below `retry.backoff.ms`).
+    pub fn retry_backoff_max(&self) -> Duration {
+        self.retry_backoff_max
+    }
+
+    /// `max.in.flight.requests.per.connection`.
+    pub fn max_in_flight_requests_per_connection(&self) -> usize {
+        self.max_in_flight
+    }
+
+    /// `enable.idempotence`, after Java's rules may have turned it off.
+    pub fn enable_idempotence(&self) -> bool {
+        self.enable_idempotence
+    }
+
+    /// `compression.type`.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// `metadata.max.age.ms`: refresh metadata at least this often.
+    pub fn metadata_max_age(&self) -> Duration {
+        self.metadata_max_age
+    }
+
+    /// `max.request.size`: the largest Produce request, and so the largest
+    /// record, this producer sends.
+    pub fn max_request_size(&self) -> usize {
+        self.max_request_size
+    }
+
+    /// The wait before attempt `attempt + 1` of a batch (attempt 1 is the
+    /// first resend): `retry.backoff.ms * 2^(attempt - 1)`, capped at
+    /// `retry.backoff.max.ms`. Unlike Java there is no random jitter, so
+    /// retries are reproducible.
+    pub fn backoff_for(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.retry_backoff
+            .checked_mul(factor)
+            .map_or(self.retry_backoff_max, |d| d.min(self.retry_backoff_max))
+    }
+}

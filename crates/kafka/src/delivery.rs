@@ -1,0 +1,442 @@
+//! Every record's one outcome: [`RecordMetadata`] or a [`DeliveryError`].
+//!
+//! A successful `send` hands the record to the accumulator together with a
+//! crate-private `Completer`, the only way to resolve the record. A completer
+//! is consumed by completing it, so a record cannot be resolved twice; and
+//! dropping one that was never completed (a bug, or a panic unwinding
+//! through the poller) resolves the record with an internal error, so a
+//! record cannot be left hanging either. Exactly once, by construction.
+//!
+//! The application sees the outcome through one of:
+//!
+//! * a [`DeliveryFuture`]: [`wait`](DeliveryFuture::wait),
+//!   [`wait_timeout`](DeliveryFuture::wait_timeout) or
+//!   [`is_done`](DeliveryFuture::is_done) from any thread;
+//! * a callback ([`OnDelivery::Callback`]), run once on the poller thread.
+//!   Keep callbacks short, as every other record waits behind them; a
+//!   panicking callback is caught and logged so the poller survives.
+//!
+//! Pitfall: never block in a callback. A callback may send again, but if
+//! `buffer.memory` is full that send waits for the poller to free memory,
+//! and the poller is the thread running the callback: it stalls until
+//! `max.block.ms` runs out.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+/// Where a delivered record ended up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: i32,
+    /// The record's offset in the partition, or `-1` with `acks=0`, where the
+    /// broker sends no response.
+    pub offset: i64,
+    /// The record's timestamp: the creation time it was sent with, or the
+    /// broker's append time for topics with `LogAppendTime`.
+    pub timestamp: i64,
+}
+
+/// The outcome of one record.
+pub type DeliveryResult = Result<RecordMetadata, DeliveryError>;
+
+/// A callback for one record's outcome.
+pub type DeliveryCallback = Box<dyn FnOnce(DeliveryResult) + Send + 'static>;
+
+/// What failed, coarsely; the message has the details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeliveryErrorKind {
+    /// The broker rejected the batch with this Kafka error code and the
+    /// producer gave up (not retriable, or out of retries).
+    Broker(i16),
+    /// `delivery.timeout.ms` passed before the broker acknowledged the record.
+    Timeout,
+    /// The connection failed and the producer gave up.
+    Network,
+    /// The producer was closed or aborted before the record was sent.
+    Aborted,
+    /// The batch could not be encoded (compression failed).
+    Encoding,
+    /// The record was dropped without an outcome: a bug in the producer.
+    Dropped,
+}
+
+/// Why a record was not delivered, whether trying again could help, and what
+/// to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DeliveryError {
+    kind: DeliveryErrorKind,
+    retriable: bool,
+    message: String,
+}
+
+impl DeliveryError {
+    /// An error of `kind`; `retriable` says whether sending the record again
+    /// may succeed.
+    pub fn new(
+        kind: DeliveryErrorKind,
+        retriable: bool,
+        message: impl Into<String>,
+    ) -> DeliveryError {
+        DeliveryError {
+            kind,
+            retriable,
+            message: message.into(),
+        }
+    }
+
+    /// The broker answered with error `code` and the producer gave up; the
+    /// message names the error and whether resending could help.
+    pub fn broker(code: i16, attempts: u32) -> DeliveryError {
+        let error = kafka_protocol::ResponseError::try_from_code(code);
+        let retriable = error.is_some_and(|e| e.is_retriable());
+        let name = error.map_or_else(|| "NONE".to_owned(), |e| e.to_string());
+        let advice = if retriable {
+            "the error is transient: resend the record, or raise retries / delivery.timeout.ms"
+        } else {
+            "the broker will reject it again: fix the record, topic or broker settings first"
+        };
+        DeliveryError::new(
+            DeliveryErrorKind::Broker(code),
+            retriable,
+            format!("broker rejected the batch with {name} (code {code}) after {attempts} attempt(s); {advice}"),
+        )
+    }
+
+    /// `delivery.timeout.ms` passed; `sent` says whether a request was ever
+    /// sent (then the record may have been written).
+    pub fn timeout(after: Duration, sent: bool) -> DeliveryError {
+        let maybe = if sent {
+            "it may or may not have been written; resend it if a duplicate is acceptable"
+        } else {
+            "it was never sent; resend it, check the brokers are reachable, or raise delivery.timeout.ms"
+        };
+        DeliveryError::new(
+            DeliveryErrorKind::Timeout,
+            true,
+            format!(
+                "record not acknowledged within delivery.timeout.ms ({} ms): {maybe}",
+                after.as_millis()
+            ),
+        )
+    }
+
+    /// The producer was closed or aborted before sending the record.
+    pub fn aborted(reason: &str) -> DeliveryError {
+        DeliveryError::new(
+            DeliveryErrorKind::Aborted,
+            false,
+            format!("record aborted before it was sent: {reason}; send it with a new producer if it is still wanted"),
+        )
+    }
+
+    /// A network failure the producer gave up on.
+    pub fn network(detail: &str) -> DeliveryError {
+        DeliveryError::new(
+            DeliveryErrorKind::Network,
+            true,
+            format!("network error: {detail}; the record may or may not have been written; resend it if a duplicate is acceptable"),
+        )
+    }
+
+    /// The batch could not be compressed or encoded.
+    pub fn encoding(detail: &str) -> DeliveryError {
+        DeliveryError::new(
+            DeliveryErrorKind::Encoding,
+            false,
+            format!("could not encode the record batch: {detail}; try another compression.type"),
+        )
+    }
+
+    fn dropped() -> DeliveryError {
+        DeliveryError::new(
+            DeliveryErrorKind::Dropped,
+            false,
+            "the producer dropped the record without an outcome (a bug in rouse-kafka; please report it); it may or may not have been written",
+        )
+    }
+
+    /// What failed.
+    pub fn kind(&self) -> DeliveryErrorKind {
+        self.kind
+    }
+
+    /// Whether sending the record again may succeed.
+    pub fn is_retriable(&self) -> bool {
+        self.retriable
+    }
+
+    /// The full message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// How a successful `send` reports the record's outcome.
+pub enum OnDelivery {
+    /// Return a [`DeliveryFuture`].
+    Future,
+    /// Call this once, on the poller thread. If `send` itself fails the
+    /// callback is dropped uncalled: the error is returned from `send`.
+    Callback(DeliveryCallback),
+}
+
+impl fmt::Debug for OnDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OnDelivery::Future => "OnDelivery::Future",
+            OnDelivery::Callback(_) => "OnDelivery::Callback(..)",
+        })
+    }
+}
+
+/// The shared slot a future waits on.
+#[derive(Default)]
+struct Slot {
+    result: Mutex<Option<DeliveryResult>>,
+    done: Condvar,
+}
+
+/// The pending outcome of one record; cheap to clone, every clone sees it.
+#[derive(Clone)]
+pub struct DeliveryFuture {
+    slot: Arc<Slot>,
+}
+
+impl fmt::Debug for DeliveryFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliveryFuture")
+            .field("done", &self.is_done())
+            .finish()
+    }
+}
+
+impl DeliveryFuture {
+    /// Blocks until the record has its outcome.
+    pub fn wait(&self) -> DeliveryResult {
+        let mut result = self.slot.result.lock();
+        loop {
+            if let Some(r) = result.as_ref() {
+                return r.clone();
+            }
+            self.slot.done.wait(&mut result);
+        }
+    }
+
+    /// Blocks up to `timeout`; `None` if the record is still pending.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<DeliveryResult> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut result = self.slot.result.lock();
+        loop {
+            if let Some(r) = result.as_ref() {
+                return Some(r.clone());
+            }
+            match deadline {
+                Some(deadline) => {
+                    if self.slot.done.wait_until(&mut result, deadline).timed_out() {
+                        return result.clone();
+                    }
+                }
+                None => self.slot.done.wait(&mut result),
+            }
+        }
+    }
+
+    /// The outcome if there is one, without blocking.
+    pub fn try_result(&self) -> Option<DeliveryResult> {
+        self.slot.result.lock().clone()
+    }
+
+    /// Whether the record has its outcome.
+    pub fn is_done(&self) -> bool {
+        self.slot.result.lock().is_some()
+    }
+}
+
+/// The only way to resolve a record; see the module docs.
+pub(crate) struct Completer {
+    target: Option<Target>,
+}
+
+enum Target {
+    Future(Arc<Slot>),
+    Callback(DeliveryCallback),
+}
+
+impl Completer {
+    /// A completer and, for [`OnDelivery::Future`], the future it resolves.
+    pub(crate) fn new(on_delivery: OnDelivery) -> (Completer, Option<DeliveryFuture>) {
+        match on_delivery {
+            OnDelivery::Future => {
+                let slot = Arc::new(Slot::default());
+                let future = DeliveryFuture {
+                    slot: Arc::clone(&slot),
+                };
+                (
+                    Completer {
+                        target: Some(Target::Future(slot)),
+                    },
+                    Some(future),
+                )
+            }
+            OnDelivery::Callback(callback) => (
+                Completer {
+                    target: Some(Target::Callback(callback)),
+                },
+                None,
+            ),
+        }
+    }
+
+    /// Resolves the record. Consumes the completer: once is all there is.
+    pub(crate) fn complete(mut self, result: DeliveryResult) {
+        self.resolve(result);
+    }
+
+    fn resolve(&mut self, result: DeliveryResult) {
+        match self.target.take() {
+            Some(Target::Future(slot)) => {
+                *slot.result.lock() = Some(result);
+                slot.done.notify_all();
+            }
+            Some(Target::Callback(callback)) => {
+                let outcome = catch_unwind(AssertUnwindSafe(|| callback(result)));
+                if outcome.is_err() {
+                    tracing::error!("a delivery callback panicked; the poller carries on");
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        if self.target.is_some() {
+            tracing::error!("a record was dropped without an outcome");
+            self.resolve(Err(DeliveryError::dropped()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn meta() -> RecordMetadata {
+        RecordMetadata {
+            topic: "t".into(),
+            partition: 1,
+            offset: 42,
+            timestamp: 7,
+        }
+    }
+
+    #[test]
+    fn future_sees_the_result_from_another_thread() {
+        let (completer, future) = Completer::new(OnDelivery::Future);
+        let future = future.unwrap();
+        assert!(!future.is_done());
+        assert_eq!(future.try_result(), None);
+        assert_eq!(future.wait_timeout(Duration::from_millis(1)), None);
+        let t = std::thread::spawn(move || completer.complete(Ok(meta())));
+        assert_eq!(future.wait(), Ok(meta()));
+        t.join().unwrap();
+        assert!(future.is_done());
+        assert_eq!(
+            future.clone().wait_timeout(Duration::ZERO),
+            Some(Ok(meta()))
+        );
+        assert_eq!(future.wait_timeout(Duration::MAX), Some(Ok(meta())));
+    }
+
+    #[test]
+    fn callback_runs_exactly_once() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let (completer, future) = Completer::new(OnDelivery::Callback(Box::new(move |r| {
+            assert_eq!(r, Ok(meta()));
+            seen.fetch_add(1, Ordering::SeqCst);
+        })));
+        assert!(future.is_none());
+        completer.complete(Ok(meta()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_dropped_completer_still_resolves_once() {
+        let (completer, future) = Completer::new(OnDelivery::Future);
+        drop(completer);
+        let err = future.unwrap().wait().unwrap_err();
+        assert_eq!(err.kind(), DeliveryErrorKind::Dropped);
+        assert!(!err.is_retriable());
+
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&calls);
+        let (completer, _) = Completer::new(OnDelivery::Callback(Box::new(move |r| {
+            assert!(r.is_err());
+            seen.fetch_add(1, Ordering::SeqCst);
+        })));
+        drop(completer);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_panicking_callback_is_contained() {
+        let (completer, _) = Completer::new(OnDelivery::Callback(Box::new(|_| panic!("app bug"))));
+        completer.complete(Ok(meta()));
+    }
+
+    #[test]
+    fn errors_say_what_failed_and_what_to_do() {
+        let e = DeliveryError::broker(6, 3);
+        assert_eq!(e.kind(), DeliveryErrorKind::Broker(6));
+        assert!(e.is_retriable());
+        assert!(
+            e.message().contains("NotLeaderOrFollower") && e.message().contains("resend"),
+            "{e}"
+        );
+
+        let e = DeliveryError::broker(10, 1);
+        assert!(!e.is_retriable());
+        assert!(
+            e.to_string().contains("MessageTooLarge") && e.to_string().contains("fix"),
+            "{e}"
+        );
+
+        let e = DeliveryError::timeout(Duration::from_secs(2), false);
+        assert_eq!(e.kind(), DeliveryErrorKind::Timeout);
+        assert!(
+            e.is_retriable()
+                && e.message().contains("2000 ms")
+                && e.message().contains("never sent")
+        );
+        assert!(DeliveryError::timeout(Duration::ZERO, true)
+            .message()
+            .contains("may or may not"));
+
+        let e = DeliveryError::aborted("producer closed");
+        assert_eq!(
+            (e.kind(), e.is_retriable()),
+            (DeliveryErrorKind::Aborted, false)
+        );
+        assert!(e.message().contains("producer closed"));
+        assert_eq!(
+            DeliveryError::network("reset").kind(),
+            DeliveryErrorKind::Network
+        );
+        assert!(DeliveryError::encoding("zstd")
+            .message()
+            .contains("compression.type"));
+    }
+}

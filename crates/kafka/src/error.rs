@@ -1,0 +1,146 @@
+//! [`ProducerError`]: why `send` refused a record, and what to do instead.
+
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::record::Record;
+
+/// `send` could not take the record. Where it makes sense the record comes
+/// back inside the error ([`into_record`](ProducerError::into_record)), so the
+/// caller can retry, divert or drop it without having cloned it first.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProducerError {
+    /// `buffer.memory` stayed full for `max.block.ms`: the brokers are slower
+    /// than the application, or unreachable.
+    #[error("the producer's buffer.memory stayed full for {} ms (max.block.ms); slow down, retry the returned record later, or raise buffer.memory / max.block.ms", waited.as_millis())]
+    BufferFull {
+        /// The record, untouched.
+        record: Box<Record>,
+        /// How long `send` waited.
+        waited: Duration,
+    },
+    /// The record can never be sent with these settings.
+    #[error("the record needs {size} bytes, more than {setting} ({limit} bytes); shrink the record or raise {setting}")]
+    RecordTooLarge {
+        /// The record, untouched.
+        record: Box<Record>,
+        /// Bytes it needs in a batch of its own.
+        size: usize,
+        /// The limit it broke.
+        limit: usize,
+        /// The setting that sets the limit: `max.request.size` or `buffer.memory`.
+        setting: &'static str,
+    },
+    /// The record's explicit partition, or the partitioner's choice, is not
+    /// a partition of the topic.
+    #[error("partition {partition} does not exist: topic {topic:?} has {partition_count} partition(s) (0..{partition_count}); pick one in range")]
+    InvalidPartition {
+        /// The record, untouched.
+        record: Box<Record>,
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+        /// How many partitions the topic has.
+        partition_count: i32,
+    },
+    /// A negative timestamp other than "none": Kafka rejects those.
+    #[error("timestamp {timestamp} is negative; use a time in ms since the Unix epoch, or none to stamp it on send")]
+    InvalidTimestamp {
+        /// The record, untouched.
+        record: Box<Record>,
+        /// The timestamp given.
+        timestamp: i64,
+    },
+    /// The producer is closed or closing; it takes no more records.
+    #[error("the producer is closed; create a new producer to send more records")]
+    Closed {
+        /// The record, untouched.
+        record: Box<Record>,
+    },
+    /// The configuration was rejected.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl ProducerError {
+    /// The record `send` was given, if this error carries it.
+    pub fn record(&self) -> Option<&Record> {
+        match self {
+            ProducerError::BufferFull { record, .. }
+            | ProducerError::RecordTooLarge { record, .. }
+            | ProducerError::InvalidPartition { record, .. }
+            | ProducerError::InvalidTimestamp { record, .. }
+            | ProducerError::Closed { record } => Some(record),
+            ProducerError::Config(_) => None,
+        }
+    }
+
+    /// Takes the record back out of the error, if it carries one.
+    pub fn into_record(self) -> Option<Record> {
+        match self {
+            ProducerError::BufferFull { record, .. }
+            | ProducerError::RecordTooLarge { record, .. }
+            | ProducerError::InvalidPartition { record, .. }
+            | ProducerError::InvalidTimestamp { record, .. }
+            | ProducerError::Closed { record } => Some(*record),
+            ProducerError::Config(_) => None,
+        }
+    }
+
+    /// Whether the same call could succeed later without changing anything
+    /// (only a full buffer drains by itself).
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, ProducerError::BufferFull { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_what_to_do_and_records_come_back() {
+        let r = || Box::new(Record::value("t", "v"));
+        let full = ProducerError::BufferFull {
+            record: r(),
+            waited: Duration::from_millis(60_000),
+        };
+        assert!(
+            full.to_string().contains("60000 ms")
+                && full.to_string().contains("raise buffer.memory")
+        );
+        assert!(full.is_retriable());
+        assert_eq!(full.into_record(), Some(*r()));
+
+        let big = ProducerError::RecordTooLarge {
+            record: r(),
+            size: 9,
+            limit: 8,
+            setting: "max.request.size",
+        };
+        assert!(big.to_string().contains("raise max.request.size"), "{big}");
+        assert!(!big.is_retriable());
+        assert_eq!(big.record(), Some(&*r()));
+
+        let part = ProducerError::InvalidPartition {
+            record: r(),
+            topic: "t".into(),
+            partition: 9,
+            partition_count: 3,
+        };
+        assert!(part.to_string().contains("0..3"), "{part}");
+        let ts = ProducerError::InvalidTimestamp {
+            record: r(),
+            timestamp: -5,
+        };
+        assert!(ts.to_string().contains("-5"));
+        let closed = ProducerError::Closed { record: r() };
+        assert!(closed.to_string().contains("new producer"));
+        assert!(closed.into_record().is_some());
+
+        let config = ProducerError::from(ConfigError::UnknownKey { key: "x".into() });
+        assert!(config.record().is_none() && config.into_record().is_none());
+    }
+}

@@ -1,0 +1,281 @@
+use super::*;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn never_early_and_exact_within_a_tick() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let at = t0 + ms(7) + Duration::from_micros(400);
+    wheel.insert_at(at, ());
+    assert!(
+        wheel.pop_expired(t0 + ms(7)).is_none(),
+        "same tick, before the deadline"
+    );
+    assert!(wheel.next_deadline().unwrap() <= at);
+    assert!(wheel.pop_expired(at - Duration::from_nanos(1)).is_none());
+    assert_eq!(wheel.pop_expired(at).map(|e| e.deadline), Some(at));
+}
+
+#[test]
+fn deadline_order_across_levels_then_insertion_order() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    for (i, d) in [70_000u64, 3, 300, 3, 70_000, 1 << 30]
+        .into_iter()
+        .enumerate()
+    {
+        wheel.insert_at(t0 + ms(d), i);
+    }
+    let got: Vec<_> = wheel
+        .drain_expired(t0 + ms(1 << 31))
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(got, [1, 3, 2, 0, 4, 5]);
+    assert!(wheel.is_empty());
+    assert_eq!(wheel.next_deadline(), None);
+}
+
+#[test]
+fn past_and_present_deadlines_fire_on_next_poll() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    wheel.pop_expired(t0 + ms(100));
+    wheel.insert_at(t0 + ms(100), "now");
+    wheel.insert_at(t0 + ms(5), "past");
+    wheel.insert_at(t0, "start");
+    assert_eq!(wheel.next_deadline(), Some(t0));
+    let got: Vec<_> = wheel.drain_expired(t0 + ms(100)).map(|e| e.value).collect();
+    assert_eq!(got, ["start", "past", "now"]);
+}
+
+#[test]
+fn next_deadline_is_a_lower_bound() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let at = t0 + ms(5_000) + Duration::from_micros(1);
+    wheel.insert_at(at, ());
+    let mut now = t0;
+    let mut wakes = 0;
+    // A loop that sleeps until next_deadline reaches the timer without
+    // ever sleeping past it.
+    loop {
+        let next = wheel.next_deadline().unwrap();
+        assert!(next <= at);
+        now = now.max(next);
+        wakes += 1;
+        if wheel.pop_expired(now).is_some() {
+            break;
+        }
+        if next == now && wheel.next_deadline() == Some(next) {
+            now += Duration::from_nanos(1);
+        }
+        assert!(wakes < 20);
+    }
+    assert_eq!(now, at);
+}
+
+#[test]
+fn cancel_and_reschedule_in_buckets_and_in_ready() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let a = wheel.insert_at(t0 + ms(1), 'a');
+    let b = wheel.insert_at(t0 + ms(1), 'b');
+    let c = wheel.insert_at(t0 + ms(1), 'c');
+    assert_eq!(wheel.cancel(a), Some('a'));
+    assert_eq!(wheel.cancel(c), Some('c'));
+    assert_eq!(wheel.cancel(c), None);
+    let d = wheel.insert_at(t0 + ms(2), 'd');
+    assert!(wheel.pop_expired(t0 + ms(1)).is_some_and(|e| e.key == b));
+    // d's tick came (now in `ready`): move it later, then cancel it there.
+    assert!(wheel
+        .pop_expired(t0 + ms(2) - Duration::from_nanos(1))
+        .is_none());
+    assert!(wheel.reschedule(d, t0 + ms(900)));
+    assert!(wheel.pop_expired(t0 + ms(899)).is_none());
+    assert!(wheel.reschedule(d, t0 + ms(10)));
+    assert_eq!(wheel.cancel(d), Some('d'));
+    assert!(!wheel.reschedule(d, t0));
+    assert!(wheel.pop_expired(t0 + ms(10_000)).is_none());
+    assert!(wheel.is_empty());
+}
+
+#[test]
+fn stale_key_never_reaches_the_slot_reuser() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let old = wheel.insert_at(t0, 1);
+    assert_eq!(wheel.pop_expired(t0).map(|e| e.value), Some(1));
+    let new = wheel.insert_at(t0 + ms(3), 2);
+    assert_eq!(old.index, new.index);
+    assert_eq!(wheel.cancel(old), None);
+    assert!(!wheel.reschedule(old, t0));
+    assert_eq!(wheel.len(), 1);
+}
+
+#[test]
+fn a_year_away_and_beyond_instant_range() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let year = Duration::from_secs(365 * 24 * 3600);
+    wheel.insert_after(t0, year, "year");
+    wheel.insert_after(t0, Duration::MAX, "never");
+    assert!(wheel.pop_expired(t0 + year - ms(1)).is_none());
+    assert_eq!(wheel.pop_expired(t0 + year).map(|e| e.value), Some("year"));
+    assert!(wheel.pop_expired(t0 + year * 100).is_none());
+    assert_eq!(wheel.len(), 1);
+}
+
+#[test]
+fn custom_tick_and_invalid_ticks() {
+    let t0 = Instant::now();
+    assert_eq!(
+        TimerWheel::<()>::with_tick(t0, Duration::ZERO).unwrap_err(),
+        InvalidTick(Duration::ZERO)
+    );
+    assert!(TimerWheel::<()>::with_tick(t0, Duration::MAX).is_err());
+    let mut wheel = TimerWheel::with_tick(t0, Duration::from_micros(50)).unwrap();
+    assert_eq!(wheel.tick(), Duration::from_micros(50));
+    wheel.insert_at(t0 + Duration::from_micros(175), ());
+    assert!(wheel.pop_expired(t0 + Duration::from_micros(174)).is_none());
+    assert!(wheel.pop_expired(t0 + Duration::from_micros(175)).is_some());
+}
+
+#[test]
+fn time_before_start_fires_nothing() {
+    let t0 = Instant::now() + ms(10);
+    let mut wheel = TimerWheel::new(t0);
+    wheel.insert_at(t0 - ms(5), ());
+    assert!(wheel.pop_expired(t0 - ms(1)).is_none());
+    assert!(wheel.pop_expired(t0).is_some());
+}
+
+#[test]
+fn slot_stays_small() {
+    // generation + value (u32 + Option<u32>), stamp, deadline + seq, hint.
+    assert_eq!(TimerWheel::<u32>::bytes_per_timer(), 12 + 1 + 16 + 8);
+}
+
+#[test]
+fn cancelled_hints_are_swept_not_hoarded() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keep = wheel.insert_at(t0 + Duration::from_secs(3600), u32::MAX);
+    // Far-future timers cancelled at once: their hints would sit in a
+    // level-2 bucket for half an hour if nothing swept them.
+    for i in 0..200_000 {
+        let k = wheel.insert_at(t0 + Duration::from_secs(1800) + ms(u64::from(i % 1000)), i);
+        assert_eq!(wheel.cancel(k), Some(i));
+    }
+    assert!(wheel.garbage <= GARBAGE_SLACK + 1, "{}", wheel.garbage);
+    assert!(
+        wheel.levels.allocated_bytes() < 200_000,
+        "{}",
+        wheel.levels.allocated_bytes()
+    );
+    assert_eq!(wheel.len(), 1);
+    assert_eq!(
+        wheel
+            .pop_expired(t0 + Duration::from_secs(3600))
+            .map(|e| e.key),
+        Some(keep)
+    );
+}
+
+#[test]
+fn eager_sweeping_agrees_with_the_heap() {
+    // Sweep from the first stale hint on, and check against the exact
+    // reference through a long random mix of operations.
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    wheel.garbage_slack = 0;
+    let mut heap = crate::TimerHeap::new();
+    let mut keys = Vec::new();
+    let mut now = t0;
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for i in 0..50_000u32 {
+        match next(10) {
+            0..=4 => {
+                let at = now + Duration::from_micros(next(5_000_000));
+                keys.push((wheel.insert_at(at, i), heap.insert_at(at, i)));
+            }
+            5..=6 if !keys.is_empty() => {
+                let (w, h) = keys[next(keys.len() as u64) as usize];
+                assert_eq!(wheel.cancel(w), heap.cancel(h));
+            }
+            7 if !keys.is_empty() => {
+                let (w, h) = keys[next(keys.len() as u64) as usize];
+                let at = now + Duration::from_micros(next(5_000_000));
+                assert_eq!(wheel.reschedule(w, at), heap.reschedule(h, at));
+            }
+            _ => {
+                now += Duration::from_micros(next(20_000));
+                loop {
+                    let (w, h) = (wheel.pop_expired(now), heap.pop_expired(now));
+                    assert_eq!(
+                        w.as_ref().map(|e| (e.deadline, e.value)),
+                        h.as_ref().map(|e| (e.deadline, e.value))
+                    );
+                    if w.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(wheel.len(), heap.len());
+    }
+    assert!(
+        wheel.garbage <= wheel.len() / 8 + 16,
+        "garbage {} live {}",
+        wheel.garbage,
+        wheel.len()
+    );
+}
+
+#[test]
+fn visits_on_two_levels_at_the_same_tick_both_happen() {
+    // A level-1 bucket and a level-0 bucket both visited at tick 768: the
+    // second must not be mistaken for one a whole rotation away.
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    wheel.pop_expired(t0 + ms(300));
+    wheel.insert_at(t0 + ms(800), "level 1");
+    wheel.pop_expired(t0 + ms(600));
+    wheel.insert_at(t0 + ms(768), "level 0");
+    assert!(wheel.next_deadline() <= Some(t0 + ms(768)));
+    assert_eq!(
+        wheel.pop_expired(t0 + ms(790)).map(|e| e.value),
+        Some("level 0")
+    );
+    assert_eq!(
+        wheel.pop_expired(t0 + ms(800)).map(|e| e.value),
+        Some("level 1")
+    );
+}
+
+#[test]
+fn cancel_right_after_insert_leaves_no_garbage() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keep = wheel.insert_at(t0 + ms(5_000), 0);
+    for i in 1..10_000 {
+        let k = wheel.insert_at(t0 + ms(1_000 + i % 29_000), i);
+        assert_eq!(wheel.cancel(k), Some(i));
+    }
+    assert_eq!(wheel.garbage, 0);
+    // Not the last one pushed: that cancel leaves a stale hint.
+    let a = wheel.insert_at(t0 + ms(2_000), 1);
+    wheel.insert_at(t0 + ms(2_000), 2);
+    assert_eq!(wheel.cancel(a), Some(1));
+    assert_eq!(wheel.garbage, 1);
+    assert_eq!(wheel.pop_expired(t0 + ms(2_000)).map(|e| e.value), Some(2));
+    assert_eq!(wheel.pop_expired(t0 + ms(5_000)).map(|e| e.key), Some(keep));
+}
