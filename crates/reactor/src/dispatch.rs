@@ -24,7 +24,11 @@ pub(crate) struct LocalCallback {
 impl EventLoop {
     /// Calls `f` as the named piece of user code: timed by the watchdog,
     /// panics caught and logged. Returns `None` if it panicked.
-    fn guarded<R>(&mut self, name: &Label, f: impl FnOnce(&mut EventLoop) -> R) -> Option<R> {
+    pub(crate) fn guarded<R>(
+        &mut self,
+        name: &Label,
+        f: impl FnOnce(&mut EventLoop) -> R,
+    ) -> Option<R> {
         let entered = self.watchdog.as_ref().map(|w| w.enter(name));
         let result = catch_unwind(AssertUnwindSafe(|| f(self)));
         if let (Some(w), Some(entered)) = (&self.watchdog, entered) {

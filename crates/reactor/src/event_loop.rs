@@ -6,7 +6,7 @@
 //! 1. take the callbacks queued so far (later ones wait for the next round,
 //!    so a callback that re-queues itself cannot starve I/O), and the timers
 //!    due now (timers they schedule cannot join this round);
-//! 2. run the callbacks, then the due timers;
+//! 2. run the callbacks, then the due timers, then the prepare hooks;
 //! 3. compute the poll timeout: 0 if work is already waiting, else the time
 //!    to the next timer, capped by the default timeout — never a busy loop,
 //!    never sleeping past a due timer;
@@ -100,6 +100,7 @@ impl Builder {
             due: Vec::new(),
             ready: Vec::new(),
             dispatching: None,
+            prepare: Vec::new(),
         })
     }
 }
@@ -123,6 +124,7 @@ pub struct EventLoop {
     due: Vec<Expired<TimerEntry>>,
     ready: Vec<(SourceKey, Ready)>,
     pub(crate) dispatching: Option<SourceKey>,
+    pub(crate) prepare: Vec<crate::scheduling::PrepareHook>,
 }
 
 impl EventLoop {
@@ -219,6 +221,8 @@ impl EventLoop {
         if self.due.is_empty() {
             self.due = due;
         }
+
+        self.run_prepare_hooks();
 
         // 3-4. Sleep until the next thing to do (not at all if the caller
         // is done: run_until must not block after its goal was reached).

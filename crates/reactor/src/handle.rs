@@ -136,6 +136,15 @@ impl Handle {
         self.shared.push(Command::Cancel(id))
     }
 
+    /// Wakes the loop without queuing anything: it runs one more iteration
+    /// (its prepare hooks included, see [`EventLoop::add_prepare`]). For
+    /// producers that hand work over through their own shared structure and
+    /// only need the loop to look. Coalesced like every wake: one syscall at
+    /// most per sleep, none while the loop is awake.
+    pub fn wake(&self) {
+        self.shared.wake();
+    }
+
     /// Makes [`EventLoop::run`] return after the current iteration, waking a
     /// sleeping loop at once.
     pub fn stop(&self) {

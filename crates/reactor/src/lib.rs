@@ -84,3 +84,4 @@ pub use handle::{Handle, TimerId};
 pub use interest::{Interest, Ready, Trigger, Watch};
 pub use io_table::SourceKey;
 pub use metrics::Metrics;
+pub use scheduling::PrepareId;

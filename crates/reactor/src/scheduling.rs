@@ -5,6 +5,12 @@ use std::time::{Duration, Instant};
 
 use crate::dispatch::LocalCallback;
 use crate::handle::{saturating_add, TimerId};
+
+/// Names a prepare hook, for [`EventLoop::remove_prepare`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PrepareId(u64);
+
+pub(crate) type PrepareHook = (PrepareId, Label, Option<Box<dyn FnMut(&mut EventLoop)>>);
 use crate::label::Label;
 use crate::timer_table::{TimerCallback, TimerEntry};
 use crate::EventLoop;
@@ -69,6 +75,50 @@ impl EventLoop {
         let first = saturating_add(self.now(), period);
         self.timers.insert(first, entry);
         id
+    }
+
+    /// Runs `hook` on every iteration, after the callbacks and timers and
+    /// before the loop decides how long to sleep (libev's prepare watcher).
+    /// A producer that hands work over through its own queue and wakes the
+    /// loop with [`Handle::wake`](crate::Handle::wake) drains that queue here.
+    /// Work the hook queues (callbacks, timers) is seen by this iteration's
+    /// sleep decision.
+    pub fn add_prepare<F>(&mut self, hook: F) -> PrepareId
+    where
+        F: FnMut(&mut EventLoop) + 'static,
+    {
+        let id = PrepareId(self.shared.next_timer_id().0);
+        self.prepare
+            .push((id, Label::of::<F>(), Some(Box::new(hook))));
+        id
+    }
+
+    /// Removes a prepare hook (also from inside it); `false` if unknown.
+    pub fn remove_prepare(&mut self, id: PrepareId) -> bool {
+        let before = self.prepare.len();
+        self.prepare.retain(|(i, _, _)| *i != id);
+        self.prepare.len() != before
+    }
+
+    pub(crate) fn run_prepare_hooks(&mut self) {
+        let mut i = 0;
+        while i < self.prepare.len() {
+            let (id, name) = (self.prepare[i].0, self.prepare[i].1.clone());
+            let Some(mut hook) = self.prepare[i].2.take() else {
+                i += 1;
+                continue;
+            };
+            self.guarded(&name, |el| hook(el));
+            // The hook may have removed itself or others: find it again.
+            if let Some(slot) = self.prepare.iter_mut().find(|(p, _, _)| *p == id) {
+                slot.2 = Some(hook);
+            }
+            i = self
+                .prepare
+                .iter()
+                .position(|(p, _, _)| *p == id)
+                .map_or(i, |p| p + 1);
+        }
     }
 
     /// Cancels a timer, periodic ones included (also from inside their own

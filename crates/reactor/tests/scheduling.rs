@@ -300,3 +300,38 @@ fn idle_loop_sleeps_until_its_timer_instead_of_spinning() {
     // A handful of iterations, not thousands of zero-timeout polls.
     assert!(el.metrics().iterations < 10, "{:?}", el.metrics());
 }
+
+#[test]
+fn bare_wake_runs_prepare_hooks_which_see_work_handed_over() {
+    let mut el = EventLoop::builder()
+        .default_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let inbox = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let (i, s) = (inbox.clone(), seen.clone());
+    let id = el.add_prepare(move |el| {
+        s.borrow_mut().extend(i.lock().unwrap().drain(..));
+        if s.borrow().len() == 3 {
+            el.stop();
+        }
+    });
+    let handle = el.handle();
+    let producer = std::thread::spawn(move || {
+        for n in 0..3 {
+            std::thread::sleep(Duration::from_millis(20));
+            inbox.lock().unwrap().push(n);
+            handle.wake();
+        }
+    });
+    let start = Instant::now();
+    el.run().unwrap();
+    producer.join().unwrap();
+    assert_eq!(*seen.borrow(), [0, 1, 2]);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "woken, not timed out"
+    );
+    assert!(el.remove_prepare(id));
+    assert!(!el.remove_prepare(id));
+}
