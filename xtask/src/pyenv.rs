@@ -4,7 +4,7 @@
 //! reused when it is already there. It also holds tansu, the real broker
 //! (`cargo xtask broker`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cmd::{root, Failed, Step};
 
@@ -16,34 +16,23 @@ pub(crate) fn ensure() -> Result<PathBuf, Failed> {
     if !python.exists() {
         Step::new("python3", &["-m", "venv", &venv.display().to_string()]).run()?;
     }
-    Step::new(
-        &python.display().to_string(),
-        &[
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            crate::broker::TANSU_PACKAGE,
-        ],
-    )
-    .run()?;
+    pip_install(&python, &[crate::broker::TANSU_PACKAGE])?;
     for requirements in requirement_files() {
-        Step::new(
-            &python.display().to_string(),
-            &[
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-                &requirements.display().to_string(),
-            ],
-        )
-        .run()?;
+        pip_install(&python, &["-r", &requirements.display().to_string()])?;
     }
     Ok(python)
+}
+
+fn pip_install(python: &Path, what: &[&str]) -> Result<(), Failed> {
+    let mut args = vec![
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ];
+    args.extend_from_slice(what);
+    Step::new(&python.display().to_string(), &args).run()
 }
 
 fn requirement_files() -> Vec<PathBuf> {
