@@ -79,7 +79,9 @@ impl Channel {
         match peer {
             Peer::Rouse(m) => channel.rouse = Some(Waker::with_mechanism(m).unwrap()),
             Peer::RouseAnnounce => channel.rouse = Some(Waker::eventfd().unwrap()),
-            Peer::MioWaker => channel.mio = Some(mio::Waker::new(poll.registry(), Token(0)).unwrap()),
+            Peer::MioWaker => {
+                channel.mio = Some(mio::Waker::new(poll.registry(), Token(0)).unwrap())
+            }
             Peer::KafkaPythonSocketpair => {
                 let (r, w) = UnixStream::pair().unwrap();
                 r.set_nonblocking(true).unwrap();
@@ -88,7 +90,9 @@ impl Channel {
             Peer::Park => {}
         }
         if let Some(waker) = channel.rouse.as_mut() {
-            poll.registry().register(waker, Token(0), Interest::READABLE).unwrap();
+            poll.registry()
+                .register(waker, Token(0), Interest::READABLE)
+                .unwrap();
         }
         if let Some((r, _)) = &channel.pair {
             poll.registry()
@@ -306,7 +310,9 @@ fn main() {
     md.push_str(&format!(
         "### Wake latency: `wake()` to the return of a blocked poll ({LATENCY_SAMPLES} samples each)\n\n"
     ));
-    md.push_str("| peer | p50 ns | p99 ns | p99.9 ns | p50 vs mio::Waker |\n|---|---:|---:|---:|---:|\n");
+    md.push_str(
+        "| peer | p50 ns | p99 ns | p99.9 ns | p50 vs mio::Waker |\n|---|---:|---:|---:|---:|\n",
+    );
     let peers = [
         Peer::Rouse(Mechanism::EventFd),
         Peer::Rouse(Mechanism::Pipe),
@@ -316,7 +322,11 @@ fn main() {
         Peer::Park,
     ];
     let results: Vec<_> = peers.iter().copied().zip(latencies(&peers)).collect();
-    let mio_p50 = results.iter().find(|(p, _)| *p == Peer::MioWaker).unwrap().1[0] as f64;
+    let mio_p50 = results
+        .iter()
+        .find(|(p, _)| *p == Peer::MioWaker)
+        .unwrap()
+        .1[0] as f64;
     for (peer, [p50, p99, p999]) in &results {
         md.push_str(&format!(
             "| {} | {p50} | {p99} | {p999} | {:.2}x |\n",
@@ -343,7 +353,12 @@ fn main() {
         Peer::KafkaPythonSocketpair,
     ];
     let loads: Vec<_> = load_peers.iter().map(|&p| (p, under_load(p))).collect();
-    let mio_rate = loads.iter().find(|(p, _)| *p == Peer::MioWaker).unwrap().1 .0;
+    let mio_rate = loads
+        .iter()
+        .find(|(p, _)| *p == Peer::MioWaker)
+        .unwrap()
+        .1
+         .0;
     for (peer, (rate, per_item)) in &loads {
         md.push_str(&format!(
             "| {} | {rate:.0} | {per_item:.4} | {:.2}x |\n",
