@@ -5,7 +5,7 @@
 //!
 //! `cargo run --example wakeup_experiment -- --help` lists the flags;
 //! `--seed-timing` uses the article's 10 s poll timeout and 3 s interval.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::sync::Arc;
 use std::thread;
