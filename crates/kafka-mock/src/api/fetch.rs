@@ -1,0 +1,158 @@
+//! Fetch: stored batches from an offset, as the producer sent them.
+//!
+//! Batches are returned whole, starting with the one that holds the fetch
+//! offset (the consumer skips records before it, as with a real broker).
+//! Per partition at most `partition_max_bytes`, per response at most
+//! `max_bytes`, except that the first batch of the response is sent even if
+//! larger (KIP-74). Fetch sessions are declined (session id 0), so clients
+//! keep sending full fetches; an incremental fetch naming a session gets
+//! `FETCH_SESSION_ID_NOT_FOUND`.
+//!
+//! Long polling: when nothing is returned the response is held for
+//! `min(max_wait_ms, fetch_wait_cap)`; records produced meanwhile wait for
+//! the next fetch. Close enough for tests, and idle consumers do not spin.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::ResponseError;
+
+use super::{partition_error, Ctx, Endpoint, Served};
+use crate::state::ClusterState;
+
+pub(crate) struct Fetch;
+
+impl Endpoint for Fetch {
+    type Req = FetchRequest;
+
+    fn serve(state: &mut ClusterState, ctx: Ctx, req: FetchRequest) -> Served<FetchResponse> {
+        if ctx.version >= 7 && req.session_id != 0 {
+            return Self::fail(state, ctx, &req, ResponseError::FetchSessionIdNotFound);
+        }
+        let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
+        let mut returned = 0usize;
+        let responses = req
+            .topics
+            .iter()
+            .map(|topic| {
+                let name = topic.topic.0.to_string();
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let limit = usize::try_from(p.partition_max_bytes)
+                            .unwrap_or(0)
+                            .min(budget);
+                        let data = read(
+                            state,
+                            ctx,
+                            &name,
+                            p.partition,
+                            p.fetch_offset,
+                            limit,
+                            returned == 0,
+                        );
+                        let len = data.records.as_ref().map_or(0, Bytes::len);
+                        returned += len;
+                        budget = budget.saturating_sub(len);
+                        data
+                    })
+                    .collect();
+                topic_response(topic, ctx.version).with_partitions(partitions)
+            })
+            .collect();
+        let response = FetchResponse::default().with_responses(responses);
+        if returned == 0 && req.max_wait_ms > 0 && req.min_bytes > 0 {
+            let wait =
+                Duration::from_millis(req.max_wait_ms as u64).min(state.config.fetch_wait_cap());
+            return Served::Hold(response, wait);
+        }
+        Served::Respond(response)
+    }
+
+    fn fail(
+        _: &ClusterState,
+        ctx: Ctx,
+        req: &FetchRequest,
+        error: ResponseError,
+    ) -> Served<FetchResponse> {
+        let session_error = matches!(
+            error,
+            ResponseError::FetchSessionIdNotFound | ResponseError::InvalidFetchSessionEpoch
+        );
+        if session_error && ctx.version >= 7 {
+            return Served::Respond(FetchResponse::default().with_error_code(error.code()));
+        }
+        let responses = req
+            .topics
+            .iter()
+            .map(|topic| {
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| errored_partition(ctx, p.partition, error))
+                    .collect();
+                topic_response(topic, ctx.version).with_partitions(partitions)
+            })
+            .collect();
+        Served::Respond(FetchResponse::default().with_responses(responses))
+    }
+}
+
+fn topic_response(topic: &FetchTopic, version: i16) -> FetchableTopicResponse {
+    let response = FetchableTopicResponse::default();
+    if version >= 13 {
+        response.with_topic_id(topic.topic_id)
+    } else {
+        response.with_topic(topic.topic.clone())
+    }
+}
+
+fn read(
+    state: &ClusterState,
+    ctx: Ctx,
+    topic: &str,
+    index: i32,
+    offset: i64,
+    max_bytes: usize,
+    allow_oversized: bool,
+) -> PartitionData {
+    if let Some(error) = partition_error(state, ctx.broker, topic, index) {
+        return errored_partition(ctx, index, error);
+    }
+    let Ok(partition) = state.partition(topic, index) else {
+        return errored_partition(ctx, index, ResponseError::UnknownTopicOrPartition);
+    };
+    let log = &partition.log;
+    let (start, end) = (log.log_start(), log.high_watermark());
+    let mut data = PartitionData::default()
+        .with_partition_index(index)
+        .with_high_watermark(end)
+        .with_last_stable_offset(end);
+    if ctx.version >= 5 {
+        data = data.with_log_start_offset(start);
+    }
+    if offset < start || offset > end {
+        return data
+            .with_error_code(ResponseError::OffsetOutOfRange.code())
+            .with_records(Some(Bytes::new()));
+    }
+    data.with_records(Some(log.read(offset, max_bytes, allow_oversized)))
+}
+
+fn errored_partition(ctx: Ctx, index: i32, error: ResponseError) -> PartitionData {
+    let data = PartitionData::default()
+        .with_partition_index(index)
+        .with_error_code(error.code())
+        .with_high_watermark(-1)
+        .with_last_stable_offset(-1)
+        .with_records(Some(Bytes::new()));
+    if ctx.version >= 5 {
+        data.with_log_start_offset(-1)
+    } else {
+        data
+    }
+}

@@ -1,0 +1,73 @@
+//! The served APIs, one module each, behind one small trait.
+//!
+//! Each API says how to serve a decoded request and how to answer it with
+//! an error everywhere (used for `UNSUPPORTED_VERSION` and injected
+//! failures). The dispatcher does the rest: header, version checks, faults,
+//! response header and framing.
+
+pub(crate) mod api_versions;
+pub(crate) mod create_topics;
+pub(crate) mod fetch;
+pub(crate) mod init_producer_id;
+pub(crate) mod list_offsets;
+pub(crate) mod metadata;
+pub(crate) mod produce;
+
+use std::time::Duration;
+
+use kafka_protocol::protocol::Request;
+use kafka_protocol::ResponseError;
+
+use crate::state::ClusterState;
+
+/// Who is asking, and in which dialect.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx {
+    pub(crate) broker: i32,
+    pub(crate) version: i16,
+}
+
+/// How an API answers.
+#[derive(Debug)]
+pub(crate) enum Served<R> {
+    Respond(R),
+    /// Answer, but only after this long (an empty fetch's long poll).
+    Hold(R, Duration),
+    /// No answer at all (Produce with acks=0).
+    Silent,
+}
+
+pub(crate) type ResponseOf<E> = <<E as Endpoint>::Req as Request>::Response;
+
+pub(crate) trait Endpoint {
+    type Req: Request;
+
+    fn serve(state: &mut ClusterState, ctx: Ctx, req: Self::Req) -> Served<ResponseOf<Self>>;
+
+    /// The same request answered with `error` wherever the response carries
+    /// an error code; nothing is changed in the cluster.
+    fn fail(
+        state: &ClusterState,
+        ctx: Ctx,
+        req: &Self::Req,
+        error: ResponseError,
+    ) -> Served<ResponseOf<Self>>;
+}
+
+/// The error code of a partition the broker cannot serve, or `None` if it is
+/// the partition's running leader.
+pub(crate) fn partition_error(
+    state: &ClusterState,
+    broker: i32,
+    topic: &str,
+    partition: i32,
+) -> Option<ResponseError> {
+    match state.partition(topic, partition) {
+        Err(_) => Some(ResponseError::UnknownTopicOrPartition),
+        Ok(p) if p.leader != broker => Some(ResponseError::NotLeaderOrFollower),
+        Ok(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! How a mock cluster is shaped before it starts.
+
+use std::time::Duration;
+
+use crate::error::ClusterError;
+use crate::frame::DEFAULT_MAX_FRAME_SIZE;
+
+/// The most brokers one mock cluster may have.
+pub const MAX_BROKERS: usize = 16;
+
+/// Settings of a mock cluster. Build with [`ClusterConfig::new`] and the
+/// `with_*` methods; [`ClusterConfig::default`] is one broker with topic
+/// auto-creation on.
+///
+/// ```
+/// use rouse_kafka_mock::ClusterConfig;
+///
+/// let config = ClusterConfig::new(3).with_default_partitions(4).with_auto_create_topics(false);
+/// assert_eq!(config.brokers(), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    brokers: usize,
+    auto_create_topics: bool,
+    default_partitions: i32,
+    max_request_size: usize,
+    fetch_wait_cap: Duration,
+    cluster_id: String,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self::new(1)
+    }
+}
+
+impl ClusterConfig {
+    /// A cluster of `brokers` brokers with ids `1..=brokers` (checked to be
+    /// `1..=16` when the cluster is built).
+    pub fn new(brokers: usize) -> Self {
+        Self {
+            brokers,
+            auto_create_topics: true,
+            default_partitions: 1,
+            max_request_size: DEFAULT_MAX_FRAME_SIZE,
+            fetch_wait_cap: Duration::from_millis(100),
+            cluster_id: "rouse-kafka-mock".to_owned(),
+        }
+    }
+
+    /// Whether Metadata requests naming an unknown topic create it (Kafka's
+    /// `auto.create.topics.enable`, default on).
+    pub fn with_auto_create_topics(mut self, on: bool) -> Self {
+        self.auto_create_topics = on;
+        self
+    }
+
+    /// Partitions of auto-created topics and of CreateTopics requests that
+    /// leave the count to the broker (Kafka's `num.partitions`, default 1).
+    pub fn with_default_partitions(mut self, partitions: i32) -> Self {
+        self.default_partitions = partitions;
+        self
+    }
+
+    /// The largest request frame accepted (Kafka's
+    /// `socket.request.max.bytes`, default 100 MiB).
+    pub fn with_max_request_size(mut self, bytes: usize) -> Self {
+        self.max_request_size = bytes;
+        self
+    }
+
+    /// The longest an empty fetch is held back before its (empty) answer, so
+    /// idle consumers do not spin; it is the smaller of this and the
+    /// request's `max_wait_ms` (default 100 ms).
+    pub fn with_fetch_wait_cap(mut self, cap: Duration) -> Self {
+        self.fetch_wait_cap = cap;
+        self
+    }
+
+    /// The cluster id reported in Metadata responses.
+    pub fn with_cluster_id(mut self, id: impl Into<String>) -> Self {
+        self.cluster_id = id.into();
+        self
+    }
+
+    /// Number of brokers.
+    pub fn brokers(&self) -> usize {
+        self.brokers
+    }
+
+    /// Whether topics are created on first mention in Metadata.
+    pub fn auto_create_topics(&self) -> bool {
+        self.auto_create_topics
+    }
+
+    /// Partitions of topics created without an explicit count.
+    pub fn default_partitions(&self) -> i32 {
+        self.default_partitions
+    }
+
+    /// The largest request frame accepted.
+    pub fn max_request_size(&self) -> usize {
+        self.max_request_size
+    }
+
+    /// The longest an empty fetch is held.
+    pub fn fetch_wait_cap(&self) -> Duration {
+        self.fetch_wait_cap
+    }
+
+    /// The cluster id.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ClusterError> {
+        if !(1..=MAX_BROKERS).contains(&self.brokers) {
+            return Err(ClusterError::BrokerCount(self.brokers));
+        }
+        if self.default_partitions < 1 {
+            return Err(ClusterError::InvalidPartitionCount(self.default_partitions));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! From one request frame to one [`Outcome`].
+//!
+//! ```text
+//!  frame ─► broker up? ─► api key/version ─► count ─► drop fault?
+//!        ─► ApiVersions at an unserved version? ─► v0 error answer
+//!        ─► header ─► shape check ─► body ─► unserved version? / failure fault?
+//!        ─► serve ─► response header + body ─► delay fault ─► Outcome
+//! ```
+//!
+//! Every way out that is not a response closes only the connection that
+//! sent the frame, with a `tracing` warning naming the reason.
+
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message};
+use kafka_protocol::ResponseError;
+
+use crate::api::{self, Ctx, Endpoint, ResponseOf, Served};
+use crate::outcome::{CloseReason, Outcome};
+use crate::shape;
+use crate::state::ClusterState;
+use crate::versions;
+
+/// Serves one request frame (the payload after the length prefix) that
+/// arrived at `broker`.
+pub(crate) fn handle(state: &mut ClusterState, broker: i32, frame: Bytes) -> Outcome {
+    let outcome = dispatch(state, broker, frame);
+    if let Outcome::Close { reason } = &outcome {
+        match reason {
+            CloseReason::Internal(_) => tracing::error!(broker, %reason, "closing connection"),
+            _ => tracing::warn!(broker, %reason, "closing connection"),
+        }
+    }
+    outcome
+}
+
+fn dispatch(state: &mut ClusterState, broker: i32, frame: Bytes) -> Outcome {
+    match state.brokers.get(&broker) {
+        None => return close(CloseReason::UnknownBroker(broker)),
+        Some(b) if !b.up => return close(CloseReason::BrokerDown(broker)),
+        Some(_) => {}
+    }
+    let max = state.config.max_request_size();
+    if frame.len() > max {
+        return close(CloseReason::Malformed(format!(
+            "{}-byte frame exceeds the {max}-byte request limit",
+            frame.len()
+        )));
+    }
+    let Some(prefix) = frame.get(..8) else {
+        return close(CloseReason::Malformed(format!(
+            "{} bytes cannot hold a request header",
+            frame.len()
+        )));
+    };
+    let raw_key = i16::from_be_bytes([prefix[0], prefix[1]]);
+    let version = i16::from_be_bytes([prefix[2], prefix[3]]);
+    let correlation_id = i32::from_be_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]);
+    let Ok(key) = ApiKey::try_from(raw_key) else {
+        return close(CloseReason::UnknownApiKey(raw_key));
+    };
+    *state.counters.entry((broker, raw_key)).or_default() += 1;
+    if state.faults.take_drop(broker) {
+        tracing::info!(broker, api = ?key, "fault: dropping connection");
+        return close(CloseReason::InjectedDrop);
+    }
+    let _span =
+        tracing::debug_span!("request", broker, api = ?key, version, correlation_id).entered();
+    let Some(served) = versions::supported(key) else {
+        return close(CloseReason::UnsupportedApi(key));
+    };
+    if key == ApiKey::ApiVersions && !served.contains(version) {
+        // Real brokers answer at v0 so any client can read the error and the
+        // list, then retry at a version both sides know.
+        tracing::debug!("ApiVersions at an unserved version: answering v0");
+        let response = api::api_versions::response(ResponseError::UnsupportedVersion.code());
+        return respond(correlation_id, 0, &response, None);
+    }
+    let request = Preamble {
+        broker,
+        key,
+        version,
+        correlation_id,
+        served: served.contains(version),
+    };
+    match key {
+        ApiKey::ApiVersions => process::<api::api_versions::ApiVersions>(state, request, frame),
+        ApiKey::Metadata => process::<api::metadata::Metadata>(state, request, frame),
+        ApiKey::Produce => process::<api::produce::Produce>(state, request, frame),
+        ApiKey::Fetch => process::<api::fetch::Fetch>(state, request, frame),
+        ApiKey::ListOffsets => process::<api::list_offsets::ListOffsets>(state, request, frame),
+        ApiKey::InitProducerId => {
+            process::<api::init_producer_id::InitProducerId>(state, request, frame)
+        }
+        ApiKey::CreateTopics => process::<api::create_topics::CreateTopics>(state, request, frame),
+        _ => close(CloseReason::UnsupportedApi(key)),
+    }
+}
+
+/// What the dispatcher learned from a frame's first eight bytes.
+#[derive(Debug, Clone, Copy)]
+struct Preamble {
+    broker: i32,
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    served: bool,
+}
+
+fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -> Outcome {
+    let Preamble {
+        broker,
+        key,
+        version,
+        correlation_id,
+        ..
+    } = req;
+    let decodable = <E::Req as Message>::VERSIONS;
+    if !(decodable.min..=decodable.max).contains(&version) {
+        return close(CloseReason::UndecodableVersion { api: key, version });
+    }
+    let mut body = frame;
+    if let Err(e) = RequestHeader::decode(&mut body, key.request_header_version(version)) {
+        return close(CloseReason::Malformed(format!("request header: {e:#}")));
+    }
+    if let Some(schema) = shape::schema::request_schema(key) {
+        if let Err(e) = shape::check(schema, version, &body) {
+            return close(CloseReason::Malformed(format!(
+                "{key:?} v{version} body: {e}"
+            )));
+        }
+    }
+    let request = match E::Req::decode(&mut body, version) {
+        Ok(request) => request,
+        Err(e) => {
+            return close(CloseReason::Malformed(format!(
+                "{key:?} v{version} body: {e:#}"
+            )))
+        }
+    };
+    let ctx = Ctx { broker, version };
+    let answer = if !req.served {
+        tracing::debug!("unserved version: answering UNSUPPORTED_VERSION");
+        E::fail(state, ctx, &request, ResponseError::UnsupportedVersion)
+    } else if let Some(error) = state.faults.take_failure(key, broker) {
+        tracing::info!(broker, api = ?key, %error, "fault: failing request");
+        E::fail(state, ctx, &request, error)
+    } else {
+        E::serve(state, ctx, request)
+    };
+    let injected = state.faults.delay(key, broker);
+    if let Some(delay) = injected {
+        tracing::info!(broker, api = ?key, ?delay, "fault: delaying response");
+    }
+    match answer {
+        Served::Silent => Outcome::NoResponse,
+        Served::Respond(response) => {
+            respond::<ResponseOf<E>>(correlation_id, version, &response, injected)
+        }
+        Served::Hold(response, hold) => {
+            let delay = injected.map_or(hold, |d| d.max(hold));
+            respond::<ResponseOf<E>>(correlation_id, version, &response, Some(delay))
+        }
+    }
+}
+
+fn respond<R: Encodable + HeaderVersion>(
+    correlation_id: i32,
+    version: i16,
+    response: &R,
+    delay: Option<Duration>,
+) -> Outcome {
+    match encode_response(correlation_id, version, response) {
+        Ok(bytes) => Outcome::Respond { bytes, delay },
+        Err(message) => close(CloseReason::Internal(message)),
+    }
+}
+
+/// Length prefix, response header (at the version the API dictates), body.
+fn encode_response<R: Encodable + HeaderVersion>(
+    correlation_id: i32,
+    version: i16,
+    response: &R,
+) -> Result<Bytes, String> {
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_i32(0); // the length, filled in below
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, R::header_version(version))
+        .map_err(|e| format!("response header: {e:#}"))?;
+    response
+        .encode(&mut buf, version)
+        .map_err(|e| format!("response body v{version}: {e:#}"))?;
+    let len = i32::try_from(buf.len() - 4).map_err(|_| "response larger than 2 GiB".to_owned())?;
+    buf[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(buf.freeze())
+}
+
+fn close(reason: CloseReason) -> Outcome {
+    Outcome::Close { reason }
+}
+
+#[cfg(test)]
+mod tests;

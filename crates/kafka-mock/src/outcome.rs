@@ -1,0 +1,66 @@
+//! What the network layer should do with one request frame.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::ApiKey;
+
+/// The result of [`ClusterHandle::handle`](crate::ClusterHandle::handle).
+///
+/// Kafka answers requests on one connection strictly in order, so a delayed
+/// response must hold back the responses queued behind it on the same
+/// connection; other connections carry on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Write `bytes` (a whole frame, length prefix included) to the
+    /// connection, after waiting `delay` if it is set.
+    Respond {
+        /// The response frame, ready for the socket.
+        bytes: Bytes,
+        /// How long to hold the response back (an injected delay, or an
+        /// empty fetch waiting as Kafka's long poll would).
+        delay: Option<Duration>,
+    },
+    /// Send nothing: a Produce with `acks=0`.
+    NoResponse,
+    /// Close the connection without answering; the reason has been logged.
+    Close {
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Why a connection is to be closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloseReason {
+    /// The broker is stopped (a fault); connect to another one.
+    #[error("broker {0} is stopped")]
+    BrokerDown(i32),
+    /// The network layer asked for a broker id the cluster does not have.
+    #[error("no broker with id {0}")]
+    UnknownBroker(i32),
+    /// The frame could not be decoded.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// The API key is not one Kafka defines.
+    #[error("unknown API key {0}")]
+    UnknownApiKey(i16),
+    /// A Kafka API the mock does not serve (it is absent from ApiVersions).
+    #[error("API {0:?} is not served by the mock")]
+    UnsupportedApi(ApiKey),
+    /// A version outside what the protocol crate can decode, so no answer,
+    /// not even UNSUPPORTED_VERSION, can be encoded for it.
+    #[error("{api:?} v{version} cannot be decoded, so cannot be answered")]
+    UndecodableVersion {
+        /// The API.
+        api: ApiKey,
+        /// The version asked for.
+        version: i16,
+    },
+    /// A "drop connection" fault fired.
+    #[error("connection dropped by an injected fault")]
+    InjectedDrop,
+    /// The mock failed to encode its own response (a bug in the mock).
+    #[error("could not encode the response: {0}")]
+    Internal(String),
+}
