@@ -35,4 +35,9 @@ pub enum ClusterError {
     /// A partition count below 1.
     #[error("a topic needs at least one partition, not {0}")]
     InvalidPartitionCount(i32),
+    /// A socket, the event loop or its thread failed; the message says
+    /// which call. Usually the machine is out of ports or file descriptors,
+    /// or a restarted broker's port was taken by another process.
+    #[error("mock cluster I/O failed: {0}")]
+    Io(String),
 }

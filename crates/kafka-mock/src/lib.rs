@@ -1,14 +1,19 @@
 //! An in-process Kafka mock cluster with fault injection, for tests and
-//! demos: the protocol core.
+//! demos, as librdkafka's mock cluster and franz-go's kfake are.
 //!
-//! This crate holds everything but the sockets: an incremental
-//! [frame decoder](frame), the cluster's in-memory state, and a request
-//! handler that turns one request frame into one [`Outcome`] (a response, no
-//! response, or "close this connection"). A network layer only has to read
-//! frames, call [`ClusterHandle::handle`] with the broker id the connection
-//! belongs to, and write what comes back. Tests hold a clone of the same
-//! [`ClusterHandle`] to stop brokers, move leaders, inject errors and delays,
-//! and inspect stored records and request counts.
+//! [`MockCluster::start`] binds one 127.0.0.1 listener per broker and
+//! serves them from one `rouse-reactor` loop thread; real clients
+//! (kafka-python, librdkafka, rouse-kafka) connect to
+//! [`MockCluster::bootstrap_servers`] unchanged. Under it sits a socket-free
+//! core: an incremental [frame decoder](frame), the cluster's in-memory
+//! state, and a request handler that turns one request frame into one
+//! [`Outcome`] (a response, no response, or "close this connection"). Tests
+//! hold the cluster's [`ClusterHandle`] to stop brokers, move leaders,
+//! inject errors and delays, and inspect stored records and request counts.
+//! The `rouse-kafka-mock` binary (`cargo run -p rouse-kafka-mock --
+//! --brokers 3 --topic t:6`) serves one for other programs' tests.
+//!
+//! The core alone, one frame in and one frame out:
 //!
 //! The wire protocol is the real one, decoded and encoded with the
 //! `kafka-protocol` crate; [`versions`] lists the APIs and versions served.
@@ -66,6 +71,7 @@ mod dispatch;
 mod error;
 pub mod frame;
 mod handle;
+mod net;
 mod outcome;
 mod record;
 mod shape;
@@ -78,5 +84,6 @@ mod testkit;
 pub use config::{ClusterConfig, MAX_BROKERS};
 pub use error::ClusterError;
 pub use handle::{BrokerInfo, ClusterHandle, PartitionOffsets};
+pub use net::MockCluster;
 pub use outcome::{CloseReason, Outcome};
 pub use record::StoredRecord;

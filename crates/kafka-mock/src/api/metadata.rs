@@ -59,7 +59,13 @@ impl Endpoint for Metadata {
             .into_iter()
             .map(|n| errored_topic(n.as_deref(), error))
             .collect();
-        Served::Respond(response(state, ctx.version, topics))
+        // v13+ carry a top-level error too: a request for no topics still
+        // learns what went wrong.
+        let mut answer = response(state, ctx.version, topics);
+        if ctx.version >= 13 {
+            answer.error_code = error.code();
+        }
+        Served::Respond(answer)
     }
 }
 

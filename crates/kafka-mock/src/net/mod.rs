@@ -1,0 +1,239 @@
+//! The network layer: [`MockCluster`] serves the protocol core on real
+//! 127.0.0.1 sockets, one listener per broker, from one `rouse-reactor` loop
+//! thread.
+//!
+//! The test thread keeps a [`ClusterHandle`] for faults and inspection;
+//! faults that touch sockets (stopping and restarting a broker) go through
+//! [`MockCluster`], which runs them on the loop thread and waits until they
+//! are done, so when `stop_broker` returns the broker's connections are
+//! closed and its port refuses connections.
+
+mod connection;
+mod sockets;
+
+use std::io;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::bounded;
+use mio::net::TcpListener;
+use rouse_reactor::{EventLoop, Handle};
+
+use crate::{ClusterConfig, ClusterError, ClusterHandle};
+use sockets::Sockets;
+
+/// How long a command to the loop thread may take before it is reported as
+/// a failure (the loop is stuck or gone).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running mock cluster: N brokers on 127.0.0.1 ephemeral ports, served
+/// by one loop thread named `rouse-kafka-mock`. Dropping it stops the loop,
+/// closes every socket and joins the thread.
+///
+/// ```
+/// use rouse_kafka_mock::{ClusterConfig, MockCluster};
+///
+/// let cluster = MockCluster::start(ClusterConfig::new(3))?;
+/// cluster.create_topic("orders", 6)?;
+/// let bootstrap = cluster.bootstrap_servers(); // "127.0.0.1:p1,127.0.0.1:p2,..."
+/// assert_eq!(bootstrap.split(',').count(), 3);
+///
+/// cluster.stop_broker(2)?; // listener and connections closed
+/// assert_eq!(cluster.bootstrap_servers().split(',').count(), 2);
+/// cluster.restart_broker(2)?; // same port again
+/// assert_eq!(cluster.bootstrap_servers(), bootstrap);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct MockCluster {
+    cluster: ClusterHandle,
+    addresses: Vec<(i32, SocketAddr)>,
+    sockets: Sockets,
+    loop_handle: Handle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MockCluster {
+    /// Binds one listener per broker on 127.0.0.1 and starts serving.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError`] for a bad config, or [`ClusterError::Io`] when a
+    /// listener, the event loop or its thread cannot be created.
+    pub fn start(config: ClusterConfig) -> Result<MockCluster, ClusterError> {
+        let cluster = ClusterHandle::new(config)?;
+        let mut listeners = Vec::new();
+        for broker in cluster.brokers() {
+            let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .map_err(|e| io_error("binding a broker listener on 127.0.0.1", e))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| io_error("reading a listener's address", e))?;
+            cluster.set_broker_address(broker.id, "127.0.0.1", addr.port())?;
+            listeners.push((broker.id, addr, listener));
+        }
+        let addresses = listeners.iter().map(|(id, addr, _)| (*id, *addr)).collect();
+        let sockets = Sockets::default();
+        let (ready_tx, ready_rx) = bounded(1);
+        let (serving, serving_cluster) = (sockets.clone(), cluster.clone());
+        let thread = std::thread::Builder::new()
+            .name("rouse-kafka-mock".into())
+            .spawn(move || {
+                let started = EventLoop::new().and_then(|mut el| {
+                    for (id, _, listener) in listeners {
+                        serving.listen(&mut el, serving_cluster.clone(), id, listener)?;
+                    }
+                    Ok(el)
+                });
+                match started {
+                    Ok(mut el) => {
+                        let _ = ready_tx.send(Ok(el.handle()));
+                        if let Err(error) = el.run() {
+                            tracing::error!(%error, "mock cluster loop failed");
+                        }
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            })
+            .map_err(|e| io_error("spawning the mock cluster thread", e))?;
+        let loop_handle = match ready_rx.recv() {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => return Err(io_error("starting the mock cluster's event loop", e)),
+            Err(_) => {
+                return Err(io_error(
+                    "starting the mock cluster's event loop",
+                    io::ErrorKind::BrokenPipe.into(),
+                ))
+            }
+        };
+        tracing::info!(brokers = ?addresses, "mock cluster listening");
+        Ok(MockCluster {
+            cluster,
+            addresses,
+            sockets,
+            loop_handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// The running brokers' addresses, comma-separated, for
+    /// `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        self.addresses
+            .iter()
+            .filter(|(id, _)| self.cluster.is_broker_up(*id) == Some(true))
+            .map(|(_, addr)| addr.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// A broker's address, running or not (`None` for an unknown id).
+    pub fn broker_address(&self, broker: i32) -> Option<SocketAddr> {
+        self.addresses
+            .iter()
+            .find(|(id, _)| *id == broker)
+            .map(|(_, a)| *a)
+    }
+
+    /// The cluster's state: inject faults and inspect records and requests.
+    pub fn handle(&self) -> &ClusterHandle {
+        &self.cluster
+    }
+
+    /// Creates a topic with `partitions` partitions, leaders spread over the
+    /// running brokers.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClusterHandle::create_topic`].
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), ClusterError> {
+        self.cluster.create_topic(name, partitions)
+    }
+
+    /// Stops a broker: Metadata leaves it out, and its listener and every
+    /// connection to it are closed before this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownBroker`], or [`ClusterError::Io`] if the loop
+    /// thread did not answer.
+    pub fn stop_broker(&self, broker: i32) -> Result<(), ClusterError> {
+        self.cluster.stop_broker(broker)?;
+        let sockets = self.sockets.clone();
+        let closed = self.on_loop(move |el| Ok(sockets.close_broker(el, broker)))?;
+        tracing::info!(broker, connections = closed, "fault: broker sockets closed");
+        Ok(())
+    }
+
+    /// Restarts a stopped broker on the same port, with its data intact.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownBroker`], or [`ClusterError::Io`] when the
+    /// port cannot be bound again (another process took it) or the loop
+    /// thread did not answer.
+    pub fn restart_broker(&self, broker: i32) -> Result<(), ClusterError> {
+        let addr = self
+            .broker_address(broker)
+            .ok_or(ClusterError::UnknownBroker(broker))?;
+        if self.cluster.is_broker_up(broker) == Some(true) {
+            return Ok(());
+        }
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| io_error(&format!("binding {addr} again for broker {broker}"), e))?;
+        let (sockets, cluster) = (self.sockets.clone(), self.cluster.clone());
+        self.on_loop(move |el| sockets.listen(el, cluster, broker, listener))?;
+        self.cluster.restart_broker(broker)
+    }
+
+    /// Runs `command` on the loop thread and waits for its result.
+    fn on_loop<T, F>(&self, command: F) -> Result<T, ClusterError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut EventLoop) -> io::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = bounded(1);
+        self.loop_handle
+            .add_callback(move |el| {
+                let _ = tx.send(command(el));
+            })
+            .map_err(|e| {
+                io_error(
+                    "sending a command to the mock cluster's loop",
+                    io::Error::other(e),
+                )
+            })?;
+        match rx.recv_timeout(COMMAND_TIMEOUT) {
+            Ok(result) => {
+                result.map_err(|e| io_error("running a command on the mock cluster's loop", e))
+            }
+            Err(_) => Err(io_error(
+                "waiting for the mock cluster's loop",
+                io::ErrorKind::TimedOut.into(),
+            )),
+        }
+    }
+}
+
+impl Drop for MockCluster {
+    fn drop(&mut self) {
+        self.loop_handle.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for MockCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockCluster")
+            .field("brokers", &self.addresses)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_error(doing: &str, error: io::Error) -> ClusterError {
+    ClusterError::Io(format!("{doing}: {error}"))
+}
