@@ -41,6 +41,11 @@ pub struct RecordMetadata {
     /// The record's timestamp: the creation time it was sent with, or the
     /// broker's append time for topics with `LogAppendTime`.
     pub timestamp: i64,
+    /// How long the poller's poll had lasted when it returned and the
+    /// poller drained this record's batch: how long the poller slept before
+    /// it saw the record. Close to `rouse.poll.timeout.ms` when nothing woke
+    /// it, short when `send` did. `None` outside the poller.
+    pub poll_duration: Option<Duration>,
 }
 
 /// The outcome of one record.
@@ -339,6 +344,7 @@ mod tests {
             partition: 1,
             offset: 42,
             timestamp: 7,
+            poll_duration: None,
         }
     }
 

@@ -59,6 +59,44 @@ pub enum ProducerError {
         /// The record, untouched.
         record: Box<Record>,
     },
+    /// The topic's metadata did not arrive within `max.block.ms`: the topic
+    /// does not exist (and the brokers do not create topics on first use),
+    /// or no broker answered.
+    #[error("topic {topic:?} not present in metadata after {} ms (max.block.ms): create the topic, or check bootstrap.servers and that the brokers are up", waited.as_millis())]
+    MetadataTimeout {
+        /// The record, untouched.
+        record: Box<Record>,
+        /// The topic.
+        topic: String,
+        /// How long `send` waited.
+        waited: Duration,
+    },
+    /// The brokers refused the topic (an invalid name, or not authorized).
+    #[error("the brokers refused topic {topic:?} with Kafka error code {code} ({}); fix the topic name or the broker's ACLs", kafka_protocol::ResponseError::try_from_code(*code).map_or_else(|| "unknown".to_owned(), |e| e.to_string()))]
+    TopicUnavailable {
+        /// The record, untouched.
+        record: Box<Record>,
+        /// The topic.
+        topic: String,
+        /// The Kafka error code.
+        code: i16,
+    },
+    /// `flush` or `close` ran out of time with records still unresolved.
+    /// After `flush` they go on and end as usual; after `close` each was
+    /// failed with an `Aborted` outcome.
+    #[error("{pending} record(s) or batch(es) still had no outcome after {} ms; wait longer, or check that the brokers are reachable", waited.as_millis())]
+    FlushTimeout {
+        /// How long the call waited.
+        waited: Duration,
+        /// Records queued and batches in flight when it gave up.
+        pending: u64,
+    },
+    /// The poller thread or its event loop could not be started.
+    #[error("could not start the producer's poller thread: {0}; the process may be out of file descriptors or threads")]
+    Start(#[source] std::io::Error),
+    /// A broken promise inside the producer (a bug; please report it).
+    #[error("internal error in rouse-kafka: {0}; please report it")]
+    Internal(&'static str),
     /// The configuration was rejected.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -72,8 +110,13 @@ impl ProducerError {
             | ProducerError::RecordTooLarge { record, .. }
             | ProducerError::InvalidPartition { record, .. }
             | ProducerError::InvalidTimestamp { record, .. }
+            | ProducerError::MetadataTimeout { record, .. }
+            | ProducerError::TopicUnavailable { record, .. }
             | ProducerError::Closed { record } => Some(record),
-            ProducerError::Config(_) => None,
+            ProducerError::Config(_)
+            | ProducerError::FlushTimeout { .. }
+            | ProducerError::Start(_)
+            | ProducerError::Internal(_) => None,
         }
     }
 
@@ -84,15 +127,25 @@ impl ProducerError {
             | ProducerError::RecordTooLarge { record, .. }
             | ProducerError::InvalidPartition { record, .. }
             | ProducerError::InvalidTimestamp { record, .. }
+            | ProducerError::MetadataTimeout { record, .. }
+            | ProducerError::TopicUnavailable { record, .. }
             | ProducerError::Closed { record } => Some(*record),
-            ProducerError::Config(_) => None,
+            ProducerError::Config(_)
+            | ProducerError::FlushTimeout { .. }
+            | ProducerError::Start(_)
+            | ProducerError::Internal(_) => None,
         }
     }
 
     /// Whether the same call could succeed later without changing anything
-    /// (only a full buffer drains by itself).
+    /// (a full buffer drains, metadata may arrive, a flush may finish).
     pub fn is_retriable(&self) -> bool {
-        matches!(self, ProducerError::BufferFull { .. })
+        matches!(
+            self,
+            ProducerError::BufferFull { .. }
+                | ProducerError::MetadataTimeout { .. }
+                | ProducerError::FlushTimeout { .. }
+        )
     }
 }
 

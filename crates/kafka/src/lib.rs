@@ -9,7 +9,12 @@
 //!     └─ wake the poller (coalesced, via rouse-waker) when a batch opens or fills
 //! ```
 //!
-//! This crate is the I/O-free core the poller plugs into:
+//! [`Producer`] is the whole client: a cheap `Clone + Send + Sync` handle
+//! whose `send` partitions and appends, and a poller thread named
+//! `rouse-kafka-poller` that runs a `rouse-reactor` loop over non-blocking
+//! broker connections (ApiVersions negotiation, metadata, InitProducerId and
+//! per-partition sequences for idempotence, Produce with retries, backoff
+//! and timeouts). It is built on an I/O-free core, usable on its own:
 //!
 //! * [`config`]: [`ProducerConfig`] from Kafka's key/value settings or a
 //!   typed builder, with Java's defaults and cross-checks;
@@ -28,7 +33,10 @@
 //! until the next [`Accumulator::next_linger_deadline`] or a wake, drains
 //! ready batches per broker, and ends each batch with exactly one outcome.
 //!
-//! Both sides, in one thread:
+//! `rouse.wakeups=false` turns the sender's wakes off (records then wait for
+//! the poller's poll to time out, `rouse.poll.timeout.ms`): the experiment
+//! `cargo xtask demo-wakeup` runs both ways. The core's two sides, in one
+//! thread:
 //!
 //! ```
 //! use std::time::Instant;
@@ -68,6 +76,7 @@
 
 pub mod accumulator;
 pub mod batch;
+mod client;
 pub mod config;
 pub mod delivery;
 pub mod error;
@@ -76,6 +85,7 @@ pub mod record;
 pub mod stats;
 
 pub use accumulator::{Accumulator, Appended, Drained, Flush, ProducerBatch};
+pub use client::{BrokerLatency, Producer};
 pub use config::{Acks, Compression, ConfigError, ProducerConfig, ProducerConfigBuilder};
 pub use delivery::{
     DeliveryCallback, DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, OnDelivery,

@@ -66,6 +66,8 @@ pub struct ProducerBatch {
     /// Appends go to the last batch of a queue only while it is open.
     pub(super) open: bool,
     pub(super) in_flight: bool,
+    /// The poll that ended before the poller first drained the batch.
+    poll_duration: Option<Duration>,
     shared: Arc<Shared>,
 }
 
@@ -106,6 +108,7 @@ impl ProducerBatch {
             retry_at: None,
             open: true,
             in_flight: false,
+            poll_duration: None,
             shared,
         }
     }
@@ -213,6 +216,13 @@ impl ProducerBatch {
         }
     }
 
+    /// Notes how long the poller's last poll lasted before it drained this
+    /// batch (the first drain only; a retry keeps it). Its records report it
+    /// as [`RecordMetadata::poll_duration`].
+    pub fn note_poll_duration(&mut self, slept: Duration) {
+        self.poll_duration.get_or_insert(slept);
+    }
+
     /// The bytes from [`encode`](Self::encode), if it ran.
     pub fn encoded(&self) -> Option<&Bytes> {
         match &self.contents {
@@ -241,6 +251,7 @@ impl ProducerBatch {
                 partition: self.tp.partition,
                 offset,
                 timestamp: log_append_time.unwrap_or(pending.timestamp),
+                poll_duration: self.poll_duration,
             }));
         }
     }

@@ -32,6 +32,8 @@ pub struct ProducerConfigBuilder {
     compression: Option<Compression>,
     metadata_max_age: Option<Duration>,
     max_request_size: Option<usize>,
+    wakeups: Option<bool>,
+    poll_timeout: Option<Duration>,
 }
 
 impl ProducerConfigBuilder {
@@ -141,6 +143,20 @@ impl ProducerConfigBuilder {
         self
     }
 
+    /// `rouse.wakeups` (default true): whether `send` wakes the poller; see
+    /// [`ProducerConfig::wakeups`].
+    pub fn wakeups(mut self, on: bool) -> Self {
+        self.wakeups = Some(on);
+        self
+    }
+
+    /// `rouse.poll.timeout.ms` (default 1000 ms, at least 1 ms): the
+    /// poller's longest poll.
+    pub fn poll_timeout(mut self, timeout: Duration) -> Self {
+        self.poll_timeout = Some(timeout);
+        self
+    }
+
     /// Sets one setting from its Kafka key and string value.
     pub fn set(self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let v = value.trim();
@@ -174,6 +190,10 @@ impl ProducerConfigBuilder {
             "buffer.memory" => self.buffer_memory(int("buffer.memory", v, 0, i64::MAX)? as usize),
             "max.request.size" => {
                 self.max_request_size(int("max.request.size", v, 0, i32::MAX.into())? as usize)
+            }
+            "rouse.wakeups" => self.wakeups(parse_bool("rouse.wakeups", v)?),
+            "rouse.poll.timeout.ms" => {
+                self.poll_timeout(millis("rouse.poll.timeout.ms", v, i32::MAX.into())?)
             }
             "retries" => self.retries(int("retries", v, 0, i32::MAX.into())? as u32),
             "max.in.flight.requests.per.connection" => {
@@ -227,6 +247,14 @@ impl ProducerConfigBuilder {
             ));
         }
         let acks = self.acks.unwrap_or(Acks::All);
+        let poll_timeout = self.poll_timeout.unwrap_or(Duration::from_secs(1));
+        if poll_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "rouse.poll.timeout.ms",
+                "0",
+                "a number of milliseconds of at least 1 (0 would make the poller spin)",
+            ));
+        }
 
         let enable_idempotence =
             idempotence(self.enable_idempotence, acks, retries, max_in_flight)?;
@@ -262,6 +290,8 @@ impl ProducerConfigBuilder {
             compression: self.compression.unwrap_or_default(),
             metadata_max_age: self.metadata_max_age.unwrap_or(Duration::from_secs(300)),
             max_request_size,
+            wakeups: self.wakeups.unwrap_or(true),
+            poll_timeout,
         })
     }
 }

@@ -56,6 +56,8 @@ pub const KEYS: &[&str] = &[
     "compression.type",
     "metadata.max.age.ms",
     "max.request.size",
+    "rouse.wakeups",
+    "rouse.poll.timeout.ms",
 ];
 
 /// How many replicas must have a record before the broker acknowledges it.
@@ -210,6 +212,8 @@ pub struct ProducerConfig {
     pub(crate) compression: Compression,
     pub(crate) metadata_max_age: Duration,
     pub(crate) max_request_size: usize,
+    pub(crate) wakeups: bool,
+    pub(crate) poll_timeout: Duration,
 }
 
 impl ProducerConfig {
@@ -319,6 +323,20 @@ impl ProducerConfig {
     /// record, this producer sends.
     pub fn max_request_size(&self) -> usize {
         self.max_request_size
+    }
+
+    /// `rouse.wakeups` (default true): whether `send` wakes the poller. Off,
+    /// a record waits until the poller's poll times out
+    /// (`rouse.poll.timeout.ms`) — kafka-python's behaviour before its
+    /// wakeup fix, for demonstrations and tests.
+    pub fn wakeups(&self) -> bool {
+        self.wakeups
+    }
+
+    /// `rouse.poll.timeout.ms` (default 1000 ms): the longest the poller
+    /// sleeps in one poll when no timer is due sooner.
+    pub fn poll_timeout(&self) -> Duration {
+        self.poll_timeout
     }
 
     /// The wait before attempt `attempt + 1` of a batch (attempt 1 is the

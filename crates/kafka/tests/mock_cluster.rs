@@ -1,0 +1,306 @@
+//! The producer against `rouse-kafka-mock` over real sockets: every record
+//! acknowledged exactly once, in order per partition, through faults.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::ResponseError;
+use rouse_kafka::{DeliveryErrorKind, Producer, ProducerConfig, ProducerError, Record};
+use rouse_kafka_mock::{ClusterConfig, MockCluster};
+
+const TOPIC: &str = "events";
+
+fn cluster(brokers: usize, partitions: i32) -> MockCluster {
+    let cluster = MockCluster::start(ClusterConfig::new(brokers)).expect("mock starts");
+    cluster.create_topic(TOPIC, partitions).expect("topic");
+    cluster
+}
+
+fn producer(cluster: &MockCluster, extra: &[(&str, &str)]) -> Producer {
+    let bootstrap = cluster.bootstrap_servers();
+    let mut pairs = vec![
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("client.id", "mock-test"),
+        ("request.timeout.ms", "2000"),
+        ("retry.backoff.ms", "20"),
+        ("retry.backoff.max.ms", "100"),
+        ("max.block.ms", "5000"),
+    ];
+    pairs.extend_from_slice(extra);
+    Producer::new(ProducerConfig::from_pairs(pairs).expect("valid config")).expect("starts")
+}
+
+/// Sends `n` keyed records, waits for every outcome (bounded), returns the
+/// acknowledged (partition, offset, value) in send order.
+fn send_all(producer: &Producer, n: usize, tag: &str) -> Vec<(i32, i64, String)> {
+    let futures: Vec<_> = (0..n)
+        .map(|i| {
+            let value = format!("{tag}-{i}");
+            let record = Record::key_value(TOPIC, format!("key-{}", i % 17), value.clone());
+            (value, producer.send(record).expect("send accepted"))
+        })
+        .collect();
+    futures
+        .into_iter()
+        .map(|(value, future)| {
+            let meta = future
+                .wait_timeout(Duration::from_secs(30))
+                .expect("an outcome within 30 s")
+                .unwrap_or_else(|e| panic!("{value} failed: {e}"));
+            (meta.partition, meta.offset, value)
+        })
+        .collect()
+}
+
+/// The mock holds each acknowledged record once, at its offset, in send
+/// order per partition.
+fn assert_stored_exactly_once(
+    cluster: &MockCluster,
+    acked: &[(i32, i64, String)],
+    partitions: i32,
+) {
+    let mut stored: HashMap<(i32, i64), String> = HashMap::new();
+    let mut total = 0;
+    for p in 0..partitions {
+        for r in cluster.handle().records(TOPIC, p).expect("partition") {
+            let value = String::from_utf8(r.value.expect("value").to_vec()).expect("utf8");
+            stored.insert((p, r.offset), value);
+            total += 1;
+        }
+    }
+    assert_eq!(total, acked.len(), "each record stored once, none twice");
+    let mut last: HashMap<i32, i64> = HashMap::new();
+    for (p, offset, value) in acked {
+        assert_eq!(
+            stored.get(&(*p, *offset)),
+            Some(value),
+            "stored where acknowledged"
+        );
+        let previous = last.insert(*p, *offset);
+        assert!(
+            previous.map_or(true, |prev| prev < *offset),
+            "send order kept in partition {p}"
+        );
+    }
+}
+
+#[test]
+fn keyed_records_reach_three_brokers_once_each() {
+    let cluster = cluster(3, 6);
+    let producer = producer(&cluster, &[]);
+    let acked = send_all(&producer, 500, "a");
+    assert_stored_exactly_once(&cluster, &acked, 6);
+    let stats = producer.stats();
+    assert_eq!((stats.delivered, stats.failed), (500, 0));
+    // Coalescing: far fewer wake syscalls than records.
+    assert!(stats.wake_syscalls < 500, "{stats:?}");
+    assert!(!producer.broker_latency().is_empty());
+    producer
+        .close(Duration::from_secs(5))
+        .expect("closes clean");
+}
+
+#[test]
+fn every_acks_setting_and_linger_delivers() {
+    for (acks, linger) in [("0", "0"), ("1", "0"), ("1", "5"), ("all", "5")] {
+        let cluster = cluster(1, 2);
+        let producer = producer(&cluster, &[("acks", acks), ("linger.ms", linger)]);
+        let acked = send_all(&producer, 100, "x");
+        if acks == "0" {
+            assert!(
+                acked.iter().all(|(_, offset, _)| *offset == -1),
+                "acks=0 has no offsets"
+            );
+            producer.close(Duration::from_secs(5)).expect("closes");
+            let stored: usize = (0..2)
+                .map(|p| cluster.handle().records(TOPIC, p).unwrap().len())
+                .sum();
+            assert_eq!(stored, 100, "acks=0 records still arrive");
+        } else {
+            assert_stored_exactly_once(&cluster, &acked, 2);
+        }
+    }
+}
+
+#[test]
+fn a_broker_stopped_mid_stream_loses_nothing() {
+    let cluster = cluster(3, 6);
+    let producer = producer(&cluster, &[]);
+    let first = send_all(&producer, 200, "before");
+    cluster.stop_broker(2).expect("stops");
+    let futures: Vec<_> = (0..200)
+        .map(|i| {
+            let value = format!("during-{i}");
+            (
+                value.clone(),
+                producer
+                    .send(Record::key_value(TOPIC, format!("key-{}", i % 17), value))
+                    .expect("send"),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    cluster.restart_broker(2).expect("restarts");
+    let mut acked = first;
+    for (value, future) in futures {
+        let meta = future
+            .wait_timeout(Duration::from_secs(30))
+            .expect("outcome")
+            .expect("delivered");
+        acked.push((meta.partition, meta.offset, value));
+    }
+    assert_stored_exactly_once(&cluster, &acked, 6);
+}
+
+#[test]
+fn leader_moves_and_retriable_errors_are_ridden_out() {
+    let cluster = cluster(3, 3);
+    let producer = producer(&cluster, &[]);
+    let mut acked = send_all(&producer, 50, "warm");
+    cluster.handle().move_leader(TOPIC, 0, 3).expect("moves");
+    cluster
+        .handle()
+        .fail_next(ApiKey::Produce, None, ResponseError::NotLeaderOrFollower, 3);
+    cluster
+        .handle()
+        .fail_next(ApiKey::Produce, None, ResponseError::RequestTimedOut, 2);
+    cluster
+        .handle()
+        .delay_responses(ApiKey::Produce, None, Duration::from_millis(30));
+    acked.extend(send_all(&producer, 150, "faults"));
+    assert_stored_exactly_once(&cluster, &acked, 3);
+    assert!(
+        producer.stats().retries > 0,
+        "the injected errors were retried"
+    );
+}
+
+#[test]
+fn records_for_a_broker_that_stays_down_time_out_each_with_an_error() {
+    let cluster = cluster(1, 1);
+    let producer = producer(
+        &cluster,
+        &[("delivery.timeout.ms", "2500"), ("linger.ms", "0")],
+    );
+    send_all(&producer, 1, "warm");
+    cluster.stop_broker(1).expect("stops");
+    let futures: Vec<_> = (0..20)
+        .map(|i| {
+            producer
+                .send(Record::value(TOPIC, format!("v{i}")))
+                .expect("send")
+        })
+        .collect();
+    for future in futures {
+        let outcome = future
+            .wait_timeout(Duration::from_secs(20))
+            .expect("an outcome, not a hang");
+        let error = outcome.expect_err("the broker never came back");
+        assert!(
+            matches!(
+                error.kind(),
+                DeliveryErrorKind::Timeout | DeliveryErrorKind::Network
+            ),
+            "{error}"
+        );
+    }
+    assert_eq!(producer.stats().failed, 20);
+}
+
+#[test]
+fn an_unknown_topic_is_refused_after_max_block() {
+    let cluster =
+        MockCluster::start(ClusterConfig::new(1).with_auto_create_topics(false)).expect("starts");
+    let producer = producer(&cluster, &[("max.block.ms", "300")]);
+    let started = Instant::now();
+    let error = producer
+        .send(Record::value("no-such-topic", "v"))
+        .expect_err("no topic");
+    assert!(
+        matches!(error, ProducerError::MetadataTimeout { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("no-such-topic"), "{error}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        error.into_record().map(|r| r.topic),
+        Some("no-such-topic".to_string())
+    );
+}
+
+#[test]
+fn close_fails_what_cannot_be_sent_with_a_clear_error() {
+    let cluster = cluster(1, 1);
+    let producer = producer(&cluster, &[("linger.ms", "0")]);
+    send_all(&producer, 1, "warm");
+    cluster.stop_broker(1).expect("stops");
+    let futures: Vec<_> = (0..10)
+        .map(|i| {
+            producer
+                .send(Record::value(TOPIC, format!("v{i}")))
+                .expect("send")
+        })
+        .collect();
+    let closed = producer.close(Duration::from_millis(200));
+    assert!(
+        matches!(closed, Err(ProducerError::FlushTimeout { .. })),
+        "{closed:?}"
+    );
+    for future in futures {
+        let error = future
+            .wait_timeout(Duration::from_secs(1))
+            .expect("resolved by close")
+            .expect_err("aborted");
+        assert_eq!(error.kind(), DeliveryErrorKind::Aborted, "{error}");
+    }
+    let late = producer
+        .send(Record::value(TOPIC, "late"))
+        .expect_err("closed");
+    assert!(matches!(late, ProducerError::Closed { .. }));
+}
+
+#[test]
+fn wakeups_make_the_poller_see_a_record_at_once() {
+    let poll = Duration::from_millis(400);
+    let latency = |wakeups: &str| {
+        let cluster = cluster(1, 1);
+        let producer = producer(
+            &cluster,
+            &[
+                ("rouse.wakeups", wakeups),
+                ("rouse.poll.timeout.ms", "400"),
+                ("linger.ms", "0"),
+            ],
+        );
+        send_all(&producer, 1, "warm");
+        std::thread::sleep(Duration::from_millis(50));
+        let before = producer.stats();
+        let started = Instant::now();
+        let meta = producer
+            .send(Record::value(TOPIC, "v"))
+            .expect("send")
+            .wait()
+            .expect("delivered");
+        let took = started.elapsed();
+        let woke = producer.stats().wakes_requested - before.wakes_requested;
+        assert_eq!(
+            woke > 0,
+            wakeups == "true",
+            "send wakes the poller only with wakeups on"
+        );
+        (took, meta.poll_duration.expect("set by the poller"))
+    };
+    let (without, slept_without) = latency("false");
+    let (with, slept_with) = latency("true");
+    assert!(
+        without >= poll / 2,
+        "without wakeups the record waited for the poll: {without:?}"
+    );
+    assert!(
+        slept_without >= poll * 3 / 4,
+        "the poller slept its whole timeout: {slept_without:?}"
+    );
+    assert!(with < poll / 3, "a wake got it sent at once: {with:?}");
+    assert!(slept_with < poll, "{slept_with:?}");
+}

@@ -1,0 +1,142 @@
+//! The results, as a side-by-side summary for people and as JSON for tools.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::experiment::{Phase, Report, Send};
+
+/// Milliseconds with one decimal, for tables.
+pub(crate) fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+/// A phase's name in tables and JSON.
+pub(crate) fn phase_name(wakeups: bool) -> &'static str {
+    if wakeups {
+        "wakeups on"
+    } else {
+        "wakeups off"
+    }
+}
+
+/// One printed row per send.
+pub(crate) fn row(wakeups: bool, send: &Send) -> String {
+    let poll = send.poll.map_or_else(|| "-".to_string(), ms);
+    format!(
+        "{:<12} send {:>2}  poller slept {:>10} before it saw the record  send-to-ack {:>10}  \
+         partition {} offset {}",
+        phase_name(wakeups),
+        send.seq,
+        poll,
+        ms(send.ack),
+        send.partition,
+        send.offset
+    )
+}
+
+/// The side-by-side summary and the sentence that reads it.
+pub(crate) fn summary(report: &Report) -> String {
+    let (off, on) = phases(report);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<28} {:>14} {:>14}",
+        "",
+        phase_name(false),
+        phase_name(true)
+    );
+    let line = |out: &mut String, what: &str, a: String, b: String| {
+        let _ = writeln!(out, "{what:<28} {a:>14} {b:>14}");
+    };
+    line(
+        &mut out,
+        "median send-to-ack",
+        ms(off.median_ack()),
+        ms(on.median_ack()),
+    );
+    line(
+        &mut out,
+        "max send-to-ack",
+        ms(off.max_ack()),
+        ms(on.max_ack()),
+    );
+    line(
+        &mut out,
+        "wakes requested / syscalls",
+        format!("{} / {}", off.wakes_requested, off.wake_syscalls),
+        format!("{} / {}", on.wakes_requested, on.wake_syscalls),
+    );
+    let _ = writeln!(
+        out,
+        "median ratio (off / on)      {:>14.0}x",
+        ratio(off, on)
+    );
+    let _ = writeln!(out, "\n{}", meaning(report));
+    out
+}
+
+/// One sentence: what the numbers mean.
+pub(crate) fn meaning(report: &Report) -> String {
+    let (off, on) = phases(report);
+    format!(
+        "Without wakeups each record sat in the queue until the poller's {} poll timed out \
+         (median {}); with them the sender woke the poller at once and the record was \
+         acknowledged in {} — {:.0}x sooner, for {} wake syscalls across {} sends.",
+        ms(report.settings.poll_timeout),
+        ms(off.median_ack()),
+        ms(on.median_ack()),
+        ratio(off, on),
+        on.wake_syscalls,
+        on.sends.len()
+    )
+}
+
+/// The same results for tools.
+pub(crate) fn to_json(report: &Report) -> Value {
+    let (off, on) = phases(report);
+    json!({
+        "settings": {
+            "poll_timeout_ms": millis(report.settings.poll_timeout),
+            "interval_ms": millis(report.settings.interval),
+            "sends": report.settings.sends,
+            "topic": report.settings.topic,
+            "bootstrap": report.bootstrap,
+            "embedded_mock": report.embedded_mock,
+        },
+        "phases": report.phases.iter().map(phase_json).collect::<Vec<_>>(),
+        "median_ratio_off_to_on": ratio(off, on),
+        "meaning": meaning(report),
+    })
+}
+
+fn phase_json(phase: &Phase) -> Value {
+    json!({
+        "phase": phase_name(phase.wakeups),
+        "wakeups": phase.wakeups,
+        "median_ack_ms": millis(phase.median_ack()),
+        "max_ack_ms": millis(phase.max_ack()),
+        "wakes_requested": phase.wakes_requested,
+        "wake_syscalls": phase.wake_syscalls,
+        "sends": phase.sends.iter().map(|s| json!({
+            "seq": s.seq,
+            "poll_ms": s.poll.map(millis),
+            "ack_ms": millis(s.ack),
+            "partition": s.partition,
+            "offset": s.offset,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn ratio(off: &Phase, on: &Phase) -> f64 {
+    off.median_ack().as_secs_f64() / on.median_ack().as_secs_f64().max(1e-6)
+}
+
+fn phases(report: &Report) -> (&Phase, &Phase) {
+    (&report.phases[0], &report.phases[1])
+}
