@@ -304,3 +304,22 @@ fn wakeups_make_the_poller_see_a_record_at_once() {
     assert!(with < poll / 3, "a wake got it sent at once: {with:?}");
     assert!(slept_with < poll, "{slept_with:?}");
 }
+
+#[test]
+fn pipelined_batches_stay_in_order_through_errors_and_dropped_connections() {
+    let cluster = cluster(1, 1);
+    // Small batches so up to five are in flight per partition at once.
+    let producer = producer(&cluster, &[("batch.size", "512"), ("linger.ms", "1")]);
+    let mut acked = send_all(&producer, 100, "warm");
+    cluster
+        .handle()
+        .fail_next(ApiKey::Produce, None, ResponseError::RequestTimedOut, 2);
+    cluster.handle().drop_connection_after(None, 7);
+    acked.extend(send_all(&producer, 1500, "pipelined"));
+    cluster
+        .handle()
+        .fail_next(ApiKey::Produce, None, ResponseError::NotLeaderOrFollower, 1);
+    acked.extend(send_all(&producer, 400, "after"));
+    assert_stored_exactly_once(&cluster, &acked, 1);
+    assert!(producer.stats().retries > 0, "the faults forced retries");
+}

@@ -13,9 +13,16 @@
 //! The loop then sleeps until that timer, an I/O event, or a sender's wake.
 //! Nothing here spins: a batch that is ready but cannot go (its leader's
 //! connection is busy or still connecting) waits for that connection's I/O,
-//! not for a timer in the past. Per partition one batch is in flight at a
-//! time (the partition is muted meanwhile), which keeps records in order
-//! through retries.
+//! not for a timer in the past.
+//!
+//! Order per partition: without idempotence one batch per partition is in
+//! flight at a time. With it, up to `max.in.flight.requests.per.connection`
+//! (at most 5) are pipelined: the broker accepts each only if its sequence
+//! number follows the last one written, so when one fails every later one
+//! fails too (OUT_OF_ORDER_SEQUENCE_NUMBER is retried here for that reason)
+//! and they are re-enqueued in creation order and resent with the same
+//! bytes. A partition at its limit is muted in the accumulator until a
+//! batch of it ends.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -36,6 +43,10 @@ use super::{requests, responses, wire, Shared};
 use crate::accumulator::ProducerBatch;
 use crate::delivery::DeliveryError;
 use crate::record::TopicPartition;
+
+/// Drains per pump at most (a connection's in-flight limit is at most 5
+/// per partition, so more rounds than that only find muted partitions).
+const MAX_DRAIN_ROUNDS: usize = 8;
 
 /// A connection and its registration with the loop.
 pub(super) struct Slot {
@@ -62,6 +73,9 @@ pub(crate) struct Poller {
     pub(super) producer_id: Option<(i64, i16)>,
     pub(super) pid_in_flight: bool,
     sequences: HashMap<TopicPartition, i32>,
+    /// Batches in flight per partition, and how many may be.
+    in_flight: HashMap<TopicPartition, usize>,
+    per_partition: usize,
     timer: Option<(Instant, TimerId)>,
     last_idle: Duration,
 }
@@ -69,6 +83,14 @@ pub(crate) struct Poller {
 impl Poller {
     pub(crate) fn new(shared: Arc<Shared>, this: Weak<RefCell<Poller>>, now: Instant) -> Poller {
         let idempotent = shared.config.enable_idempotence();
+        let per_partition = if idempotent {
+            shared
+                .config
+                .max_in_flight_requests_per_connection()
+                .clamp(1, 5)
+        } else {
+            1
+        };
         Poller {
             shared,
             this,
@@ -83,6 +105,8 @@ impl Poller {
             producer_id: if idempotent { None } else { Some((-1, -1)) },
             pid_in_flight: false,
             sequences: HashMap::new(),
+            in_flight: HashMap::new(),
+            per_partition,
             timer: None,
             last_idle: Duration::ZERO,
         }
@@ -332,7 +356,7 @@ impl Poller {
                 // acks=0: written is all the broker will ever tell us.
                 if let Purpose::Produce(batches) = unanswered.purpose {
                     for batch in batches {
-                        self.shared.accumulator.unmute(batch.topic_partition());
+                        self.batch_done(batch.topic_partition());
                         batch.complete(-1, None);
                     }
                 }
@@ -405,6 +429,28 @@ impl Poller {
         }
     }
 
+    /// A batch of `tp` left for the broker: mute the partition at its limit.
+    fn batch_sent(&mut self, tp: &TopicPartition) {
+        let count = self.in_flight.entry(tp.clone()).or_insert(0);
+        *count += 1;
+        if *count >= self.per_partition {
+            self.shared.accumulator.mute(tp);
+        }
+    }
+
+    /// A batch of `tp` ended or went back to the queue.
+    pub(super) fn batch_done(&mut self, tp: &TopicPartition) {
+        if let Some(count) = self.in_flight.get_mut(tp) {
+            *count = count.saturating_sub(1);
+            if *count < self.per_partition {
+                self.shared.accumulator.unmute(tp);
+            }
+            if *count == 0 {
+                self.in_flight.remove(tp);
+            }
+        }
+    }
+
     /// A batch that failed retriably goes back to its queue unless it is
     /// out of retries or `delivery.timeout.ms` has passed.
     pub(super) fn retry_or_fail(
@@ -413,8 +459,8 @@ impl Poller {
         error: DeliveryError,
         now: Instant,
     ) {
+        self.batch_done(batch.topic_partition());
         let config = &self.shared.config;
-        self.shared.accumulator.unmute(batch.topic_partition());
         if batch.is_expired(now, config.delivery_timeout()) {
             batch.fail(DeliveryError::timeout(config.delivery_timeout(), true));
         } else if !error.is_retriable() || batch.attempts() >= config.retries() {
@@ -527,18 +573,29 @@ impl Poller {
             return; // idempotent: nothing goes before the producer id
         };
         let shared = Arc::clone(&self.shared);
-        let drained = shared.accumulator.drain_ready(now, |tp| {
-            let leader = shared.metadata.leader(tp)?;
-            self.has_room(leader).then_some(leader)
-        });
-        for tp in &drained.unknown_leaders {
-            match shared.metadata.leader(tp) {
-                None => shared.metadata.mark_stale(),
-                Some(leader) => self.connect(el, Some(leader), now),
+        // Each drain takes at most one batch per partition: drain again
+        // while it yields, so a busy partition fills its pipeline (and the
+        // connections their in-flight limit) in one pass, not one per
+        // loop iteration. Bounded: every round sends or mutes something.
+        for round in 0..MAX_DRAIN_ROUNDS {
+            let drained = shared.accumulator.drain_ready(now, |tp| {
+                let leader = shared.metadata.leader(tp)?;
+                self.has_room(leader).then_some(leader)
+            });
+            if round == 0 {
+                for tp in &drained.unknown_leaders {
+                    match shared.metadata.leader(tp) {
+                        None => shared.metadata.mark_stale(),
+                        Some(leader) => self.connect(el, Some(leader), now),
+                    }
+                }
             }
-        }
-        for (broker, batches) in drained.batches {
-            self.produce(el, broker, batches, (pid, epoch), now, slept);
+            if drained.batches.is_empty() {
+                return;
+            }
+            for (broker, batches) in drained.batches {
+                self.produce(el, broker, batches, (pid, epoch), now, slept);
+            }
         }
     }
 
@@ -568,7 +625,7 @@ impl Poller {
             };
             match batch.encode(pid, epoch, sequence, compression) {
                 Ok(bytes) => {
-                    self.shared.accumulator.mute(&tp);
+                    self.batch_sent(&tp);
                     encoded.push((batch, bytes));
                 }
                 Err(error) => batch.fail(DeliveryError::encoding(&error.to_string())),

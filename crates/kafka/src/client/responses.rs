@@ -184,7 +184,7 @@ fn produce(
         };
         let code = answer.error_code;
         if code == 0 || code == ResponseError::DuplicateSequenceNumber.code() {
-            poller.shared.accumulator.unmute(tp);
+            poller.batch_done(tp);
             let append_time = (answer.log_append_time_ms >= 0).then_some(answer.log_append_time_ms);
             batch.complete(answer.base_offset, append_time);
             continue;
@@ -203,6 +203,12 @@ fn produce(
         }
         tracing::debug!(%tp, code, attempts = batch.attempts(), "produce error");
         let attempts = batch.attempts() + 1;
-        poller.retry_or_fail(batch, DeliveryError::broker(code, attempts), now);
+        let mut error = DeliveryError::broker(code, attempts);
+        if code == ResponseError::OutOfOrderSequenceNumber.code() {
+            // A batch pipelined behind one that failed: the broker refuses
+            // the gap. It goes again, in order, once the earlier one has.
+            error = DeliveryError::new(error.kind(), true, error.message());
+        }
+        poller.retry_or_fail(batch, error, now);
     }
 }
