@@ -323,3 +323,16 @@ fn pipelined_batches_stay_in_order_through_errors_and_dropped_connections() {
     assert_stored_exactly_once(&cluster, &acked, 1);
     assert!(producer.stats().retries > 0, "the faults forced retries");
 }
+
+#[test]
+fn every_compression_type_is_stored_and_read_back_intact() {
+    for compression in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let cluster = cluster(1, 1);
+        let producer = producer(
+            &cluster,
+            &[("compression.type", compression), ("linger.ms", "5")],
+        );
+        let acked = send_all(&producer, 200, compression);
+        assert_stored_exactly_once(&cluster, &acked, 1);
+    }
+}
