@@ -102,39 +102,48 @@ pub enum ProducerError {
     Config(#[from] ConfigError),
 }
 
-impl ProducerError {
-    /// The record `send` was given, if this error carries it.
-    pub fn record(&self) -> Option<&Record> {
-        match self {
-            ProducerError::BufferFull { record, .. }
-            | ProducerError::RecordTooLarge { record, .. }
-            | ProducerError::InvalidPartition { record, .. }
-            | ProducerError::InvalidTimestamp { record, .. }
-            | ProducerError::MetadataTimeout { record, .. }
-            | ProducerError::TopicUnavailable { record, .. }
-            | ProducerError::Closed { record } => Some(record),
+/// Matches the variants that carry the caller's record, binding it to
+/// `$record`; one list for [`ProducerError::record`] and
+/// [`ProducerError::into_record`].
+macro_rules! with_record {
+    ($error:expr, $record:ident => $found:expr) => {
+        match $error {
+            ProducerError::BufferFull {
+                record: $record, ..
+            }
+            | ProducerError::RecordTooLarge {
+                record: $record, ..
+            }
+            | ProducerError::InvalidPartition {
+                record: $record, ..
+            }
+            | ProducerError::InvalidTimestamp {
+                record: $record, ..
+            }
+            | ProducerError::MetadataTimeout {
+                record: $record, ..
+            }
+            | ProducerError::TopicUnavailable {
+                record: $record, ..
+            }
+            | ProducerError::Closed { record: $record } => Some($found),
             ProducerError::Config(_)
             | ProducerError::FlushTimeout { .. }
             | ProducerError::Start(_)
             | ProducerError::Internal(_) => None,
         }
+    };
+}
+
+impl ProducerError {
+    /// The record `send` was given, if this error carries it.
+    pub fn record(&self) -> Option<&Record> {
+        with_record!(self, record => &**record)
     }
 
     /// Takes the record back out of the error, if it carries one.
     pub fn into_record(self) -> Option<Record> {
-        match self {
-            ProducerError::BufferFull { record, .. }
-            | ProducerError::RecordTooLarge { record, .. }
-            | ProducerError::InvalidPartition { record, .. }
-            | ProducerError::InvalidTimestamp { record, .. }
-            | ProducerError::MetadataTimeout { record, .. }
-            | ProducerError::TopicUnavailable { record, .. }
-            | ProducerError::Closed { record } => Some(*record),
-            ProducerError::Config(_)
-            | ProducerError::FlushTimeout { .. }
-            | ProducerError::Start(_)
-            | ProducerError::Internal(_) => None,
-        }
+        with_record!(self, record => *record)
     }
 
     /// Whether the same call could succeed later without changing anything

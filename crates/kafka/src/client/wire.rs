@@ -130,4 +130,35 @@ mod tests {
         let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff][..]);
         assert!(take_frame(&mut buf).is_err());
     }
+
+    proptest::proptest! {
+        /// Whatever a broker (or a corrupt stream) sends, framing and
+        /// decoding return a value or an error: never a panic, never an
+        /// allocation sized by a bogus length prefix.
+        #[test]
+        fn random_bytes_never_panic_the_decoders(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let mut buf = BytesMut::from(&bytes[..]);
+            while let Ok(Some(payload)) = take_frame(&mut buf) {
+                let _ = correlation_id(&payload);
+                for version in [0, 3, 9] {
+                    let _ = response::<kafka_protocol::messages::ProduceResponse>(ApiKey::Produce, version, payload.clone());
+                    let _ = response::<kafka_protocol::messages::MetadataResponse>(ApiKey::Metadata, version, payload.clone());
+                    let _ = response::<kafka_protocol::messages::ApiVersionsResponse>(ApiKey::ApiVersions, version, payload.clone());
+                }
+            }
+        }
+
+        /// A well-formed frame split anywhere comes out whole, once.
+        #[test]
+        fn frames_survive_any_split(split in 0usize..64, id in proptest::prelude::any::<i32>()) {
+            let frame = request(3, id, "split", &ApiVersionsRequest::default()).unwrap();
+            let at = split.min(frame.len());
+            let mut buf = BytesMut::from(&frame[..at]);
+            let early = take_frame(&mut buf).unwrap();
+            buf.extend_from_slice(&frame[at..]);
+            let whole = early.or_else(|| take_frame(&mut buf).unwrap());
+            proptest::prop_assert_eq!(whole.map(|p| p.len()), Some(frame.len() - 4));
+            proptest::prop_assert!(buf.is_empty());
+        }
+    }
 }
