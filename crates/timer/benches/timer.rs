@@ -421,6 +421,10 @@ fn main() {
     let quick = std::env::var_os("ROUSE_BENCH_QUICK").is_some();
     let runs = if quick { 1 } else { 3 };
     let scale = if quick { 10 } else { 1 };
+    // ROUSE_BENCH_ONLY=text runs only the scenarios whose name contains it
+    // (for profiling one workload); the table then says so.
+    let only = std::env::var("ROUSE_BENCH_ONLY").ok();
+    let wanted = |name: &str| only.as_deref().map_or(true, |o| name.contains(o));
     let mut rows: Vec<Row> = Vec::new();
 
     for in_flight in [100_000, 1_000_000] {
@@ -436,6 +440,9 @@ fn main() {
                     "{:?} N={:.0e} {}% cancelled",
                     s.timeouts, s.in_flight as f64, s.cancel_pct
                 );
+                if !wanted(&name) {
+                    continue;
+                }
                 rows.extend(report::each_peer(
                     &name,
                     "ns/request",
@@ -447,13 +454,17 @@ fn main() {
     }
     let (bg, pairs) = (100_000 / scale, 2_000_000 / scale);
     let name = format!("paired insert+cancel, {:.0e} pending", bg as f64);
-    rows.extend(report::each_peer(&name, "ns/pair", runs, |peer, start| {
-        on_peer!(peer, start, paired, bg, pairs)
-    }));
+    if wanted(&name) {
+        rows.extend(report::each_peer(&name, "ns/pair", runs, |peer, start| {
+            on_peer!(peer, start, paired, bg, pairs)
+        }));
+    }
     let count = 1_000_000 / scale;
     let name = format!("storm: {:.0e} fire within 1 s", count as f64);
-    rows.extend(report::each_peer(&name, "ns/timer", runs, |peer, start| {
-        on_peer!(peer, start, storm, count)
-    }));
-    report::emit(&rows, runs, quick);
+    if wanted(&name) {
+        rows.extend(report::each_peer(&name, "ns/timer", runs, |peer, start| {
+            on_peer!(peer, start, storm, count)
+        }));
+    }
+    report::emit(&rows, runs, quick || only.is_some());
 }

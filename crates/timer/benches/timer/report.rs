@@ -274,7 +274,7 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
          (garbage and slack included; the application's copy of each key not) divided by live timers, sampled \
          every iteration. Max late: largest gap between a deadline and the poll that fired it; the loop polls every \
          1 ms, so up to 1000 µs is the poll interval, not the structure. \
-         `TimerWheel::<u32>::bytes_per_timer()` = {} bytes (slot plus bucket hint, before garbage and slack). \
+         `TimerWheel::<u32>::bytes_per_timer()` = {} bytes (slot plus bucket entry, before slack). \
          The last row of each block is the harness alone (no timer structure): subtract it to compare structures.\n",
         rouse_timer::TimerWheel::<u32>::bytes_per_timer(),
     );

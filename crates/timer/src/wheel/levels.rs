@@ -1,10 +1,10 @@
-//! The wheel's buckets: 8 levels of 256 dense vectors of hints (slot index +
-//! stamp), with an occupancy bitmap per level.
+//! The wheel's buckets: 8 levels of 256 dense vectors of slot indices,
+//! with an occupancy bitmap per level.
 //!
 //! ```text
 //!  tick (u64) = [ l7 | l6 | l5 | l4 | l3 | l2 | l1 | l0 ]   8 bits per level
 //!
-//!  level 0: 256 buckets x 1 tick      bitmap 0b..0100..  -> bucket 5: [(17,s2) (3,s0)]
+//!  level 0: 256 buckets x 1 tick      bitmap 0b..0100..  -> bucket 5: [17, 3]
 //!  level 1: 256 buckets x 256 ticks
 //!  ...
 //!  level 7: 256 buckets x 2^56 ticks  (8 x 8 bits: every u64 tick fits,
@@ -26,13 +26,11 @@
 //! minimum over levels, not simply the first occupied bucket of the lowest
 //! level.
 //!
-//! Buckets are plain vectors of [`Hint`]s: slot index plus the slot's stamp
-//! when it was placed. Cancel does not touch them; a hint whose stamp no longer
-//! matches is stale and is dropped when its bucket is visited, or earlier by
-//! [`Levels::sweep`], an incremental cursor over all buckets that the wheel
-//! runs a few entries at a time whenever stale hints pile up. Sweeping
-//! compacts with `swap_remove` (order inside a bucket does not matter: the
-//! ready heap orders by exact deadline) and gives emptied memory back.
+//! Buckets are plain dense vectors of slot indices. Each timer's slot
+//! remembers its bucket and position, so cancel removes the entry at once
+//! with `swap_remove` (order inside a bucket does not matter: the ready heap
+//! orders by exact deadline) and fixes the position of the one entry that
+//! moved: O(1), no list to unlink, and no stale entries ever left behind.
 
 /// Bits of tick per level.
 const BITS: u32 = 8;
@@ -46,12 +44,11 @@ const KEEP_CAPACITY: usize = 1024;
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
 
-/// A bucket entry: which slot, and its stamp when placed here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Hint {
-    pub(crate) index: u32,
-    pub(crate) stamp: u8,
-}
+/// A bucket entry: the timer's slot index.
+pub(crate) type Hint = u32;
+
+/// "In no bucket": the timer is in the ready heap (or the slot is free).
+pub(crate) const NO_BUCKET: BucketId = BucketId::MAX;
 
 /// All buckets of the wheel; see the module docs.
 #[derive(Debug)]
@@ -60,9 +57,6 @@ pub(crate) struct Levels {
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
     occupied_levels: u8,
-    /// The sweep cursor: bucket id and position inside it.
-    sweep_bucket: usize,
-    sweep_pos: usize,
 }
 
 impl Levels {
@@ -71,8 +65,6 @@ impl Levels {
             buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
-            sweep_bucket: 0,
-            sweep_pos: 0,
         }
     }
 
@@ -87,8 +79,8 @@ impl Levels {
         Some((level as usize * SLOTS + slot) as BucketId)
     }
 
-    /// Appends `hint` to `bucket`.
-    pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint) {
+    /// Appends `hint` to `bucket`; returns its position there.
+    pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint) -> u32 {
         let list = &mut self.buckets[bucket as usize];
         if list.len() == list.capacity() {
             // Grow by a quarter, not double: buckets hold most of the wheel's
@@ -97,84 +89,33 @@ impl Levels {
             list.reserve_exact((list.len() / 4).max(16));
         }
         list.push(hint);
-        if list.len() == 1 {
+        let pos = (list.len() - 1) as u32;
+        if pos == 0 {
             self.set_occupied(bucket, true);
         }
+        pos
     }
 
-    /// Removes `hint` if it is the last entry of `bucket`; `false` if not.
-    pub(crate) fn pop_last_if(&mut self, bucket: BucketId, hint: Hint) -> bool {
-        let list = &mut self.buckets[bucket as usize];
-        if list.last() != Some(&hint) {
-            return false;
+    /// Removes the entry at `pos` of `bucket` by moving the last entry into
+    /// its place; returns the entry that moved there (its slot must learn
+    /// its new position), if any.
+    pub(crate) fn remove_at(&mut self, bucket: BucketId, pos: u32) -> Option<Hint> {
+        let list = self.buckets.get_mut(bucket as usize)?;
+        let pos = pos as usize;
+        if pos >= list.len() {
+            return None;
         }
-        list.pop();
+        list.swap_remove(pos);
+        let moved = list.get(pos).copied();
         if list.is_empty() {
+            if list.capacity() > KEEP_CAPACITY {
+                *list = Vec::new();
+            }
             self.set_occupied(bucket, false);
-            if self.sweep_bucket == bucket as usize {
-                self.sweep_pos = 0;
-            }
+        } else if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
+            list.shrink_to(list.capacity() / 2);
         }
-        true
-    }
-
-    /// Checks up to `budget` hints from the sweep cursor on, removing those
-    /// `is_stale` says are; returns how many were removed. Wraps around.
-    pub(crate) fn sweep(
-        &mut self,
-        mut budget: usize,
-        mut is_stale: impl FnMut(Hint) -> bool,
-    ) -> usize {
-        let mut removed = 0;
-        // Bound the bucket hops too, so an all-empty wheel costs little.
-        let mut hops = 4;
-        while budget > 0 {
-            let bucket = self.sweep_bucket;
-            let list = &mut self.buckets[bucket];
-            if self.sweep_pos < list.len() {
-                budget -= 1;
-                if is_stale(list[self.sweep_pos]) {
-                    list.swap_remove(self.sweep_pos);
-                    removed += 1;
-                } else {
-                    self.sweep_pos += 1;
-                }
-                continue;
-            }
-            // Done with this bucket: give memory back, then hop to the next
-            // occupied one.
-            if list.is_empty() {
-                if list.capacity() > 0 {
-                    *list = Vec::new();
-                }
-                self.set_occupied(bucket as BucketId, false);
-            } else if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
-                list.shrink_to(list.capacity() / 2);
-            }
-            if hops == 0 {
-                break;
-            }
-            hops -= 1;
-            self.sweep_pos = 0;
-            self.sweep_bucket = self.next_occupied_from(bucket + 1).unwrap_or(0);
-        }
-        removed
-    }
-
-    /// First occupied bucket id at or after `from`, across all levels.
-    fn next_occupied_from(&self, from: usize) -> Option<usize> {
-        let words = self.occupied.as_flattened();
-        let mut w = from / 64;
-        let mut mask = u64::MAX.checked_shl((from % 64) as u32).unwrap_or(0);
-        while w < words.len() {
-            let bits = words[w] & mask;
-            if bits != 0 {
-                return Some(w * 64 + bits.trailing_zeros() as usize);
-            }
-            w += 1;
-            mask = u64::MAX;
-        }
-        None
+        moved
     }
 
     /// The next bucket to visit, seen from tick `now` (all visits at ticks
@@ -220,9 +161,6 @@ impl Levels {
     /// [`Levels::recycle`] once done so a small bucket keeps its capacity.
     pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Hint> {
         self.set_occupied(bucket, false);
-        if self.sweep_bucket == bucket as usize {
-            self.sweep_pos = 0;
-        }
         std::mem::take(&mut self.buckets[bucket as usize])
     }
 
@@ -234,6 +172,12 @@ impl Levels {
             list.clear();
             *slot = list;
         }
+    }
+
+    /// Entries across all buckets.
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> usize {
+        self.buckets.iter().map(Vec::len).sum()
     }
 
     /// Bytes of heap memory held by the buckets.
@@ -285,7 +229,7 @@ mod tests {
     use super::*;
 
     fn hint(index: u32) -> Hint {
-        Hint { index, stamp: 0 }
+        index
     }
 
     #[test]
@@ -341,29 +285,27 @@ mod tests {
     }
 
     #[test]
-    fn sweep_removes_only_stale_hints_and_frees_empty_buckets() {
+    fn remove_at_moves_the_last_entry_and_frees_empty_buckets() {
         let mut levels = Levels::new();
-        for i in 0..10 {
-            levels.push(9, hint(i));
-            levels.push(300, hint(100 + i));
-        }
-        let removed = levels.sweep(1000, |h| h.index % 2 == 0 || h.index >= 100);
-        assert_eq!(removed, 15);
-        let mut left: Vec<u32> = levels.take(9).iter().map(|h| h.index).collect();
-        left.sort_unstable();
-        assert_eq!(left, [1, 3, 5, 7, 9]);
-        // Bucket 300 emptied: no longer occupied.
-        assert_eq!(levels.next_bucket(0), None);
-        assert_eq!(levels.sweep(10, |_| true), 0);
-    }
-
-    #[test]
-    fn sweep_respects_its_budget() {
-        let mut levels = Levels::new();
-        for i in 0..100 {
-            levels.push(42, hint(i));
-        }
-        assert_eq!(levels.sweep(10, |_| true), 10);
-        assert_eq!(levels.buckets[42].len(), 90);
+        let positions: Vec<u32> = (0..4).map(|i| levels.push(9, hint(i))).collect();
+        assert_eq!(positions, [0, 1, 2, 3]);
+        assert_eq!(
+            levels.remove_at(9, 1),
+            Some(3),
+            "the last entry moved into 1"
+        );
+        assert_eq!(
+            levels.remove_at(9, 2),
+            None,
+            "removing the last moves nothing"
+        );
+        assert_eq!(levels.remove_at(9, 7), None, "out of range");
+        assert_eq!(levels.remove_at(9, 0), Some(3));
+        assert_eq!(levels.remove_at(9, 0), None);
+        assert_eq!(
+            levels.next_bucket(0),
+            None,
+            "bucket 9 emptied: not occupied"
+        );
     }
 }

@@ -3,24 +3,20 @@
 //! fire.
 //!
 //! ```text
-//!  slots (dense, paged)                   levels: 8 x 256 buckets of hints
-//!  +----+-------------+-------+           level 0 [ .. |5: (17,s2) (3,s0) | .. ]  1 tick each
-//!  |  3 | gen 4, value| stamp 0 <-------- level 1 [ .. |2: (9,s1)         | .. ]  256 ticks each
-//!  | 17 | gen 1, value| stamp 2 |         ...
-//!  +----+-------------+-------+           ready: min-heap of timers whose tick came
-//!       cold: deadline, seq                      (exact deadline, then seq)
+//!  slots (dense, paged)                           levels: 8 x 256 dense buckets of slot indices
+//!  +----+----------------------------+           level 0 [ .. |5: [17, 3] | .. ]  1 tick each
+//!  |  3 | gen 4, value, bucket 5 pos 1| <-------  level 1 [ .. |2: [9]     | .. ]  256 ticks each
+//!  | 17 | gen 1, value, bucket 5 pos 0|           ...
+//!  +----+----------------------------+           ready: min-heap of timers whose tick came
+//!       cold: deadline, seq                              (exact deadline, then seq)
 //! ```
 //!
-//! - **Insert** stores the timer in a slot and pushes a hint `(slot, stamp)`
-//!   on the bucket its deadline's tick names: O(1).
-//! - **Cancel** checks the key's generation, takes the value and bumps the
-//!   slot's generation and stamp: O(1), touching one small dense record. The
-//!   bucket is not touched; the hint there is now stale (unless it was the
-//!   hint pushed last, as when a timeout is cancelled right after being set:
-//!   then it is simply popped).
-//! - **Garbage** (stale hints) is bounded: when it exceeds an eighth of the
-//!   live timers, every cancel also sweeps a few hints (amortised O(1), never
-//!   a pause), and a bucket drops its stale hints when time reaches it.
+//! - **Insert** stores the timer in a slot and pushes its index on the
+//!   bucket its deadline's tick names, noting the position: O(1).
+//! - **Cancel** checks the key's generation, takes the value, and removes
+//!   the bucket entry by moving the bucket's last entry into its place (and
+//!   telling that entry's slot): O(1), two dense records touched, nothing
+//!   left behind. No tombstones, no sweeping, no garbage to bound.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
 //!   which hands timers out by exact deadline. So a timer never fires before
@@ -43,20 +39,12 @@ use std::time::{Duration, Instant};
 
 use crate::timers::{Expired, SeqCounter, TimerKey, Timers};
 use divider::Divider;
-use levels::{Hint, Levels};
+use levels::{Hint, Levels, NO_BUCKET};
 use ready::Ready;
 use slots::{Cold, Slots};
 
 /// The default tick: one millisecond.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
-
-/// Stale hints tolerated before cancels start sweeping, on top of an eighth
-/// of the live timers (so small wheels never bother).
-const GARBAGE_SLACK: usize = 1024;
-/// Hints a cancel checks while sweeping. Past the threshold at least one in
-/// nine hints is stale, so checking 16 removes more garbage than the cancel
-/// made. A check reads one byte of the dense stamp array: cheap.
-const SWEEP_BUDGET: usize = 16;
 
 /// The tick given to [`TimerWheel::with_tick`] is unusable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -92,14 +80,6 @@ pub struct TimerWheel<T> {
     levels: Levels,
     ready: Ready,
     seq: SeqCounter,
-    /// Stale hints believed to sit in buckets.
-    garbage: usize,
-    /// Stale hints tolerated beyond half the live timers before sweeping.
-    garbage_slack: usize,
-    /// The hint pushed last and its bucket: a timer cancelled right after
-    /// it was set (an operation that completed at once) takes its hint back
-    /// instead of leaving garbage.
-    last_hint: Option<(levels::BucketId, Hint)>,
 }
 
 impl<T> TimerWheel<T> {
@@ -129,9 +109,6 @@ impl<T> TimerWheel<T> {
             levels: Levels::new(),
             ready: Ready::default(),
             seq: SeqCounter::new(),
-            garbage: 0,
-            garbage_slack: GARBAGE_SLACK,
-            last_hint: None,
         }
     }
 
@@ -145,8 +122,8 @@ impl<T> TimerWheel<T> {
         self.slots.allocated_bytes() + self.levels.allocated_bytes() + self.ready.allocated_bytes()
     }
 
-    /// Bytes one pending timer costs with no garbage: its slot plus its
-    /// bucket hint (bucket and page slack not included).
+    /// Bytes one pending timer costs: its slot plus its bucket entry
+    /// (bucket and page slack not included; there is no garbage).
     pub fn bytes_per_timer() -> usize {
         Slots::<T>::slot_size() + std::mem::size_of::<Hint>()
     }
@@ -164,28 +141,27 @@ impl<T> TimerWheel<T> {
     fn place(&mut self, index: u32, stamp: u8, cold: Cold) {
         match Levels::bucket_for(self.now_tick, self.tick.divide(cold.deadline_ns)) {
             Some(bucket) => {
-                let hint = Hint { index, stamp };
-                self.levels.push(bucket, hint);
-                self.last_hint = Some((bucket, hint));
+                let pos = self.levels.push(bucket, index);
+                self.slots.set_place(index, bucket, pos);
             }
-            None => self.ready.push(cold.deadline_ns, cold.seq, index, stamp),
+            None => {
+                self.slots.set_place(index, NO_BUCKET, 0);
+                self.ready.push(cold.deadline_ns, cold.seq, index, stamp);
+            }
         }
     }
 
-    /// One more stale hint; sweep a little if they pile up.
-    fn add_garbage(&mut self) {
-        self.garbage += 1;
-        if self.garbage > self.slots.len() / 8 + self.garbage_slack {
-            let slots = &self.slots;
-            let removed = self.levels.sweep(SWEEP_BUDGET, |hint| {
-                slots.stamp(hint.index) != Some(hint.stamp)
-            });
-            self.garbage = self.garbage.saturating_sub(removed);
+    /// Takes a live timer's entry out of its bucket, if it is in one.
+    fn unplace(&mut self, index: u32) {
+        if let Some((bucket, pos)) = self.slots.take_place(index) {
+            if let Some(moved) = self.levels.remove_at(bucket, pos) {
+                self.slots.set_place(moved, bucket, pos);
+            }
         }
     }
 
     /// Visits every bucket due by tick `target`, cascading or readying its
-    /// live timers and dropping its stale hints, then sets the wheel's time to
+    /// live timers, then sets the wheel's time to
     /// `target`.
     fn advance(&mut self, target: u64) {
         while let Some((tick, _)) = self.levels.next_bucket(self.now_tick) {
@@ -213,14 +189,12 @@ impl<T> TimerWheel<T> {
                         "timer wheel cascading a large bucket"
                     );
                 }
-                for &hint in &hints {
-                    match self.slots.live_stamp(hint.index) {
-                        Some(stamp) if stamp == hint.stamp => {
-                            if let Some(cold) = self.slots.cold(hint.index) {
-                                self.place(hint.index, stamp, cold);
-                            }
-                        }
-                        _ => self.garbage = self.garbage.saturating_sub(1),
+                // Every entry is live: cancel removes its entry at once.
+                for &index in &hints {
+                    if let (Some(stamp), Some(cold)) =
+                        (self.slots.live_stamp(index), self.slots.cold(index))
+                    {
+                        self.place(index, stamp, cold);
                     }
                 }
                 self.levels.recycle(bucket, hints);
@@ -261,17 +235,8 @@ impl<T> Timers<T> for TimerWheel<T> {
         if !self.slots.is_live(key) {
             return None;
         }
-        // Only a timer whose hint was the last one pushed can take it back;
-        // checking the index first keeps the stamp read off the common path.
-        let reclaim = self.last_hint.take().filter(|(_, hint)| {
-            hint.index == key.index && self.slots.live_stamp(key.index) == Some(hint.stamp)
-        });
-        let (value, _) = self.slots.remove(key.index)?;
-        let reclaimed = reclaim.is_some_and(|(bucket, hint)| self.levels.pop_last_if(bucket, hint));
-        if !reclaimed {
-            self.add_garbage();
-        }
-        Some(value)
+        self.unplace(key.index);
+        self.slots.remove(key.index).map(|(value, _)| value)
     }
 
     fn reschedule(&mut self, key: TimerKey, deadline: Instant) -> bool {
@@ -279,17 +244,16 @@ impl<T> Timers<T> for TimerWheel<T> {
             return false;
         }
         let deadline_ns = self.to_ns(deadline);
+        self.unplace(key.index);
         let Some((stamp, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
             return false;
         };
         self.place(key.index, stamp, cold);
-        self.add_garbage();
         true
     }
 
     fn next_deadline(&mut self) -> Option<Instant> {
         if self.slots.len() == 0 {
-            // Buckets may still hold stale hints; nothing is pending.
             return None;
         }
         if let Some((deadline_ns, _)) = self.ready_top() {

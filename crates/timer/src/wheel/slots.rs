@@ -1,29 +1,27 @@
 //! The wheel's timer storage: dense, paged, split by temperature.
 //!
 //! ```text
-//!  page (4096 slots)      hot: [gen|value][gen|value]...   read by cancel
-//!                       stamp: [s][s][s][s]...             1 byte, read by sweeps
+//!  page (4096 slots)      hot: [gen|pos|bucket|value]...     read by cancel
+//!                       stamp: [s][s][s][s]...             1 byte, checks ready-heap entries
 //!                        cold: [deadline|seq]...           read when time passes
 //!  free: [17, 4100, 3]   stack of vacant slots, newest last (reused first)
 //! ```
 //!
-//! Cancel is the hot path of a timeout-heavy loop, so it touches only the
-//! `hot` array (check the key's generation, take the value) and the one-byte
-//! `stamp`; no list to unlink, no bucket to edit. The timer's entry in its
-//! bucket (a [`Hint`](super::levels::Hint) carrying the stamp) goes stale by
-//! itself and is dropped by the next sweep or visit of that bucket.
+//! Cancel is the hot path of a timeout-heavy loop, so what it needs sits in
+//! the `hot` array: the key's generation, the value, and where the timer's
+//! entry is (bucket and position), which cancel removes at once.
 //!
 //! - `generation` changes whenever a slot is freed: it is what makes keys
 //!   generational.
 //! - `stamp` changes whenever the timer's placement does (freed, cancelled,
-//!   rescheduled): a hint whose stamp differs is stale. It wraps after 256
-//!   changes; a stale hint that aliases is harmless, because placement
-//!   always re-reads the true deadline (it only costs a duplicate entry that
-//!   is dropped when it surfaces).
+//!   rescheduled): a ready-heap entry whose stamp differs is stale. It wraps
+//!   after 256 changes; an aliasing entry is still caught by its `seq` and
+//!   deadline.
 //!
 //! Pages never move (no multi-megabyte `Vec` doubling copy inside a loop
 //! iteration) and waste at most one page.
 
+use super::levels::{BucketId, NO_BUCKET};
 use crate::timers::TimerKey;
 
 const PAGE_BITS: u32 = 12;
@@ -31,6 +29,10 @@ const PAGE: usize = 1 << PAGE_BITS;
 
 struct Hot<T> {
     generation: u32,
+    /// Position in `bucket`, when the timer is in one.
+    pos: u32,
+    /// Its bucket, or [`NO_BUCKET`] (in the ready heap, or free).
+    bucket: BucketId,
     value: Option<T>,
 }
 
@@ -84,6 +86,7 @@ impl<T> Slots<T> {
             let (p, o) = split(index);
             let page = &mut self.pages[p];
             page.hot[o].value = Some(value);
+            page.hot[o].bucket = NO_BUCKET;
             page.cold[o] = cold;
             return (index, page.hot[o].generation, page.stamp[o]);
         }
@@ -103,6 +106,8 @@ impl<T> Slots<T> {
         let index = u32::try_from(p * PAGE + page.hot.len()).expect("more than 4G pending timers");
         page.hot.push(Hot {
             generation: 0,
+            pos: 0,
+            bucket: NO_BUCKET,
             value: Some(value),
         });
         page.stamp.push(0);
@@ -126,6 +131,7 @@ impl<T> Slots<T> {
         let page = self.pages.get_mut(p)?;
         let hot = page.hot.get_mut(o)?;
         let value = hot.value.take()?;
+        hot.bucket = NO_BUCKET;
         let generation = hot.generation;
         hot.generation = generation.wrapping_add(1);
         page.stamp[o] = page.stamp[o].wrapping_add(1);
@@ -134,18 +140,30 @@ impl<T> Slots<T> {
         Some((value, generation))
     }
 
+    /// Records where the timer's bucket entry is (`NO_BUCKET`: in none).
+    pub(crate) fn set_place(&mut self, index: u32, bucket: BucketId, pos: u32) {
+        let (p, o) = split(index);
+        if let Some(hot) = self.pages.get_mut(p).and_then(|page| page.hot.get_mut(o)) {
+            hot.bucket = bucket;
+            hot.pos = pos;
+        }
+    }
+
+    /// Where the timer's bucket entry is, forgetting it (the caller removes
+    /// the entry); `None` if it is in no bucket.
+    pub(crate) fn take_place(&mut self, index: u32) -> Option<(BucketId, u32)> {
+        let (p, o) = split(index);
+        let hot = self.pages.get_mut(p)?.hot.get_mut(o)?;
+        let bucket = std::mem::replace(&mut hot.bucket, NO_BUCKET);
+        (bucket != NO_BUCKET).then_some((bucket, hot.pos))
+    }
+
     /// The current stamp, if the slot is occupied.
     pub(crate) fn live_stamp(&self, index: u32) -> Option<u8> {
         let (p, o) = split(index);
         let page = self.pages.get(p)?;
         page.hot.get(o)?.value.as_ref()?;
         Some(page.stamp[o])
-    }
-
-    /// The stamp alone: the cheap staleness check sweeps use.
-    pub(crate) fn stamp(&self, index: u32) -> Option<u8> {
-        let (p, o) = split(index);
-        self.pages.get(p)?.stamp.get(o).copied()
     }
 
     /// Moves the timer to `deadline_ns` and a new stamp (so its old hint goes

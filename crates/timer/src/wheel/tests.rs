@@ -154,12 +154,13 @@ fn time_before_start_fires_nothing() {
 
 #[test]
 fn slot_stays_small() {
-    // generation + value (u32 + Option<u32>), stamp, deadline + seq, hint.
-    assert_eq!(TimerWheel::<u32>::bytes_per_timer(), 12 + 1 + 16 + 8);
+    // generation, position, bucket (+2 padding), value (Option<u32>),
+    // stamp, deadline + seq, and the bucket entry.
+    assert_eq!(TimerWheel::<u32>::bytes_per_timer(), 20 + 1 + 16 + 4);
 }
 
 #[test]
-fn cancelled_hints_are_swept_not_hoarded() {
+fn cancelled_timers_leave_nothing_behind() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
     let keep = wheel.insert_at(t0 + Duration::from_secs(3600), u32::MAX);
@@ -169,7 +170,6 @@ fn cancelled_hints_are_swept_not_hoarded() {
         let k = wheel.insert_at(t0 + Duration::from_secs(1800) + ms(u64::from(i % 1000)), i);
         assert_eq!(wheel.cancel(k), Some(i));
     }
-    assert!(wheel.garbage <= GARBAGE_SLACK + 1, "{}", wheel.garbage);
     assert!(
         wheel.levels.allocated_bytes() < 200_000,
         "{}",
@@ -185,12 +185,11 @@ fn cancelled_hints_are_swept_not_hoarded() {
 }
 
 #[test]
-fn eager_sweeping_agrees_with_the_heap() {
-    // Sweep from the first stale hint on, and check against the exact
-    // reference through a long random mix of operations.
+fn a_long_random_mix_agrees_with_the_heap() {
+    // Check against the exact reference through a long random mix of
+    // operations, with bucket entries moved by every cancel.
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    wheel.garbage_slack = 0;
     let mut heap = crate::TimerHeap::new();
     let mut keys = Vec::new();
     let mut now = t0;
@@ -232,10 +231,10 @@ fn eager_sweeping_agrees_with_the_heap() {
         }
         assert_eq!(wheel.len(), heap.len());
     }
+    let entries: usize = wheel.levels.entries();
     assert!(
-        wheel.garbage <= wheel.len() / 8 + 16,
-        "garbage {} live {}",
-        wheel.garbage,
+        entries <= wheel.len(),
+        "{entries} bucket entries for {} timers",
         wheel.len()
     );
 }
@@ -262,20 +261,18 @@ fn visits_on_two_levels_at_the_same_tick_both_happen() {
 }
 
 #[test]
-fn cancel_right_after_insert_leaves_no_garbage() {
+fn cancel_moves_the_last_entry_of_the_bucket_into_the_hole() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    let keep = wheel.insert_at(t0 + ms(5_000), 0);
-    for i in 1..10_000 {
-        let k = wheel.insert_at(t0 + ms(1_000 + i % 29_000), i);
-        assert_eq!(wheel.cancel(k), Some(i));
-    }
-    assert_eq!(wheel.garbage, 0);
-    // Not the last one pushed: that cancel leaves a stale hint.
-    let a = wheel.insert_at(t0 + ms(2_000), 1);
-    wheel.insert_at(t0 + ms(2_000), 2);
-    assert_eq!(wheel.cancel(a), Some(1));
-    assert_eq!(wheel.garbage, 1);
-    assert_eq!(wheel.pop_expired(t0 + ms(2_000)).map(|e| e.value), Some(2));
-    assert_eq!(wheel.pop_expired(t0 + ms(5_000)).map(|e| e.key), Some(keep));
+    // Same bucket: a, b, c at positions 0, 1, 2; cancelling a moves c to 0.
+    let a = wheel.insert_at(t0 + ms(2_000), 'a');
+    let b = wheel.insert_at(t0 + ms(2_001), 'b');
+    let c = wheel.insert_at(t0 + ms(2_002), 'c');
+    assert_eq!(wheel.cancel(a), Some('a'));
+    assert_eq!(wheel.levels.entries(), 2);
+    // c's slot learned its new position: cancelling it removes the right entry.
+    assert_eq!(wheel.cancel(c), Some('c'));
+    assert_eq!(wheel.levels.entries(), 1);
+    assert_eq!(wheel.pop_expired(t0 + ms(2_001)).map(|e| e.key), Some(b));
+    assert_eq!(wheel.levels.entries(), 0);
 }
