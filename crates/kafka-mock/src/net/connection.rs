@@ -66,8 +66,11 @@ impl Connection {
         }
         let key = el.current_source().ok_or(io::ErrorKind::Other)?;
         if ready.readable || ready.hang_up {
-            self.read_available(stream)?;
+            // Serve what arrived before a close too: a client may send and
+            // hang up at once (acks=0), and those requests count.
+            let read = self.read_available(stream);
             self.serve_frames(el, key)?;
+            read?;
         }
         self.write_due(el, stream)?;
         self.watch_write_if_blocked(el, key)?;

@@ -87,11 +87,12 @@ impl Accumulator {
 
     /// Puts a batch that failed with a retriable error back at the front of
     /// its partition, in creation order among other retries, to be drained
-    /// again after `retry.backoff.ms` (growing to `retry.backoff.max.ms`).
+    /// again after `retry.backoff.ms` (growing to `retry.backoff.max.ms`,
+    /// each spread by ±20%).
     /// Its encoded bytes are kept, so the retry is byte-identical.
     pub fn reenqueue(&self, mut batch: ProducerBatch, now: Instant) {
         batch.attempts += 1;
-        let backoff = self.config.backoff_for(batch.attempts);
+        let backoff = self.config.jittered_backoff(batch.attempts, random());
         batch.retry_at = Some(now.checked_add(backoff).unwrap_or(now));
         batch.mark_requeued();
         tracing::debug!(tp = %batch.topic_partition(), attempts = batch.attempts, ?backoff, "batch re-enqueued");
@@ -192,4 +193,14 @@ impl Accumulator {
             .flat_map(|partitions| partitions.values().map(Arc::clone))
             .collect()
     }
+}
+
+/// A random value for jitter: std's per-process random hash keys over a
+/// counter. Retries are rare, so its cost does not matter.
+fn random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
 }

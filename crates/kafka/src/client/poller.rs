@@ -714,6 +714,9 @@ impl Poller {
             if let Some(slot) = self.detach(id) {
                 el.remove(slot.key);
                 let mut conn = slot.conn;
+                // Requests already handed to the socket layer (acks=0 ones
+                // count as sent) get one last chance to leave.
+                let _ = conn.flush();
                 for request in conn.take_in_flight() {
                     if let Purpose::Produce(batches) = request.purpose {
                         for batch in batches {

@@ -341,8 +341,8 @@ impl ProducerConfig {
 
     /// The wait before attempt `attempt + 1` of a batch (attempt 1 is the
     /// first resend): `retry.backoff.ms * 2^(attempt - 1)`, capped at
-    /// `retry.backoff.max.ms`. Unlike Java there is no random jitter, so
-    /// retries are reproducible.
+    /// `retry.backoff.max.ms`, before jitter ([`Self::jittered_backoff`]
+    /// adds it).
     pub fn backoff_for(&self, attempt: u32) -> Duration {
         let factor = 1u32
             .checked_shl(attempt.saturating_sub(1))
@@ -350,5 +350,15 @@ impl ProducerConfig {
         self.retry_backoff
             .checked_mul(factor)
             .map_or(self.retry_backoff_max, |d| d.min(self.retry_backoff_max))
+    }
+
+    /// [`Self::backoff_for`] spread by ±20% as Java does, so producers that
+    /// failed together do not retry in lockstep. `random` is any 64-bit
+    /// random value.
+    pub fn jittered_backoff(&self, attempt: u32, random: u64) -> Duration {
+        // A factor in [0.8, 1.2), in thousandths.
+        let thousandths = 800 + (random % 400) as u32;
+        self.backoff_for(attempt)
+            .mul_f64(f64::from(thousandths) / 1000.0)
     }
 }

@@ -304,6 +304,16 @@ fn backoff_grows_exponentially_up_to_the_cap() {
 }
 
 #[test]
+fn jitter_spreads_backoff_by_twenty_percent_either_way() {
+    let c = from(&[("retry.backoff.ms", "100")]).unwrap();
+    let spread: Vec<u128> = [0, 199, 200, 399, u64::MAX]
+        .iter()
+        .map(|&r| c.jittered_backoff(1, r).as_millis())
+        .collect();
+    assert_eq!(spread, [80, 99, 100, 119, 81]);
+}
+
+#[test]
 fn builder_checks_typed_values_too() {
     let base = || ProducerConfig::builder().bootstrap_servers(["h:1"]);
     assert_eq!(
