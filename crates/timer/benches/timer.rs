@@ -402,6 +402,7 @@ macro_rules! on_peer {
         let start = $start;
         match $peer {
             PeerKind::Wheel => $scenario(start, $($arg,)* || peers::wheel(start)),
+            PeerKind::Fixed => $scenario(start, $($arg,)* || peers::fixed(start)),
             PeerKind::Heap => $scenario(start, $($arg,)* peers::heap),
             PeerKind::StdLazy => $scenario(start, $($arg,)* || {
                 peers::Lazy::<std::collections::BinaryHeap<_>>::new(start)

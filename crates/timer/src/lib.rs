@@ -8,13 +8,17 @@
 //! reactor's test mode, via [`ManualClock`]) control time.
 //!
 //! - [`TimerWheel`] — hierarchical timing wheel over dense slot storage: O(1)
-//!   insert and cancel (no tombstones), exact deadline order, never early.
-//!   The one to use for request timeouts.
+//!   insert and cancel (cancel removes the timer's bucket entry at once: no
+//!   tombstones), exact deadline order, never early. The one to use for
+//!   request timeouts.
 //! - [`TimerHeap`] — binary heap, lazy cancellation, tornado's compaction
 //!   rule. Exact order; good when timers are few.
+//! - [`FixedQueue`] — every timer has the same duration (all request
+//!   timeouts equal): a FIFO with O(1) insert, cancel and expire. Its own
+//!   small API, since it cannot take arbitrary deadlines.
 //!
-//! Both implement [`Timers`], so the loop is written once; the example works
-//! unchanged with `TimerHeap::new()` in place of the wheel.
+//! The wheel and the heap implement [`Timers`], so the loop is written once;
+//! the example works unchanged with `TimerHeap::new()` in place of the wheel.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -38,12 +42,14 @@
 //! ```
 
 mod clock;
+mod fixed;
 mod heap;
 mod slab;
 mod timers;
 mod wheel;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use fixed::FixedQueue;
 pub use heap::TimerHeap;
 pub use timers::{DrainExpired, Expired, TimerKey, Timers};
 pub use wheel::{InvalidTick, TimerWheel, DEFAULT_TICK};

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use rouse_timer::{TimerHeap, TimerKey, TimerWheel, Timers};
+use rouse_timer::{FixedQueue, TimerHeap, TimerKey, TimerWheel, Timers};
 
 /// What the harness drives.
 pub(crate) trait Peer {
@@ -66,6 +66,36 @@ impl<S: Timers<u32>> Peer for Rouse<S> {
     type Key = TimerKey;
     fn insert(&mut self, id: u32, at: Instant) -> TimerKey {
         self.0.insert_at(at, id)
+    }
+    fn cancel(&mut self, key: TimerKey) -> bool {
+        self.0.cancel(key).is_some()
+    }
+    fn expire(&mut self, now: Instant, fired: &mut Vec<u32>) {
+        while let Some(e) = self.0.pop_expired(now) {
+            fired.push(e.value);
+        }
+    }
+    fn next_deadline(&mut self) -> Option<Instant> {
+        self.0.next_deadline()
+    }
+}
+
+/// `rouse-timer`'s one-duration FIFO, for the fixed 5 s scenarios only: the
+/// request's `now` is its deadline minus the 5 s.
+pub(crate) struct Fixed(FixedQueue<u32>);
+
+/// The duration of the fixed scenarios.
+const FIXED: Duration = Duration::from_secs(5);
+
+pub(crate) fn fixed(start: Instant) -> Fixed {
+    Fixed(FixedQueue::new(start, FIXED))
+}
+
+impl Peer for Fixed {
+    type Key = TimerKey;
+    fn insert(&mut self, id: u32, at: Instant) -> TimerKey {
+        let now = at.checked_sub(FIXED).unwrap_or(at);
+        self.0.insert(now, id)
     }
     fn cancel(&mut self, key: TimerKey) -> bool {
         self.0.cancel(key).is_some()

@@ -22,6 +22,8 @@ pub(crate) struct Sample {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PeerKind {
     Wheel,
+    /// Only in the fixed-duration scenarios: it cannot take other deadlines.
+    Fixed,
     Heap,
     StdLazy,
     DaryLazy,
@@ -31,8 +33,9 @@ pub(crate) enum PeerKind {
 }
 
 impl PeerKind {
-    const ALL: [PeerKind; 7] = [
+    const ALL: [PeerKind; 8] = [
         PeerKind::Wheel,
+        PeerKind::Fixed,
         PeerKind::Heap,
         PeerKind::StdLazy,
         PeerKind::DaryLazy,
@@ -44,6 +47,7 @@ impl PeerKind {
     fn name(self) -> &'static str {
         match self {
             PeerKind::Wheel => "rouse TimerWheel",
+            PeerKind::Fixed => "rouse FixedQueue (one duration)",
             PeerKind::Heap => "rouse TimerHeap",
             PeerKind::StdLazy => "std BinaryHeap, lazy (tornado/asyncio)",
             PeerKind::DaryLazy => "dary_heap 4-ary, lazy",
@@ -91,6 +95,7 @@ pub(crate) fn each_peer(
     let filter = std::env::var("ROUSE_BENCH_FILTER").unwrap_or_default();
     let mut rows: Vec<Row> = PeerKind::ALL
         .iter()
+        .filter(|&&peer| peer != PeerKind::Fixed || scenario.starts_with("Fixed5s"))
         .filter(|peer| format!("{scenario} {}", peer.name()).contains(&filter))
         .map(|&peer| {
             let samples: Vec<Sample> = (0..runs).map(|_| run(peer, Instant::now())).collect();
@@ -206,10 +211,40 @@ fn reading(rows: &[Row]) -> String {
         .iter()
         .find(|r| r.scenario.starts_with("paired") && r.peer == PeerKind::Wheel)
     {
+        let harness = find(rows, &p.scenario, PeerKind::Null).map_or(f64::NAN, |n| n.ns);
         let _ = write!(
             text,
-            "A paired insert+cancel costs {:.1} ns on the wheel. ",
-            p.ns
+            "A paired insert+cancel costs {:.1} ns on the wheel ({:.1} ns after the harness's own {harness:.1} ns). ",
+            p.ns,
+            p.ns - harness,
+        );
+    }
+    let fixed: Vec<(f64, f64, f64)> = rows
+        .iter()
+        .filter(|r| r.peer == PeerKind::Fixed)
+        .filter_map(|f| {
+            let dary = find(rows, &f.scenario, PeerKind::DaryLazy)?;
+            let wheel = find(rows, &f.scenario, PeerKind::Wheel)?;
+            Some((f.ns / dary.ns, f.ns / wheel.ns, f.bytes_mean))
+        })
+        .collect();
+    if !fixed.is_empty() {
+        let lo = |i: usize| {
+            fixed
+                .iter()
+                .map(|t| [t.0, t.1, t.2][i])
+                .fold(f64::INFINITY, f64::min)
+        };
+        let hi = |i: usize| fixed.iter().map(|t| [t.0, t.1, t.2][i]).fold(0.0, f64::max);
+        let _ = write!(
+            text,
+            "On fixed 5 s timeouts the FixedQueue costs {:.2}-{:.2}x the 4-ary heap's time and {:.2}-{:.2}x the wheel's, at {:.0}-{:.0} bytes per live timer. ",
+            lo(0),
+            hi(0),
+            lo(1),
+            hi(1),
+            lo(2),
+            hi(2),
         );
     }
     if let Some(big) = find(rows, "Mixed1To30s N=1e6 95%", PeerKind::Wheel) {
@@ -225,13 +260,15 @@ fn reading(rows: &[Row]) -> String {
             big.bytes_peak,
         );
     }
-    let wheel_rows = rows.iter().filter(|r| r.peer == PeerKind::Wheel);
+    let wheel_rows = rows
+        .iter()
+        .filter(|r| matches!(r.peer, PeerKind::Wheel | PeerKind::Fixed));
     let (early, late, lost) = wheel_rows.fold((0, 0, 0), |(e, l, x), r| {
         (e + r.early, l + r.late, x + r.lost)
     });
     let _ = write!(
         text,
-        "Across every scenario the wheel fired {early} timers early, {late} more than one tick late, and lost {lost}."
+        "Across every scenario the wheel and the FixedQueue fired {early} timers early, {late} more than one tick late, and lost {lost}."
     );
     text
 }
