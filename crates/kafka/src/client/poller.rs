@@ -237,7 +237,7 @@ impl Poller {
     /// The reactor handler of connection `id`.
     fn on_ready(&mut self, el: &mut EventLoop, id: u64, ready: Ready) -> io::Result<()> {
         let now = el.now();
-        match self.serve(el, id, ready, now) {
+        match self.serve(id, ready, now) {
             Ok(()) => {
                 self.sync_interest(el, id);
                 Err(io::ErrorKind::WouldBlock.into())
@@ -253,13 +253,7 @@ impl Poller {
         }
     }
 
-    fn serve(
-        &mut self,
-        el: &mut EventLoop,
-        id: u64,
-        ready: Ready,
-        now: Instant,
-    ) -> Result<(), String> {
+    fn serve(&mut self, id: u64, ready: Ready, now: Instant) -> Result<(), String> {
         let slot = self.conns.get_mut(&id).ok_or("connection gone")?;
         let conn = &mut slot.conn;
         if ready.error {
@@ -283,7 +277,7 @@ impl Poller {
         }
         if ready.readable || ready.hang_up {
             let read = slot.conn.read_available();
-            self.handle_responses(el, id, now)?;
+            self.handle_responses(id, now)?;
             read.map_err(|e| match e.kind() {
                 io::ErrorKind::UnexpectedEof => "the broker closed the connection".to_string(),
                 _ => e.to_string(),
@@ -292,19 +286,14 @@ impl Poller {
         Ok(())
     }
 
-    fn handle_responses(
-        &mut self,
-        el: &mut EventLoop,
-        id: u64,
-        now: Instant,
-    ) -> Result<(), String> {
+    fn handle_responses(&mut self, id: u64, now: Instant) -> Result<(), String> {
         loop {
             let slot = self.conns.get_mut(&id).ok_or("connection gone")?;
             let Some((request, payload)) = slot.conn.next_response().map_err(|e| e.to_string())?
             else {
                 return Ok(());
             };
-            self.on_response(el, id, request, payload, now)?;
+            responses::apply(self, id, request, payload, now)?;
         }
     }
 
@@ -732,18 +721,6 @@ impl Poller {
             "the producer closed before it was sent",
         ));
         el.stop();
-    }
-
-    /// Applies one response; see `responses` for each API.
-    fn on_response(
-        &mut self,
-        el: &mut EventLoop,
-        id: u64,
-        request: InFlight,
-        payload: Bytes,
-        now: Instant,
-    ) -> Result<(), String> {
-        responses::apply(self, el, id, request, payload, now)
     }
 }
 

@@ -12,7 +12,6 @@ use kafka_protocol::messages::{
     ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse,
 };
 use kafka_protocol::ResponseError;
-use rouse_reactor::EventLoop;
 
 use super::connection::{InFlight, Phase, Purpose};
 use super::poller::Poller;
@@ -23,7 +22,6 @@ use crate::delivery::DeliveryError;
 /// Applies the response to `request`; an error closes the connection.
 pub(super) fn apply(
     poller: &mut Poller,
-    el: &mut EventLoop,
     id: u64,
     request: InFlight,
     payload: Bytes,
@@ -81,7 +79,6 @@ pub(super) fn apply(
                     return Err(error.to_string());
                 }
             }
-            let _ = el;
             Ok(())
         }
     }
