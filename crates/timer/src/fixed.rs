@@ -189,12 +189,7 @@ impl<T> FixedQueue<T> {
     }
 
     fn to_ns(&self, at: Instant) -> u64 {
-        at.checked_duration_since(self.start).map_or(0, |since| {
-            since
-                .as_secs()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(u64::from(since.subsec_nanos()))
-        })
+        crate::ns_since(self.start, at)
     }
 
     fn is_live(&self, entry: &Entry) -> bool {

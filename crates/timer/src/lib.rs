@@ -56,6 +56,19 @@ pub use wheel::{InvalidTick, TimerWheel, DEFAULT_TICK};
 
 use std::time::{Duration, Instant};
 
+/// Nanoseconds from `start` to `at` (0 before `start`), saturating at
+/// `u64::MAX`. Computed in `u64` from seconds and subsecond nanoseconds,
+/// not through the `u128` of `as_nanos`: both structures call it on every
+/// insert.
+pub(crate) fn ns_since(start: Instant, at: Instant) -> u64 {
+    at.checked_duration_since(start).map_or(0, |since| {
+        since
+            .as_secs()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::from(since.subsec_nanos()))
+    })
+}
+
 /// `at + by`, or the latest instant reachable from `at` if that overflows.
 ///
 /// `Instant` has no `MAX`, so this halves the remaining step until it fits:

@@ -129,14 +129,7 @@ impl<T> TimerWheel<T> {
     }
 
     fn to_ns(&self, at: Instant) -> u64 {
-        // Seconds and nanoseconds in u64 (saturating), not the u128 of
-        // `as_nanos`: this runs on every insert.
-        at.checked_duration_since(self.start).map_or(0, |since| {
-            since
-                .as_secs()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(u64::from(since.subsec_nanos()))
-        })
+        crate::ns_since(self.start, at)
     }
 
     fn to_instant(&self, ns: u64) -> Instant {
