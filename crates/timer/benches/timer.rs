@@ -63,11 +63,14 @@ impl Timeouts {
 pub(crate) struct Rng(u64);
 
 impl Rng {
+    /// Uniform in `0..n`, by multiply-high (Lemire) rather than `%`: a
+    /// 64-bit division would cost the harness more than some peers' insert.
     fn below(&mut self, n: u64) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        ((u128::from(x) * u128::from(n)) >> 64) as u64
     }
     fn percent(&mut self) -> u32 {
         self.below(100) as u32
@@ -420,7 +423,12 @@ macro_rules! on_peer {
 fn main() {
     let _runtime = peers::runtime().enter();
     let quick = std::env::var_os("ROUSE_BENCH_QUICK").is_some();
-    let runs = if quick { 1 } else { 3 };
+    // ROUSE_BENCH_RUNS=n overrides the number of runs per row (1 under a
+    // cache simulator).
+    let runs = std::env::var("ROUSE_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if quick { 1 } else { 3 });
     let scale = if quick { 10 } else { 1 };
     // ROUSE_BENCH_ONLY=text runs only the scenarios whose name contains it
     // (for profiling one workload); the table then says so.

@@ -60,6 +60,7 @@ use std::time::{Duration, Instant};
 /// `u64::MAX`. Computed in `u64` from seconds and subsecond nanoseconds,
 /// not through the `u128` of `as_nanos`: both structures call it on every
 /// insert.
+#[inline]
 pub(crate) fn ns_since(start: Instant, at: Instant) -> u64 {
     at.checked_duration_since(start).map_or(0, |since| {
         since

@@ -90,13 +90,15 @@ pub(crate) fn each_peer(
     runs: usize,
     mut run: impl FnMut(PeerKind, Instant) -> Sample,
 ) -> Vec<Row> {
-    // ROUSE_BENCH_FILTER=text keeps only rows whose "scenario peer" contains
-    // it (for profiling one case); the Markdown is only meaningful unfiltered.
+    // ROUSE_BENCH_FILTER=a|b keeps only rows whose "scenario peer" contains
+    // a or b (for profiling one case); the Markdown is only meaningful
+    // unfiltered.
     let filter = std::env::var("ROUSE_BENCH_FILTER").unwrap_or_default();
+    let kept = |name: String| filter.split('|').any(|f| name.contains(f));
     let mut rows: Vec<Row> = PeerKind::ALL
         .iter()
         .filter(|&&peer| peer != PeerKind::Fixed || scenario.starts_with("Fixed5s"))
-        .filter(|peer| format!("{scenario} {}", peer.name()).contains(&filter))
+        .filter(|peer| kept(format!("{scenario} {}", peer.name())))
         .map(|&peer| {
             let samples: Vec<Sample> = (0..runs).map(|_| run(peer, Instant::now())).collect();
             let row = Row {

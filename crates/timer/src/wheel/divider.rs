@@ -30,13 +30,15 @@ impl Divider {
     /// `n / d`, exactly.
     #[inline]
     pub(crate) fn divide(&self, n: u64) -> u64 {
-        // The estimate undershoots the true quotient by at most 2 (the
-        // reciprocal is rounded down and so is the product), never overshoots.
-        let mut q = ((u128::from(n) * u128::from(self.reciprocal)) >> 64) as u64;
-        while n - q * self.d >= self.d {
-            q += 1;
+        // With r = floor((2^64 - 1) / d), 2^64 - r*d <= d, so the product
+        // n*r / 2^64 lies in (n/d - 1, n/d]: its floor is the true quotient
+        // or one less, never more. One correction step is enough.
+        let q = ((u128::from(n) * u128::from(self.reciprocal)) >> 64) as u64;
+        if n - q * self.d >= self.d {
+            q + 1
+        } else {
+            q
         }
-        q
     }
 }
 

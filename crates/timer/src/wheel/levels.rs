@@ -70,6 +70,7 @@ impl Levels {
 
     /// The bucket for a timer due at tick `due`, seen from tick `now`;
     /// `None` when it is already due (`due <= now`).
+    #[inline]
     pub(crate) fn bucket_for(now: u64, due: u64) -> Option<BucketId> {
         if due <= now {
             return None;
@@ -80,6 +81,7 @@ impl Levels {
     }
 
     /// Appends `hint` to `bucket`; returns its position there.
+    #[inline]
     pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint) -> u32 {
         let list = &mut self.buckets[bucket as usize];
         if list.len() == list.capacity() {
@@ -99,6 +101,7 @@ impl Levels {
     /// Removes the entry at `pos` of `bucket` by moving the last entry into
     /// its place; returns the entry that moved there (its slot must learn
     /// its new position), if any.
+    #[inline]
     pub(crate) fn remove_at(&mut self, bucket: BucketId, pos: u32) -> Option<Hint> {
         let list = self.buckets.get_mut(bucket as usize)?;
         let pos = pos as usize;
@@ -107,13 +110,17 @@ impl Levels {
         }
         list.swap_remove(pos);
         let moved = list.get(pos).copied();
-        if list.is_empty() {
-            if list.capacity() > KEEP_CAPACITY {
+        if list.capacity() > KEEP_CAPACITY {
+            // A big bucket that emptied out gives memory back (the quarter
+            // rule leaves room to grow again without churn).
+            if list.is_empty() {
                 *list = Vec::new();
+            } else if list.len() < list.capacity() / 4 {
+                list.shrink_to(list.capacity() / 2);
             }
+        }
+        if list.is_empty() {
             self.set_occupied(bucket, false);
-        } else if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
-            list.shrink_to(list.capacity() / 2);
         }
         moved
     }

@@ -3,12 +3,12 @@
 //! fire.
 //!
 //! ```text
-//!  slots (dense, paged)                           levels: 8 x 256 dense buckets of slot indices
-//!  +----+----------------------------+           level 0 [ .. |5: [17, 3] | .. ]  1 tick each
-//!  |  3 | gen 4, value, bucket 5 pos 1| <-------  level 1 [ .. |2: [9]     | .. ]  256 ticks each
-//!  | 17 | gen 1, value, bucket 5 pos 0|           ...
-//!  +----+----------------------------+           ready: min-heap of timers whose tick came
-//!       cold: deadline, seq                              (exact deadline, then seq)
+//!  slots (dense, paged, one record each)            levels: 8 x 256 dense buckets of slot indices
+//!  +----+-----------------------------------+      level 0 [ .. |5: [17, 3] | .. ]  1 tick each
+//!  |  3 | gen 4, bucket 5 pos 1, value, t, seq| <--  level 1 [ .. |2: [9]     | .. ]  256 ticks each
+//!  | 17 | gen 1, bucket 5 pos 0, value, t, seq|      ...
+//!  +----+-----------------------------------+      ready: min-heap of timers whose tick came
+//!                                                          (exact deadline t, then seq)
 //! ```
 //!
 //! - **Insert** stores the timer in a slot and pushes its index on the
@@ -138,7 +138,8 @@ impl<T> TimerWheel<T> {
 
     /// Puts a timer where its deadline says, seen from `now_tick`: a bucket,
     /// or `ready` if its tick has come.
-    fn place(&mut self, index: u32, stamp: u8, cold: Cold) {
+    #[inline]
+    fn place(&mut self, index: u32, generation: u32, cold: Cold) {
         match Levels::bucket_for(self.now_tick, self.tick.divide(cold.deadline_ns)) {
             Some(bucket) => {
                 let pos = self.levels.push(bucket, index);
@@ -146,7 +147,8 @@ impl<T> TimerWheel<T> {
             }
             None => {
                 self.slots.set_place(index, NO_BUCKET, 0);
-                self.ready.push(cold.deadline_ns, cold.seq, index, stamp);
+                self.ready
+                    .push(cold.deadline_ns, cold.seq, index, generation);
             }
         }
     }
@@ -154,9 +156,16 @@ impl<T> TimerWheel<T> {
     /// Takes a live timer's entry out of its bucket, if it is in one.
     fn unplace(&mut self, index: u32) {
         if let Some((bucket, pos)) = self.slots.take_place(index) {
-            if let Some(moved) = self.levels.remove_at(bucket, pos) {
-                self.slots.set_place(moved, bucket, pos);
-            }
+            self.remove_entry(bucket, pos);
+        }
+    }
+
+    /// Removes the entry at `pos` of `bucket`, telling the entry moved into
+    /// its place where it now is.
+    #[inline]
+    fn remove_entry(&mut self, bucket: levels::BucketId, pos: u32) {
+        if let Some(moved) = self.levels.remove_at(bucket, pos) {
+            self.slots.set_place(moved, bucket, pos);
         }
     }
 
@@ -191,10 +200,8 @@ impl<T> TimerWheel<T> {
                 }
                 // Every entry is live: cancel removes its entry at once.
                 for &index in &hints {
-                    if let (Some(stamp), Some(cold)) =
-                        (self.slots.live_stamp(index), self.slots.cold(index))
-                    {
-                        self.place(index, stamp, cold);
+                    if let Some((generation, cold)) = self.slots.live(index) {
+                        self.place(index, generation, cold);
                     }
                 }
                 self.levels.recycle(bucket, hints);
@@ -205,12 +212,10 @@ impl<T> TimerWheel<T> {
 
     /// Drops stale entries from the top of `ready`; returns the live top.
     fn ready_top(&mut self) -> Option<(u64, u32)> {
-        while let Some((deadline_ns, seq, index, stamp)) = self.ready.peek() {
-            let live = self.slots.live_stamp(index) == Some(stamp)
-                && self
-                    .slots
-                    .cold(index)
-                    .is_some_and(|cold| cold.seq == seq && cold.deadline_ns == deadline_ns);
+        while let Some((deadline_ns, seq, index, generation)) = self.ready.peek() {
+            // A rescheduled timer's old entry names another deadline; a
+            // freed slot's, another generation (or no timer at all).
+            let live = self.slots.live(index) == Some((generation, Cold { deadline_ns, seq }));
             if live {
                 return Some((deadline_ns, index));
             }
@@ -221,22 +226,24 @@ impl<T> TimerWheel<T> {
 }
 
 impl<T> Timers<T> for TimerWheel<T> {
+    #[inline]
     fn insert_at(&mut self, deadline: Instant, value: T) -> TimerKey {
         let cold = Cold {
             deadline_ns: self.to_ns(deadline),
             seq: self.seq.next().get(),
         };
-        let (index, generation, stamp) = self.slots.insert(value, cold);
-        self.place(index, stamp, cold);
+        let (index, generation) = self.slots.insert(value, cold);
+        self.place(index, generation, cold);
         TimerKey { index, generation }
     }
 
+    #[inline]
     fn cancel(&mut self, key: TimerKey) -> Option<T> {
-        if !self.slots.is_live(key) {
-            return None;
+        let (value, place) = self.slots.cancel(key)?;
+        if let Some((bucket, pos)) = place {
+            self.remove_entry(bucket, pos);
         }
-        self.unplace(key.index);
-        self.slots.remove(key.index).map(|(value, _)| value)
+        Some(value)
     }
 
     fn reschedule(&mut self, key: TimerKey, deadline: Instant) -> bool {
@@ -245,10 +252,10 @@ impl<T> Timers<T> for TimerWheel<T> {
         }
         let deadline_ns = self.to_ns(deadline);
         self.unplace(key.index);
-        let Some((stamp, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
+        let Some((generation, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
             return false;
         };
-        self.place(key.index, stamp, cold);
+        self.place(key.index, generation, cold);
         true
     }
 

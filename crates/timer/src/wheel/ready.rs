@@ -7,14 +7,15 @@
 //! timers of the ticks just reached, so it stays small.
 //!
 //! Cancelling a timer that is already here leaves its entry behind; the
-//! wheel recognises it as stale (slot vacant, or another stamp, `seq` or
-//! deadline) and drops it when it surfaces.
+//! wheel recognises it as stale (slot vacant, or another generation, `seq`
+//! or deadline) and drops it when it surfaces.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// One due timer: `(deadline_ns, seq, slot index, stamp)`, smallest first.
-pub(crate) type ReadyEntry = Reverse<(u64, u64, u32, u8)>;
+/// One due timer: `(deadline_ns, seq, slot index, generation)`, smallest
+/// first.
+pub(crate) type ReadyEntry = Reverse<(u64, u64, u32, u32)>;
 
 /// See the module docs.
 #[derive(Debug, Default)]
@@ -23,12 +24,13 @@ pub(crate) struct Ready {
 }
 
 impl Ready {
-    pub(crate) fn push(&mut self, deadline_ns: u64, seq: u64, index: u32, stamp: u8) {
-        self.heap.push(Reverse((deadline_ns, seq, index, stamp)));
+    pub(crate) fn push(&mut self, deadline_ns: u64, seq: u64, index: u32, generation: u32) {
+        self.heap
+            .push(Reverse((deadline_ns, seq, index, generation)));
     }
 
     /// The earliest entry, live or stale.
-    pub(crate) fn peek(&self) -> Option<(u64, u64, u32, u8)> {
+    pub(crate) fn peek(&self) -> Option<(u64, u64, u32, u32)> {
         self.heap.peek().map(|entry| entry.0)
     }
 

@@ -1,22 +1,22 @@
-//! The wheel's timer storage: dense, paged, split by temperature.
+//! The wheel's timer storage: dense, paged, one record per timer.
 //!
 //! ```text
-//!  page (4096 slots)      hot: [gen|pos|bucket|value]...     read by cancel
-//!                       stamp: [s][s][s][s]...             1 byte, checks ready-heap entries
-//!                        cold: [deadline|seq]...           read when time passes
+//!  page (4096 slots): [deadline|seq|gen|pos|bucket|value] [..] [..] ...   40 B each for T = u32
 //!  free: [17, 4100, 3]   stack of vacant slots, newest last (reused first)
 //! ```
 //!
-//! Cancel is the hot path of a timeout-heavy loop, so what it needs sits in
-//! the `hot` array: the key's generation, the value, and where the timer's
-//! entry is (bucket and position), which cancel removes at once.
+//! Everything a timer needs lives in one record, so each operation on a
+//! timer touches one record: in a loop with a million timers in flight, a
+//! record is a cache miss, and misses are what a timer structure costs.
+//! (Splitting the record by temperature was measured to be slower: the slot
+//! a cancel frees is the one the next insert reuses, so "cold" fields are
+//! written right after the "hot" ones are read, a second miss.)
 //!
 //! - `generation` changes whenever a slot is freed: it is what makes keys
-//!   generational.
-//! - `stamp` changes whenever the timer's placement does (freed, cancelled,
-//!   rescheduled): a ready-heap entry whose stamp differs is stale. It wraps
-//!   after 256 changes; an aliasing entry is still caught by its `seq` and
-//!   deadline.
+//!   generational, and what tells the ready heap's entries for an earlier
+//!   timer in the same slot from the live one.
+//! - `bucket` and `pos` say where the timer's bucket entry is, so cancel
+//!   removes it at once.
 //!
 //! Pages never move (no multi-megabyte `Vec` doubling copy inside a loop
 //! iteration) and waste at most one page.
@@ -27,17 +27,8 @@ use crate::timers::TimerKey;
 const PAGE_BITS: u32 = 12;
 const PAGE: usize = 1 << PAGE_BITS;
 
-struct Hot<T> {
-    generation: u32,
-    /// Position in `bucket`, when the timer is in one.
-    pos: u32,
-    /// Its bucket, or [`NO_BUCKET`] (in the ready heap, or free).
-    bucket: BucketId,
-    value: Option<T>,
-}
-
-/// What only the passing of time needs.
-#[derive(Debug, Clone, Copy)]
+/// What the passing of time needs of a timer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cold {
     /// Nanoseconds since the wheel's start.
     pub(crate) deadline_ns: u64,
@@ -45,19 +36,27 @@ pub(crate) struct Cold {
     pub(crate) seq: u64,
 }
 
-struct Page<T> {
-    hot: Vec<Hot<T>>,
-    stamp: Vec<u8>,
-    cold: Vec<Cold>,
+/// One timer. `repr(C)` keeps what cancel reads (generation, place, value)
+/// in the record's first bytes, so it sits in one cache line more often.
+#[repr(C)]
+struct Slot<T> {
+    generation: u32,
+    /// Position in `bucket`, when the timer is in one.
+    pos: u32,
+    /// Its bucket, or [`NO_BUCKET`] (in the ready heap, or free).
+    bucket: BucketId,
+    value: Option<T>,
+    cold: Cold,
 }
 
 /// Paged storage of the wheel's timers; see the module docs.
 pub(crate) struct Slots<T> {
-    pages: Vec<Page<T>>,
+    pages: Vec<Vec<Slot<T>>>,
     free: Vec<u32>,
     len: usize,
 }
 
+#[inline]
 fn split(index: u32) -> (usize, usize) {
     (index as usize >> PAGE_BITS, index as usize & (PAGE - 1))
 }
@@ -75,123 +74,141 @@ impl<T> Slots<T> {
         self.len
     }
 
-    /// Stores a timer; returns its index, the key generation and the stamp.
+    #[inline]
+    fn slot(&self, index: u32) -> Option<&Slot<T>> {
+        let (p, o) = split(index);
+        self.pages.get(p)?.get(o)
+    }
+
+    #[inline]
+    fn slot_mut(&mut self, index: u32) -> Option<&mut Slot<T>> {
+        let (p, o) = split(index);
+        self.pages.get_mut(p)?.get_mut(o)
+    }
+
+    /// Stores a timer (in no bucket yet); returns its index and the key
+    /// generation.
     ///
     /// # Panics
     /// With more than `u32::MAX` live timers (hundreds of gigabytes: memory
     /// runs out first).
-    pub(crate) fn insert(&mut self, value: T, cold: Cold) -> (u32, u32, u8) {
+    #[inline]
+    pub(crate) fn insert(&mut self, value: T, cold: Cold) -> (u32, u32) {
         self.len += 1;
         if let Some(index) = self.free.pop() {
-            let (p, o) = split(index);
-            let page = &mut self.pages[p];
-            page.hot[o].value = Some(value);
-            page.hot[o].bucket = NO_BUCKET;
-            page.cold[o] = cold;
-            return (index, page.hot[o].generation, page.stamp[o]);
+            if let Some(slot) = self.slot_mut(index) {
+                slot.value = Some(value);
+                slot.bucket = NO_BUCKET;
+                slot.cold = cold;
+                return (index, slot.generation);
+            }
         }
-        if self
-            .pages
-            .last()
-            .map_or(true, |page| page.hot.len() == PAGE)
-        {
-            self.pages.push(Page {
-                hot: Vec::with_capacity(PAGE),
-                stamp: Vec::with_capacity(PAGE),
-                cold: Vec::with_capacity(PAGE),
-            });
+        self.push_new(value, cold)
+    }
+
+    #[cold]
+    fn push_new(&mut self, value: T, cold: Cold) -> (u32, u32) {
+        if self.pages.last().map_or(true, |page| page.len() == PAGE) {
+            self.pages.push(Vec::with_capacity(PAGE));
         }
         let p = self.pages.len() - 1;
         let page = &mut self.pages[p];
-        let index = u32::try_from(p * PAGE + page.hot.len()).expect("more than 4G pending timers");
-        page.hot.push(Hot {
+        let index = u32::try_from(p * PAGE + page.len()).expect("more than 4G pending timers");
+        page.push(Slot {
+            cold,
             generation: 0,
             pos: 0,
             bucket: NO_BUCKET,
             value: Some(value),
         });
-        page.stamp.push(0);
-        page.cold.push(cold);
-        (index, 0, 0)
+        (index, 0)
     }
 
     /// `true` if `key` names the timer now in its slot.
+    #[inline]
     pub(crate) fn is_live(&self, key: TimerKey) -> bool {
-        let (p, o) = split(key.index);
-        self.pages
-            .get(p)
-            .and_then(|page| page.hot.get(o))
-            .is_some_and(|hot| hot.generation == key.generation && hot.value.is_some())
+        self.slot(key.index)
+            .is_some_and(|slot| slot.generation == key.generation && slot.value.is_some())
+    }
+
+    /// Frees the slot `key` names, if its timer is pending: returns the
+    /// value and where its bucket entry is (for the caller to remove), in
+    /// one visit to the record.
+    #[inline]
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Option<(BucketId, u32)>)> {
+        let slot = self.slot_mut(key.index)?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        let value = slot.value.take()?;
+        let place = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.pos));
+        slot.bucket = NO_BUCKET;
+        slot.generation = key.generation.wrapping_add(1);
+        self.free.push(key.index);
+        self.len -= 1;
+        Some((value, place))
     }
 
     /// Frees an occupied slot: returns its value and the generation its key
-    /// had. Every key and hint for it goes stale.
+    /// had. Every key and ready-heap entry for it goes stale.
+    #[inline]
     pub(crate) fn remove(&mut self, index: u32) -> Option<(T, u32)> {
-        let (p, o) = split(index);
-        let page = self.pages.get_mut(p)?;
-        let hot = page.hot.get_mut(o)?;
-        let value = hot.value.take()?;
-        hot.bucket = NO_BUCKET;
-        let generation = hot.generation;
-        hot.generation = generation.wrapping_add(1);
-        page.stamp[o] = page.stamp[o].wrapping_add(1);
+        let slot = self.slot_mut(index)?;
+        let value = slot.value.take()?;
+        slot.bucket = NO_BUCKET;
+        let generation = slot.generation;
+        slot.generation = generation.wrapping_add(1);
         self.free.push(index);
         self.len -= 1;
         Some((value, generation))
     }
 
     /// Records where the timer's bucket entry is (`NO_BUCKET`: in none).
+    #[inline]
     pub(crate) fn set_place(&mut self, index: u32, bucket: BucketId, pos: u32) {
-        let (p, o) = split(index);
-        if let Some(hot) = self.pages.get_mut(p).and_then(|page| page.hot.get_mut(o)) {
-            hot.bucket = bucket;
-            hot.pos = pos;
+        if let Some(slot) = self.slot_mut(index) {
+            slot.bucket = bucket;
+            slot.pos = pos;
         }
     }
 
     /// Where the timer's bucket entry is, forgetting it (the caller removes
     /// the entry); `None` if it is in no bucket.
+    #[inline]
     pub(crate) fn take_place(&mut self, index: u32) -> Option<(BucketId, u32)> {
-        let (p, o) = split(index);
-        let hot = self.pages.get_mut(p)?.hot.get_mut(o)?;
-        let bucket = std::mem::replace(&mut hot.bucket, NO_BUCKET);
-        (bucket != NO_BUCKET).then_some((bucket, hot.pos))
+        let slot = self.slot_mut(index)?;
+        let bucket = std::mem::replace(&mut slot.bucket, NO_BUCKET);
+        (bucket != NO_BUCKET).then_some((bucket, slot.pos))
     }
 
-    /// The current stamp, if the slot is occupied.
-    pub(crate) fn live_stamp(&self, index: u32) -> Option<u8> {
-        let (p, o) = split(index);
-        let page = self.pages.get(p)?;
-        page.hot.get(o)?.value.as_ref()?;
-        Some(page.stamp[o])
+    /// The generation and placement data of an occupied slot.
+    #[inline]
+    pub(crate) fn live(&self, index: u32) -> Option<(u32, Cold)> {
+        let slot = self.slot(index)?;
+        slot.value.as_ref()?;
+        Some((slot.generation, slot.cold))
     }
 
-    /// Moves the timer to `deadline_ns` and a new stamp (so its old hint goes
-    /// stale); returns its new placement data.
-    pub(crate) fn reschedule(&mut self, index: u32, deadline_ns: u64) -> Option<(u8, Cold)> {
-        let (p, o) = split(index);
-        let page = self.pages.get_mut(p)?;
-        let cold = page.cold.get_mut(o)?;
-        cold.deadline_ns = deadline_ns;
-        page.stamp[o] = page.stamp[o].wrapping_add(1);
-        Some((page.stamp[o], *cold))
-    }
-
-    pub(crate) fn cold(&self, index: u32) -> Option<Cold> {
-        let (p, o) = split(index);
-        self.pages.get(p)?.cold.get(o).copied()
+    /// Moves an occupied slot's timer to `deadline_ns` (its ready-heap entry,
+    /// if any, goes stale: its deadline no longer matches); returns its
+    /// placement data.
+    pub(crate) fn reschedule(&mut self, index: u32, deadline_ns: u64) -> Option<(u32, Cold)> {
+        let slot = self.slot_mut(index)?;
+        slot.value.as_ref()?;
+        slot.cold.deadline_ns = deadline_ns;
+        Some((slot.generation, slot.cold))
     }
 
     /// Bytes of heap memory held.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        self.pages.capacity() * std::mem::size_of::<Page<T>>()
+        self.pages.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
             + self.pages.len() * PAGE * Self::slot_size()
             + self.free.capacity() * std::mem::size_of::<u32>()
     }
 
-    /// Bytes per slot across the three arrays.
+    /// Bytes per slot.
     pub(crate) fn slot_size() -> usize {
-        std::mem::size_of::<Hot<T>>() + std::mem::size_of::<u8>() + std::mem::size_of::<Cold>()
+        std::mem::size_of::<Slot<T>>()
     }
 }
 
@@ -217,35 +234,54 @@ mod tests {
     }
 
     #[test]
-    fn generations_and_stamps_move_on_free() {
+    fn generations_move_on_free() {
         let mut slots = Slots::new();
-        let (a, gen_a, stamp_a) = slots.insert('a', cold(1));
+        let (a, gen_a) = slots.insert('a', cold(1));
         let key_a = TimerKey {
             index: a,
             generation: gen_a,
         };
         assert!(slots.is_live(key_a));
-        assert_eq!(slots.live_stamp(a), Some(stamp_a));
+        assert_eq!(slots.live(a), Some((gen_a, cold(1))));
         assert_eq!(slots.remove(a), Some(('a', gen_a)));
         assert_eq!(slots.remove(a), None);
+        assert_eq!(slots.cancel(key_a), None, "freed: the key is stale");
         assert!(!slots.is_live(key_a));
-        assert_eq!(slots.live_stamp(a), None);
-        let (b, gen_b, stamp_b) = slots.insert('b', cold(2));
+        assert_eq!(slots.live(a), None);
+        let (b, gen_b) = slots.insert('b', cold(2));
         assert_eq!(b, a, "vacant slot reused first");
         assert_ne!(gen_b, gen_a);
-        assert_ne!(stamp_b, stamp_a);
         assert!(!slots.is_live(key_a));
         assert_eq!(slots.len(), 1);
     }
 
     #[test]
-    fn reschedule_changes_stamp_and_deadline() {
+    fn reschedule_moves_the_deadline_of_live_slots_only() {
         let mut slots = Slots::new();
-        let (a, _, stamp) = slots.insert((), cold(1));
-        let (new_stamp, c) = slots.reschedule(a, 99).unwrap();
-        assert_ne!(new_stamp, stamp);
-        assert_eq!(c.deadline_ns, 99);
-        assert_eq!(slots.cold(a).unwrap().deadline_ns, 99);
+        let (a, generation) = slots.insert((), cold(1));
+        let (g, c) = slots.reschedule(a, 99).unwrap();
+        assert_eq!((g, c.deadline_ns, c.seq), (generation, 99, 1));
+        assert_eq!(slots.live(a).unwrap().1.deadline_ns, 99);
+        slots.remove(a);
+        assert_eq!(slots.reschedule(a, 5), None);
+    }
+
+    #[test]
+    fn places_are_taken_once() {
+        let mut slots = Slots::new();
+        let (a, _) = slots.insert((), cold(1));
+        assert_eq!(slots.take_place(a), None);
+        slots.set_place(a, 7, 3);
+        assert_eq!(slots.take_place(a), Some((7, 3)));
+        assert_eq!(slots.take_place(a), None);
+        slots.set_place(a, 9, 4);
+        let key = TimerKey {
+            index: a,
+            generation: 0,
+        };
+        assert_eq!(slots.cancel(key), Some(((), Some((9, 4)))));
+        assert_eq!(slots.cancel(key), None);
+        assert_eq!(slots.len(), 0);
     }
 
     #[test]
@@ -255,10 +291,10 @@ mod tests {
             slots.insert(i, cold(i));
         }
         assert_eq!(
-            slots.cold(PAGE as u32 + 2).unwrap().deadline_ns,
+            slots.live(PAGE as u32 + 2).unwrap().1.deadline_ns,
             PAGE as u64 + 2
         );
-        assert!(slots.cold(u32::MAX).is_none());
+        assert!(slots.live(u32::MAX).is_none());
         assert_eq!(slots.remove(u32::MAX), None);
         assert!(!slots.is_live(TimerKey {
             index: u32::MAX,

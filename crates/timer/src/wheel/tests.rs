@@ -154,9 +154,12 @@ fn time_before_start_fires_nothing() {
 
 #[test]
 fn slot_stays_small() {
-    // generation, position, bucket (+2 padding), value (Option<u32>),
-    // stamp, deadline + seq, and the bucket entry.
-    assert_eq!(TimerWheel::<u32>::bytes_per_timer(), 20 + 1 + 16 + 4);
+    // deadline + seq, generation, position, bucket, value (Option<u32>),
+    // padded to 8, and the bucket entry.
+    assert_eq!(
+        TimerWheel::<u32>::bytes_per_timer(),
+        16 + 4 + 4 + 2 + 8 + 6 + 4
+    );
 }
 
 #[test]
