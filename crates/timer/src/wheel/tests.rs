@@ -279,3 +279,34 @@ fn cancel_moves_the_last_entry_of_the_bucket_into_the_hole() {
     assert_eq!(wheel.pop_expired(t0 + ms(2_001)).map(|e| e.key), Some(b));
     assert_eq!(wheel.levels.entries(), 0);
 }
+
+#[test]
+fn rescheduled_back_and_forth_in_ready_fires_once() {
+    // Ready-heap entries are told stale by generation and deadline, not by a
+    // per-move stamp: a timer moved away from a due deadline and back (or to
+    // the same one) leaves two matching entries, and must still fire once.
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    wheel.pop_expired(t0 + ms(50));
+    let k = wheel.insert_at(t0 + ms(20), "a");
+    let other = wheel.insert_at(t0 + ms(30), "b");
+    assert!(wheel.reschedule(k, t0 + ms(40)));
+    assert!(wheel.reschedule(k, t0 + ms(20)));
+    assert!(wheel.reschedule(other, t0 + ms(30)), "same deadline");
+    assert!(wheel.reschedule(k, t0 + ms(5_000)), "to a bucket");
+    assert!(wheel.reschedule(k, t0 + ms(20)), "and back to ready");
+    let fired: Vec<_> = wheel
+        .drain_expired(t0 + ms(50))
+        .map(|e| (e.value, e.deadline))
+        .collect();
+    assert_eq!(fired, [("a", t0 + ms(20)), ("b", t0 + ms(30))]);
+    assert_eq!(wheel.cancel(k), None);
+    assert!(wheel.is_empty());
+    // The slots are reused: old entries must not match the new timers.
+    let n1 = wheel.insert_at(t0 + ms(20), "c");
+    let n2 = wheel.insert_at(t0 + ms(20), "d");
+    assert_ne!((n1, n2), (k, other));
+    let fired: Vec<_> = wheel.drain_expired(t0 + ms(60)).map(|e| e.value).collect();
+    assert_eq!(fired, ["c", "d"]);
+    assert_eq!(wheel.pop_expired(t0 + ms(10_000)), None);
+}
