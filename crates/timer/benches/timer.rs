@@ -430,10 +430,13 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(if quick { 1 } else { 3 });
     let scale = if quick { 10 } else { 1 };
-    // ROUSE_BENCH_ONLY=text runs only the scenarios whose name contains it
-    // (for profiling one workload); the table then says so.
+    // ROUSE_BENCH_ONLY=a|b runs only the scenarios whose name contains a or
+    // b (for profiling one workload); the table then says so.
     let only = std::env::var("ROUSE_BENCH_ONLY").ok();
-    let wanted = |name: &str| only.as_deref().map_or(true, |o| name.contains(o));
+    let wanted = |name: &str| {
+        only.as_deref()
+            .map_or(true, |o| o.split('|').any(|o| name.contains(o)))
+    };
     let mut rows: Vec<Row> = Vec::new();
 
     for in_flight in [100_000, 1_000_000] {

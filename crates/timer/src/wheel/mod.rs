@@ -226,9 +226,15 @@ impl<T> TimerWheel<T> {
     /// its tick's list if it is due in the current block, its block's list if
     /// it is not stored in its block's home (which is scanned anyway).
     #[inline]
-    fn schedule(&mut self, index: u32, generation: u32, record: (u64, u64), at_home: bool) {
+    fn schedule(
+        &mut self,
+        index: u32,
+        generation: u32,
+        record: (u64, u64),
+        due: u64,
+        at_home: bool,
+    ) {
         let (deadline_ns, seq) = record;
-        let due = self.tick.divide(deadline_ns);
         if due <= self.now_tick {
             self.ready.push(deadline_ns, seq, index, generation);
         } else if due / DIGITS == self.now_tick / DIGITS {
@@ -277,10 +283,11 @@ impl<T> Timers<T> for TimerWheel<T> {
     fn insert_at(&mut self, deadline: Instant, value: T) -> TimerKey {
         let deadline_ns = self.to_ns(deadline);
         let seq = self.seq.next().get();
-        let h = home_of(self.tick.divide(deadline_ns));
+        let due = self.tick.divide(deadline_ns);
+        let h = home_of(due);
         let (index, generation, stored) = self.store(h, value, deadline_ns, seq);
         self.len += 1;
-        self.schedule(index, generation, (deadline_ns, seq), stored == h);
+        self.schedule(index, generation, (deadline_ns, seq), due, stored == h);
         TimerKey { index, generation }
     }
 
@@ -301,8 +308,14 @@ impl<T> Timers<T> for TimerWheel<T> {
         };
         record.deadline_ns = deadline_ns;
         let seq = record.seq;
-        let at_home = home_of(self.tick.divide(deadline_ns)) == h;
-        self.schedule(key.index, key.generation, (deadline_ns, seq), at_home);
+        let due = self.tick.divide(deadline_ns);
+        self.schedule(
+            key.index,
+            key.generation,
+            (deadline_ns, seq),
+            due,
+            home_of(due) == h,
+        );
         true
     }
 
