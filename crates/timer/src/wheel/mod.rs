@@ -96,7 +96,7 @@ pub struct TimerWheel<T> {
     /// Every visit at a tick up to this one has been made.
     now_tick: u64,
     /// One per block digit.
-    homes: Vec<Home<T>>,
+    homes: Box<[Home<T>; DIGITS as usize]>,
     /// Bit `d` set while home `d` stores a timer.
     homes_occupied: [u64; 4],
     /// Timers of the current block waiting for their tick, by tick digit.
@@ -138,7 +138,7 @@ impl<T> TimerWheel<T> {
             start,
             tick: Divider::new(tick_ns),
             now_tick: 0,
-            homes: (0..DIGITS).map(|_| Home::new()).collect(),
+            homes: Box::new(std::array::from_fn(|_| Home::new())),
             homes_occupied: [0; 4],
             ticks: RefLists::new(),
             blocks: RefLists::new(),
@@ -155,7 +155,7 @@ impl<T> TimerWheel<T> {
 
     /// Bytes of heap memory held: homes, reference lists and the ready heap.
     pub fn allocated_bytes(&self) -> usize {
-        self.homes.capacity() * std::mem::size_of::<Home<T>>()
+        std::mem::size_of::<[Home<T>; DIGITS as usize]>()
             + self.homes.iter().map(Home::allocated_bytes).sum::<usize>()
             + self.ticks.allocated_bytes()
             + self.blocks.allocated_bytes()
