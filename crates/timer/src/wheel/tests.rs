@@ -352,3 +352,41 @@ fn rescheduled_back_and_forth_in_ready_fires_once() {
     assert_eq!(fired, ["c", "d"]);
     assert_eq!(wheel.pop_expired(t0 + ms(10_000)), None);
 }
+
+#[test]
+fn a_full_home_spills_into_others_and_every_timer_still_fires_in_order() {
+    // Unit tests build homes of MAX_POS = 1024 records: 3000 timers for one
+    // block fill their home and spill into the next ones.
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keys: Vec<_> = (0..3000u32)
+        .map(|i| {
+            wheel.insert_at(
+                t0 + ms(5_000) + Duration::from_micros(u64::from(i % 200)),
+                i,
+            )
+        })
+        .collect();
+    let homes: std::collections::BTreeSet<_> = keys.iter().map(|k| k.index >> 10).collect();
+    assert!(homes.len() >= 3, "{homes:?}");
+    // Cancel some spilled ones, move others across blocks and back.
+    for k in keys.iter().skip(2500).step_by(3) {
+        assert!(wheel.cancel(*k).is_some());
+    }
+    for k in keys[1000..2500].iter().step_by(7) {
+        assert!(wheel.reschedule(*k, t0 + ms(9_000)));
+        assert!(wheel.reschedule(*k, t0 + ms(5_000) + Duration::from_micros(199)));
+    }
+    let mut now = t0;
+    let mut fired = Vec::new();
+    while now < t0 + ms(6_000) {
+        now += ms(1);
+        fired.extend(wheel.drain_expired(now).map(|e| (e.deadline, e.value)));
+    }
+    assert!(wheel.is_empty(), "{} left", wheel.len());
+    assert_eq!(fired.len(), 3000 - (500 + 2) / 3);
+    assert!(
+        fired.windows(2).all(|w| w[0] <= w[1]),
+        "deadline, then insertion order"
+    );
+}
