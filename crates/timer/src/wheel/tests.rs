@@ -384,7 +384,7 @@ fn a_full_home_spills_into_others_and_every_timer_still_fires_in_order() {
         fired.extend(wheel.drain_expired(now).map(|e| (e.deadline, e.value)));
     }
     assert!(wheel.is_empty(), "{} left", wheel.len());
-    assert_eq!(fired.len(), 3000 - (500 + 2) / 3);
+    assert_eq!(fired.len(), 3000 - 500_usize.div_ceil(3));
     assert!(
         fired.windows(2).all(|w| w[0] <= w[1]),
         "deadline, then insertion order"
