@@ -329,9 +329,12 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
     };
     let mut md = String::new();
     let _ = writeln!(md, "## Timers\n");
+    let runs_env = std::env::var("ROUSE_BENCH_RUNS")
+        .map(|r| format!("ROUSE_BENCH_RUNS={r} "))
+        .unwrap_or_default();
     let _ = writeln!(
         md,
-        "Command: `cargo xtask bench timer`{}\n",
+        "Command: `{runs_env}cargo xtask bench timer`{}\n",
         if quick {
             " (ROUSE_BENCH_QUICK=1: sizes / 10)"
         } else {
