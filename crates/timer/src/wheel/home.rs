@@ -34,8 +34,9 @@ const POS_BITS: u32 = 24;
 const POS_BITS: u32 = 10;
 /// Positions per home.
 pub(crate) const MAX_POS: usize = 1 << POS_BITS;
-/// Free lists whose capacity exceeds this are freed, not kept, on reset.
-const KEEP_CAPACITY: usize = 1024;
+/// A reset home keeps its first chunk and free list if they hold no more
+/// than this (so an idle wheel holds a few kilobytes).
+const KEEP_RECORDS: usize = 32;
 
 /// A key's index for position `pos` of home `home`.
 #[inline]
@@ -127,7 +128,10 @@ impl<T> Home<T> {
         }
         let c = self.len >> CHUNK_BITS;
         if c == self.chunks.len() {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+            // The first chunk grows as a `Vec` does (a home with a handful
+            // of timers holds a handful of records); later ones come whole.
+            let capacity = if c == 0 { 0 } else { CHUNK };
+            self.chunks.push(Vec::with_capacity(capacity));
         }
         let pos = self.len as u32;
         let generation = self.top_generation;
@@ -179,16 +183,21 @@ impl<T> Home<T> {
         Some(value)
     }
 
-    /// Forgets every (vacant) record, keeping one chunk; new records start
-    /// above every generation issued so far.
+    /// Forgets every (vacant) record, keeping a small first chunk (so a home
+    /// whose timers come and go one at a time does not allocate each time);
+    /// new records start above every generation issued so far.
     fn reset(&mut self) {
         self.top_generation = self.top_generation.wrapping_add(1);
         self.chunks.truncate(1);
         if let Some(chunk) = self.chunks.first_mut() {
-            chunk.clear();
+            if chunk.capacity() > KEEP_RECORDS {
+                self.chunks.clear();
+            } else {
+                chunk.clear();
+            }
         }
         self.len = 0;
-        if self.free.capacity() > KEEP_CAPACITY {
+        if self.free.capacity() > KEEP_RECORDS {
             self.free = Vec::new();
         } else {
             self.free.clear();
@@ -208,7 +217,11 @@ impl<T> Home<T> {
     /// Bytes of heap memory held.
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.chunks.capacity() * std::mem::size_of::<Vec<Record<T>>>()
-            + self.chunks.len() * CHUNK * std::mem::size_of::<Record<T>>()
+            + self
+                .chunks
+                .iter()
+                .map(|c| c.capacity() * std::mem::size_of::<Record<T>>())
+                .sum::<usize>()
             + self.free.capacity() * std::mem::size_of::<u32>()
     }
 }
@@ -262,7 +275,10 @@ mod tests {
                 assert!(home.take(pos as usize, generation).is_some());
             }
             assert_eq!(home.live(), 0);
-            assert!(home.allocated_bytes() > 0, "a home keeps one chunk");
+            assert!(
+                home.allocated_bytes() > 0,
+                "a small home keeps its first chunk"
+            );
         }
         for &(pos, generation) in &seen {
             assert_eq!(home.take(pos as usize, generation), None);

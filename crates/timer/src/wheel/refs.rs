@@ -19,6 +19,8 @@ pub(crate) type Ref = (u32, u32);
 
 /// Lists shorter than this are never compacted outside a visit.
 const MIN_COMPACT: usize = 1024;
+/// An emptied list keeps its buffer if it is no larger than this.
+const KEEP_EMPTY: usize = 64;
 
 /// 256 reference lists; see the module docs.
 #[derive(Debug)]
@@ -59,7 +61,7 @@ impl RefLists {
     pub(crate) fn restore(&mut self, d: usize, mut kept: Vec<Ref>) {
         let pushed = std::mem::take(&mut self.lists[d]);
         kept.extend(pushed);
-        if kept.is_empty() && kept.capacity() > MIN_COMPACT {
+        if kept.is_empty() && kept.capacity() > KEEP_EMPTY {
             kept = Vec::new();
         }
         self.compact_at[d] = (2 * kept.len()).max(MIN_COMPACT);

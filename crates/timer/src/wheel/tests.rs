@@ -390,3 +390,18 @@ fn a_full_home_spills_into_others_and_every_timer_still_fires_in_order() {
         "deadline, then insertion order"
     );
 }
+
+#[test]
+fn an_idle_wheel_gives_its_memory_back() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keys: Vec<_> = (0..100_000u64)
+        .map(|i| wheel.insert_at(t0 + ms(1_000 + i % 60_000), i))
+        .collect();
+    let busy = wheel.allocated_bytes();
+    for k in keys {
+        wheel.cancel(k);
+    }
+    let idle = wheel.allocated_bytes();
+    assert!(idle < 64 * 1024, "{idle} of {busy} bytes kept");
+}
