@@ -7,11 +7,10 @@
 //! timer before its deadline, and take "now" as an argument so tests (and the
 //! reactor's test mode, via [`ManualClock`]) control time.
 //!
-//! - [`TimerWheel`] — hierarchical timing wheel whose timers live in the
-//!   dense home of their 256-tick block: O(1) insert, and O(1) cancel that
-//!   touches one 32-byte record (the key names it; nothing is unlinked, and
-//!   the vacancy is reused), exact deadline order, never early. The one to
-//!   use for request timeouts.
+//! - [`TimerWheel`] — hierarchical timing wheel over dense slot storage: O(1)
+//!   insert and cancel (cancel removes the timer's bucket entry at once: no
+//!   tombstones), exact deadline order, never early. The one to use for
+//!   request timeouts.
 //! - [`TimerHeap`] — binary heap, lazy cancellation, tornado's compaction
 //!   rule. Exact order; good when timers are few.
 //! - [`FixedQueue`] — every timer has the same duration (all request

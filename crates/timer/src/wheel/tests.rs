@@ -153,10 +153,13 @@ fn time_before_start_fires_nothing() {
 }
 
 #[test]
-fn record_stays_small() {
-    // generation, value (Option<u32>), deadline, seq: one 32-byte record,
-    // nothing else per timer.
-    assert_eq!(TimerWheel::<u32>::bytes_per_timer(), 4 + 8 + 4 + 8 + 8);
+fn slot_stays_small() {
+    // deadline + seq, generation, position, bucket, value (Option<u32>),
+    // padded to 8, and the bucket entry.
+    assert_eq!(
+        TimerWheel::<u32>::bytes_per_timer(),
+        16 + 4 + 4 + 2 + 8 + 6 + 4
+    );
 }
 
 #[test]
@@ -164,16 +167,16 @@ fn cancelled_timers_leave_nothing_behind() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
     let keep = wheel.insert_at(t0 + Duration::from_secs(3600), u32::MAX);
-    // Far-future timers cancelled at once: their records are vacated and
-    // reused, so the home never grows past one timer's worth.
+    // Far-future timers cancelled at once: their hints would sit in a
+    // level-2 bucket for half an hour if nothing swept them.
     for i in 0..200_000 {
         let k = wheel.insert_at(t0 + Duration::from_secs(1800) + ms(u64::from(i % 1000)), i);
         assert_eq!(wheel.cancel(k), Some(i));
     }
     assert!(
-        wheel.allocated_bytes() < 200_000,
+        wheel.levels.allocated_bytes() < 200_000,
         "{}",
-        wheel.allocated_bytes()
+        wheel.levels.allocated_bytes()
     );
     assert_eq!(wheel.len(), 1);
     assert_eq!(
@@ -231,95 +234,50 @@ fn a_long_random_mix_agrees_with_the_heap() {
         }
         assert_eq!(wheel.len(), heap.len());
     }
-    let stored: usize = wheel.homes.iter().map(|h| h.live() as usize).sum();
-    assert_eq!(stored, wheel.len());
-    // Reschedules leave references; compaction keeps them within twice the
-    // timers plus one minimum list per digit.
-    let refs = wheel.blocks.entries() + wheel.ticks.entries();
-    assert!(refs <= 2 * wheel.len() + 2 * 256 * 1024, "{refs}");
+    let entries: usize = wheel.levels.entries();
+    assert!(
+        entries <= wheel.len(),
+        "{entries} bucket entries for {} timers",
+        wheel.len()
+    );
 }
 
 #[test]
-fn a_block_visit_and_a_tick_visit_at_the_same_tick_both_happen() {
-    // Tick 768 starts block 3 (a home visit) and is digit 0 of it: a timer
-    // inserted during block 2 for tick 768 lives in home 3 and must fire
-    // at 768, not a rotation later.
+fn visits_on_two_levels_at_the_same_tick_both_happen() {
+    // A level-1 bucket and a level-0 bucket both visited at tick 768: the
+    // second must not be mistaken for one a whole rotation away.
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
     wheel.pop_expired(t0 + ms(300));
-    wheel.insert_at(t0 + ms(800), "block 3");
+    wheel.insert_at(t0 + ms(800), "level 1");
     wheel.pop_expired(t0 + ms(600));
-    wheel.insert_at(t0 + ms(768), "tick 768");
+    wheel.insert_at(t0 + ms(768), "level 0");
     assert!(wheel.next_deadline() <= Some(t0 + ms(768)));
     assert_eq!(
         wheel.pop_expired(t0 + ms(790)).map(|e| e.value),
-        Some("tick 768")
+        Some("level 0")
     );
     assert_eq!(
         wheel.pop_expired(t0 + ms(800)).map(|e| e.value),
-        Some("block 3")
+        Some("level 1")
     );
 }
 
 #[test]
-fn cancel_vacates_the_record_and_the_next_timer_reuses_it() {
+fn cancel_moves_the_last_entry_of_the_bucket_into_the_hole() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    // Same block (2048..2303 ms): one home, positions 0, 1, 2.
-    let a = wheel.insert_at(t0 + ms(2_100), 'a');
-    let b = wheel.insert_at(t0 + ms(2_101), 'b');
-    let c = wheel.insert_at(t0 + ms(2_102), 'c');
+    // Same bucket: a, b, c at positions 0, 1, 2; cancelling a moves c to 0.
+    let a = wheel.insert_at(t0 + ms(2_000), 'a');
+    let b = wheel.insert_at(t0 + ms(2_001), 'b');
+    let c = wheel.insert_at(t0 + ms(2_002), 'c');
     assert_eq!(wheel.cancel(a), Some('a'));
-    let d = wheel.insert_at(t0 + ms(2_200), 'd');
-    assert_eq!(d.index, a.index, "the vacancy is reused");
-    assert_ne!(d.generation, a.generation);
-    assert_eq!(wheel.cancel(a), None, "the stale key stays inert");
+    assert_eq!(wheel.levels.entries(), 2);
+    // c's slot learned its new position: cancelling it removes the right entry.
     assert_eq!(wheel.cancel(c), Some('c'));
-    let fired: Vec<_> = wheel.drain_expired(t0 + ms(3_000)).map(|e| e.key).collect();
-    assert_eq!(fired, [b, d]);
-    assert_eq!(wheel.homes.iter().map(|h| h.live()).sum::<u32>(), 0);
-}
-
-#[test]
-fn timers_rotations_apart_share_a_home_and_fire_in_turn() {
-    // 256 blocks of 256 ticks = 65 536 ms: a timer that far ahead lives in
-    // the same home as one due now, and the block visit passes over it.
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    let near = wheel.insert_at(t0 + ms(300), "near");
-    let far = wheel.insert_at(t0 + ms(300 + 65_536), "far");
-    assert_eq!(near.index >> 24, far.index >> 24, "same home");
-    let mut now = t0;
-    let mut fired = Vec::new();
-    while now < t0 + ms(70_000) {
-        now += ms(1);
-        fired.extend(wheel.drain_expired(now).map(|e| (e.value, e.deadline)));
-    }
-    assert_eq!(
-        fired,
-        [("near", t0 + ms(300)), ("far", t0 + ms(300 + 65_536))]
-    );
-}
-
-#[test]
-fn a_reschedule_to_another_block_is_reached_through_its_block_list() {
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    let k = wheel.insert_at(t0 + ms(10_000), 'k');
-    for step in 1..=5_000u64 {
-        // An idle timeout pushed back on every "packet": stays stored in its
-        // first home, referenced from the block list of each new deadline.
-        assert!(wheel.reschedule(k, t0 + ms(10_000 + step * 7)));
-    }
-    assert!(wheel.blocks.entries() <= 5_000);
-    assert!(wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7 - 1)).is_none());
-    assert_eq!(
-        wheel
-            .pop_expired(t0 + ms(10_000 + 5_000 * 7))
-            .map(|e| e.key),
-        Some(k)
-    );
-    assert!(wheel.is_empty());
+    assert_eq!(wheel.levels.entries(), 1);
+    assert_eq!(wheel.pop_expired(t0 + ms(2_001)).map(|e| e.key), Some(b));
+    assert_eq!(wheel.levels.entries(), 0);
 }
 
 #[test]
@@ -354,41 +312,21 @@ fn rescheduled_back_and_forth_in_ready_fires_once() {
 }
 
 #[test]
-fn a_full_home_spills_into_others_and_every_timer_still_fires_in_order() {
-    // Unit tests build homes of MAX_POS = 1024 records: 3000 timers for one
-    // block fill their home and spill into the next ones.
+fn a_timer_pushed_back_thousands_of_times_fires_once_at_its_last_deadline() {
+    // An idle timeout moved on every "packet".
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    let keys: Vec<_> = (0..3000u32)
-        .map(|i| {
-            wheel.insert_at(
-                t0 + ms(5_000) + Duration::from_micros(u64::from(i % 200)),
-                i,
-            )
-        })
-        .collect();
-    let homes: std::collections::BTreeSet<_> = keys.iter().map(|k| k.index >> 10).collect();
-    assert!(homes.len() >= 3, "{homes:?}");
-    // Cancel some spilled ones, move others across blocks and back.
-    for k in keys.iter().skip(2500).step_by(3) {
-        assert!(wheel.cancel(*k).is_some());
+    let k = wheel.insert_at(t0 + ms(10_000), 'k');
+    for step in 1..=5_000u64 {
+        assert!(wheel.reschedule(k, t0 + ms(10_000 + step * 7)));
     }
-    for k in keys[1000..2500].iter().step_by(7) {
-        assert!(wheel.reschedule(*k, t0 + ms(9_000)));
-        assert!(wheel.reschedule(*k, t0 + ms(5_000) + Duration::from_micros(199)));
-    }
-    let mut now = t0;
-    let mut fired = Vec::new();
-    while now < t0 + ms(6_000) {
-        now += ms(1);
-        fired.extend(wheel.drain_expired(now).map(|e| (e.deadline, e.value)));
-    }
-    assert!(wheel.is_empty(), "{} left", wheel.len());
-    assert_eq!(fired.len(), 3000 - 500_usize.div_ceil(3));
-    assert!(
-        fired.windows(2).all(|w| w[0] <= w[1]),
-        "deadline, then insertion order"
+    assert_eq!(wheel.levels.entries(), 1);
+    assert!(wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7 - 1)).is_none());
+    assert_eq!(
+        wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7)).map(|e| e.key),
+        Some(k)
     );
+    assert!(wheel.is_empty());
 }
 
 #[test]
@@ -398,10 +336,10 @@ fn an_idle_wheel_gives_its_memory_back() {
     let keys: Vec<_> = (0..100_000u64)
         .map(|i| wheel.insert_at(t0 + ms(1_000 + i % 60_000), i))
         .collect();
-    let busy = wheel.allocated_bytes();
+    let busy = wheel.levels.allocated_bytes();
     for k in keys {
         wheel.cancel(k);
     }
-    let idle = wheel.allocated_bytes();
-    assert!(idle < 64 * 1024, "{idle} of {busy} bytes kept");
+    let idle = wheel.levels.allocated_bytes();
+    assert!(idle < 128 * 1024, "{idle} of {busy} bucket bytes kept");
 }
