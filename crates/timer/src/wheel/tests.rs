@@ -323,7 +323,9 @@ fn a_timer_pushed_back_thousands_of_times_fires_once_at_its_last_deadline() {
     assert_eq!(wheel.levels.entries(), 1);
     assert!(wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7 - 1)).is_none());
     assert_eq!(
-        wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7)).map(|e| e.key),
+        wheel
+            .pop_expired(t0 + ms(10_000 + 5_000 * 7))
+            .map(|e| e.key),
         Some(k)
     );
     assert!(wheel.is_empty());
