@@ -99,12 +99,24 @@ pub(crate) fn each_peer(
     // unfiltered.
     let filter = std::env::var("ROUSE_BENCH_FILTER").unwrap_or_default();
     let kept = |name: String| filter.split('|').any(|f| name.contains(f));
-    let mut rows: Vec<Row> = PeerKind::ALL
+    let peers: Vec<PeerKind> = PeerKind::ALL
         .iter()
-        .filter(|&&peer| peer != PeerKind::Fixed || scenario.starts_with("Fixed5s"))
+        .copied()
+        .filter(|&peer| peer != PeerKind::Fixed || scenario.starts_with("Fixed5s"))
         .filter(|peer| kept(format!("{scenario} {}", peer.name())))
-        .map(|&peer| {
-            let samples: Vec<Sample> = (0..runs).map(|_| run(peer, Instant::now())).collect();
+        .collect();
+    // Round-robin: every peer once per round, so a slow spell of the
+    // (shared) machine lands on all peers alike rather than on one.
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(runs); peers.len()];
+    for _ in 0..runs {
+        for (i, &peer) in peers.iter().enumerate() {
+            samples[i].push(run(peer, Instant::now()));
+        }
+    }
+    let mut rows: Vec<Row> = peers
+        .iter()
+        .zip(&samples)
+        .map(|(&peer, samples)| {
             let row = Row {
                 scenario: scenario.to_owned(),
                 unit,
@@ -343,7 +355,7 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
     );
     let _ = writeln!(
         md,
-        "Machine: {machine}. Median of {runs} runs (worst iteration: worst of all runs).\n"
+        "Machine: {machine}. Median of {runs} runs, the peers taking turns within each round (worst iteration: worst of all runs).\n"
     );
     let _ = writeln!(
         md,
