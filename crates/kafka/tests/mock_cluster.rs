@@ -6,52 +6,12 @@ use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::ResponseError;
-use rouse_kafka::{DeliveryErrorKind, Producer, ProducerConfig, ProducerError, Record};
+use rouse_kafka::{DeliveryErrorKind, ProducerError, Record};
 use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
-const TOPIC: &str = "events";
+mod common;
 
-fn cluster(brokers: usize, partitions: i32) -> MockCluster {
-    let cluster = MockCluster::start(ClusterConfig::new(brokers)).expect("mock starts");
-    cluster.create_topic(TOPIC, partitions).expect("topic");
-    cluster
-}
-
-fn producer(cluster: &MockCluster, extra: &[(&str, &str)]) -> Producer {
-    let bootstrap = cluster.bootstrap_servers();
-    let mut pairs = vec![
-        ("bootstrap.servers", bootstrap.as_str()),
-        ("client.id", "mock-test"),
-        ("request.timeout.ms", "2000"),
-        ("retry.backoff.ms", "20"),
-        ("retry.backoff.max.ms", "100"),
-        ("max.block.ms", "5000"),
-    ];
-    pairs.extend_from_slice(extra);
-    Producer::new(ProducerConfig::from_pairs(pairs).expect("valid config")).expect("starts")
-}
-
-/// Sends `n` keyed records, waits for every outcome (bounded), returns the
-/// acknowledged (partition, offset, value) in send order.
-fn send_all(producer: &Producer, n: usize, tag: &str) -> Vec<(i32, i64, String)> {
-    let futures: Vec<_> = (0..n)
-        .map(|i| {
-            let value = format!("{tag}-{i}");
-            let record = Record::key_value(TOPIC, format!("key-{}", i % 17), value.clone());
-            (value, producer.send(record).expect("send accepted"))
-        })
-        .collect();
-    futures
-        .into_iter()
-        .map(|(value, future)| {
-            let meta = future
-                .wait_timeout(Duration::from_secs(30))
-                .expect("an outcome within 30 s")
-                .unwrap_or_else(|e| panic!("{value} failed: {e}"));
-            (meta.partition, meta.offset, value)
-        })
-        .collect()
-}
+use common::{cluster, producer, send_all, TOPIC};
 
 /// The mock holds each acknowledged record once, at its offset, in send
 /// order per partition.
@@ -343,45 +303,4 @@ fn every_compression_type_is_stored_and_read_back_intact() {
         let acked = send_all(&producer, 200, compression);
         assert_stored_exactly_once(&cluster, &acked, 1);
     }
-}
-
-/// Threads of this process whose name starts with `prefix`, and open fds.
-fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-                .filter(|name| name.starts_with(prefix))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-#[test]
-fn dropping_the_last_handle_joins_the_poller_and_closes_its_sockets() {
-    let cluster = cluster(1, 1);
-    let producer = producer(&cluster, &[]);
-    let clone = producer.clone();
-    send_all(&clone, 10, "drop");
-    let pollers = threads_named("rouse-kafka-pol");
-    assert!(pollers >= 1, "the poller thread runs");
-    drop(producer);
-    assert_eq!(
-        threads_named("rouse-kafka-pol"),
-        pollers,
-        "a clone keeps it alive"
-    );
-    // Records still queued when the last handle goes are sent, not lost.
-    let pending = clone.send(Record::value(TOPIC, "last")).expect("send");
-    let started = Instant::now();
-    drop(clone);
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "drop is bounded"
-    );
-    assert_eq!(threads_named("rouse-kafka-pol"), pollers - 1, "joined");
-    let outcome = pending
-        .wait_timeout(Duration::from_secs(1))
-        .expect("resolved by the drop");
-    assert!(outcome.is_ok(), "{outcome:?}");
 }

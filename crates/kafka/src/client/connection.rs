@@ -119,22 +119,25 @@ impl Connection {
         self.next_correlation
     }
 
-    /// Queues a request frame, writes what the socket takes, and records it
-    /// in flight unless no response will come (`acks=0` Produce).
+    /// Queues a request frame and writes what the socket takes. A request
+    /// that expects a response is recorded in flight *before* the write, so
+    /// that if the write fails it is retried or failed with the connection's
+    /// other requests when the connection is closed; one that expects none
+    /// (`acks=0` Produce) is handed back, beside the write's result.
     pub(crate) fn send(
         &mut self,
         frame: Bytes,
         request: InFlight,
         expect_response: bool,
-    ) -> io::Result<Option<InFlight>> {
+    ) -> (Option<InFlight>, io::Result<()>) {
         self.out.push_back(frame);
-        self.flush()?;
-        if expect_response {
+        let unanswered = if expect_response {
             self.in_flight.push_back(request);
-            Ok(None)
+            None
         } else {
-            Ok(Some(request))
-        }
+            Some(request)
+        };
+        (unanswered, self.flush())
     }
 
     /// Writes queued output until done or the socket is full.
@@ -207,5 +210,62 @@ impl Connection {
     /// Everything in flight, for the caller to retry or fail on close.
     pub(crate) fn take_in_flight(&mut self) -> Vec<InFlight> {
         self.in_flight.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn request(correlation_id: i32) -> InFlight {
+        InFlight {
+            correlation_id,
+            api: ApiKey::Metadata,
+            version: 0,
+            sent: Instant::now(),
+            purpose: Purpose::Metadata,
+        }
+    }
+
+    #[test]
+    fn a_request_whose_write_fails_stays_in_flight_for_the_close_to_settle() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        let mut conn = Connection::open(None, addr, Instant::now()).expect("connect");
+        let (peer, _) = listener.accept().expect("accept");
+        for _ in 0..200 {
+            if conn.finish_connect().expect("connects") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(peer); // the broker hangs up: writes fail soon after
+        let mut sent = 0;
+        let failed = (0..200).find_map(|i| {
+            let (unanswered, written) = conn.send(Bytes::from_static(b"frame"), request(i), true);
+            assert!(
+                unanswered.is_none(),
+                "a request expecting an answer is kept"
+            );
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(5));
+            written.err()
+        });
+        assert!(
+            failed.is_some(),
+            "writing to a closed peer fails within 1 s"
+        );
+        assert_eq!(
+            conn.take_in_flight().len(),
+            sent,
+            "the request whose write failed is in flight too"
+        );
+        let (unanswered, written) = conn.send(Bytes::from_static(b"frame"), request(-1), false);
+        assert!(written.is_err());
+        assert!(
+            unanswered.is_some(),
+            "an acks=0 request is handed back, not dropped"
+        );
     }
 }

@@ -328,10 +328,20 @@ impl Poller {
         expect_response: bool,
     ) -> Result<(), String> {
         let client_id = self.shared.config.client_id().to_owned();
-        let conn = &mut self.conns.get_mut(&id).ok_or("connection gone")?.conn;
+        let Some(slot) = self.conns.get_mut(&id) else {
+            self.settle_unsent(purpose, &DeliveryError::network("connection gone"), now);
+            return Err("connection gone".into());
+        };
+        let conn = &mut slot.conn;
         let correlation_id = conn.next_id();
-        let frame =
-            wire::request(version, correlation_id, &client_id, body).map_err(|e| e.to_string())?;
+        let frame = match wire::request(version, correlation_id, &client_id, body) {
+            Ok(frame) => frame,
+            Err(e) => {
+                let reason = e.to_string();
+                self.settle_unsent(purpose, &DeliveryError::encoding(&reason), now);
+                return Err(reason);
+            }
+        };
         let request = InFlight {
             correlation_id,
             api,
@@ -339,19 +349,40 @@ impl Poller {
             sent: now,
             purpose,
         };
-        match conn.send(frame, request, expect_response) {
-            Ok(None) => Ok(()),
-            Ok(Some(unanswered)) => {
-                // acks=0: written is all the broker will ever tell us.
-                if let Purpose::Produce(batches) = unanswered.purpose {
-                    for batch in batches {
-                        self.batch_done(batch.topic_partition());
-                        batch.complete(-1, None);
+        let (unanswered, written) = conn.send(frame, request, expect_response);
+        let written = written.map_err(|e| format!("write to {}: {e}", conn.addr));
+        if let Some(unanswered) = unanswered {
+            match &written {
+                Ok(()) => {
+                    // acks=0: written is all the broker will ever tell us.
+                    if let Purpose::Produce(batches) = unanswered.purpose {
+                        for batch in batches {
+                            self.batch_done(batch.topic_partition());
+                            batch.complete(-1, None);
+                        }
                     }
                 }
-                Ok(())
+                Err(reason) => {
+                    self.settle_unsent(unanswered.purpose, &DeliveryError::network(reason), now)
+                }
             }
-            Err(e) => Err(format!("write to {}: {e}", conn.addr)),
+        }
+        written
+    }
+
+    /// A request that will get no response (never sent, or its connection
+    /// died): its batches are retried or failed, its flags cleared. Nothing
+    /// is dropped without an outcome.
+    fn settle_unsent(&mut self, purpose: Purpose, error: &DeliveryError, now: Instant) {
+        match purpose {
+            Purpose::Produce(batches) => {
+                for batch in batches {
+                    self.retry_or_fail(batch, error.clone(), now);
+                }
+            }
+            Purpose::Metadata => self.metadata_in_flight = false,
+            Purpose::InitProducerId => self.pid_in_flight = false,
+            Purpose::ApiVersions => {}
         }
     }
 
@@ -399,17 +430,9 @@ impl Poller {
         in_handler: bool,
     ) {
         tracing::warn!(addr = %conn.addr, broker = ?conn.broker, reason, "broker connection closed");
+        let error = DeliveryError::network(reason);
         for request in conn.take_in_flight() {
-            match request.purpose {
-                Purpose::Produce(batches) => {
-                    for batch in batches {
-                        self.retry_or_fail(batch, DeliveryError::network(reason), now);
-                    }
-                }
-                Purpose::Metadata => self.metadata_in_flight = false,
-                Purpose::InitProducerId => self.pid_in_flight = false,
-                Purpose::ApiVersions => {}
-            }
+            self.settle_unsent(request.purpose, &error, now);
         }
         self.shared.metadata.mark_stale();
         self.backoff(conn.broker, now);

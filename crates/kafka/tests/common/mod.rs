@@ -1,0 +1,54 @@
+//! What the producer's mock-cluster tests share: a cluster with one topic,
+//! a producer with short timeouts, and a bounded send-and-wait.
+
+// Each test binary uses its own subset of these helpers.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use rouse_kafka::{Producer, ProducerConfig, Record};
+use rouse_kafka_mock::{ClusterConfig, MockCluster};
+
+pub(crate) const TOPIC: &str = "events";
+
+pub(crate) fn cluster(brokers: usize, partitions: i32) -> MockCluster {
+    let cluster = MockCluster::start(ClusterConfig::new(brokers)).expect("mock starts");
+    cluster.create_topic(TOPIC, partitions).expect("topic");
+    cluster
+}
+
+pub(crate) fn producer(cluster: &MockCluster, extra: &[(&str, &str)]) -> Producer {
+    let bootstrap = cluster.bootstrap_servers();
+    let mut pairs = vec![
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("client.id", "mock-test"),
+        ("request.timeout.ms", "2000"),
+        ("retry.backoff.ms", "20"),
+        ("retry.backoff.max.ms", "100"),
+        ("max.block.ms", "5000"),
+    ];
+    pairs.extend_from_slice(extra);
+    Producer::new(ProducerConfig::from_pairs(pairs).expect("valid config")).expect("starts")
+}
+
+/// Sends `n` keyed records, waits for every outcome (bounded), returns the
+/// acknowledged (partition, offset, value) in send order.
+pub(crate) fn send_all(producer: &Producer, n: usize, tag: &str) -> Vec<(i32, i64, String)> {
+    let futures: Vec<_> = (0..n)
+        .map(|i| {
+            let value = format!("{tag}-{i}");
+            let record = Record::key_value(TOPIC, format!("key-{}", i % 17), value.clone());
+            (value, producer.send(record).expect("send accepted"))
+        })
+        .collect();
+    futures
+        .into_iter()
+        .map(|(value, future)| {
+            let meta = future
+                .wait_timeout(Duration::from_secs(30))
+                .expect("an outcome within 30 s")
+                .unwrap_or_else(|e| panic!("{value} failed: {e}"));
+            (meta.partition, meta.offset, value)
+        })
+        .collect()
+}
