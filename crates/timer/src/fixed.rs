@@ -137,6 +137,18 @@ impl Chunk {
     fn deadline_ns(&self, entry: &Entry) -> u64 {
         self.base_ns + u64::from(entry.offset_ns)
     }
+
+    /// Appends a timer; the caller checked that it fits (room, and a
+    /// deadline within `u32::MAX` ns of `base_ns`).
+    fn push(&mut self, deadline_ns: u64, index: u32, generation: u32) {
+        // The back chunk has its full capacity: no reallocation.
+        debug_assert!(self.entries.len() < self.entries.capacity());
+        self.entries.push(Entry {
+            offset_ns: (deadline_ns - self.base_ns) as u32,
+            index,
+            generation,
+        });
+    }
 }
 
 /// Timers of one fixed duration in a FIFO; see the module docs.
@@ -230,13 +242,7 @@ impl<T> FixedQueue<T> {
                 slot.link = number;
                 slot.value = Some(value);
                 let generation = slot.generation;
-                // The back chunk has its full capacity: no reallocation.
-                debug_assert!(back.entries.len() < back.entries.capacity());
-                back.entries.push(Entry {
-                    offset_ns: (deadline_ns - back.base_ns) as u32,
-                    index,
-                    generation,
-                });
+                back.push(deadline_ns, index, generation);
                 self.live += 1;
                 TimerKey { index, generation }
             }
@@ -340,13 +346,7 @@ impl<T> FixedQueue<T> {
         }
         let at = self.chunks.len() - 1;
         let (index, generation) = self.alloc_slot(value, self.number_of(at));
-        let back = &mut self.chunks[at];
-        debug_assert!(back.entries.len() < back.entries.capacity());
-        back.entries.push(Entry {
-            offset_ns: (deadline_ns - back.base_ns) as u32,
-            index,
-            generation,
-        });
+        self.chunks[at].push(deadline_ns, index, generation);
         self.live += 1;
         TimerKey { index, generation }
     }
