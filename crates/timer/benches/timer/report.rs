@@ -80,6 +80,9 @@ pub(crate) struct Row {
     net: f64,
     /// `net` over the 4-ary heap's `net`.
     net_vs_dary: f64,
+    /// The lowest and highest of that ratio taken round by round: how far
+    /// the machine's noise moved it.
+    net_range: (f64, f64),
 }
 
 fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
@@ -137,6 +140,7 @@ pub(crate) fn each_peer(
                 vs_dary: f64::NAN,
                 net: f64::NAN,
                 net_vs_dary: f64::NAN,
+                net_range: (f64::NAN, f64::NAN),
             };
             println!("{}", line(&row));
             row
@@ -150,11 +154,25 @@ pub(crate) fn each_peer(
         .iter()
         .find(|r| r.peer == PeerKind::Null)
         .map_or(f64::NAN, |r| r.ns);
-    for row in &mut rows {
+    let index_of = |kind: PeerKind| peers.iter().position(|&p| p == kind);
+    let per_round = |i: usize| -> (f64, f64) {
+        let (Some(d), Some(h)) = (index_of(PeerKind::DaryLazy), index_of(PeerKind::Null)) else {
+            return (f64::NAN, f64::NAN);
+        };
+        let ratios = (0..runs).map(|r| {
+            let harness = samples[h][r].ns_per_op;
+            (samples[i][r].ns_per_op - harness) / (samples[d][r].ns_per_op - harness)
+        });
+        ratios.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        })
+    };
+    for (i, row) in rows.iter_mut().enumerate() {
         row.vs_dary = row.ns / dary;
         if row.peer != PeerKind::Null {
             row.net = row.ns - harness;
             row.net_vs_dary = row.net / (dary - harness);
+            row.net_range = per_round(i);
         }
     }
     rows
@@ -184,7 +202,16 @@ fn line(r: &Row) -> String {
         } else {
             format!("{:.1}", r.net)
         },
-        ratio(r.net_vs_dary),
+        if r.net_range.0.is_nan() {
+            ratio(r.net_vs_dary)
+        } else {
+            format!(
+                "{} ({:.2}-{:.2})",
+                ratio(r.net_vs_dary),
+                r.net_range.0,
+                r.net_range.1
+            )
+        },
         r.p99.as_secs_f64() * 1e6,
         r.worst.as_secs_f64() * 1e6,
         r.bytes_mean,
@@ -369,7 +396,7 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
          1 ms, so up to 1000 µs is the poll interval, not the structure. \
          `TimerWheel::<u32>::bytes_per_timer()` = {} bytes (slot plus bucket entry, before slack). \
          The last row of each block is the harness alone (no timer structure); net ns is ns/op less that row, \
-         what the structure itself costs, and net vs 4-ary compares those. Timings on a shared VM vary from run \
+         what the structure itself costs, and net vs 4-ary compares those (in brackets: the lowest and highest of that ratio round by round). Timings on a shared VM vary from run \
          to run (up to 2x between invocations seen here); rows of one table ran back to back in one process.\n",
         rouse_timer::TimerWheel::<u32>::bytes_per_timer(),
     );
