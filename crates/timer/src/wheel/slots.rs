@@ -136,31 +136,39 @@ impl<T> Slots<T> {
     /// one visit to the record.
     #[inline]
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Option<(BucketId, u32)>)> {
-        let slot = self.slot_mut(key.index)?;
-        if slot.generation != key.generation {
-            return None;
-        }
-        let value = slot.value.take()?;
-        let place = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.pos));
-        slot.bucket = NO_BUCKET;
-        slot.generation = key.generation.wrapping_add(1);
-        self.free.push(key.index);
-        self.len -= 1;
-        Some((value, place))
+        self.vacate(key.index, Some(key.generation))
+            .map(|(value, _, place)| (value, place))
     }
 
     /// Frees an occupied slot: returns its value and the generation its key
     /// had. Every key and ready-heap entry for it goes stale.
     #[inline]
     pub(crate) fn remove(&mut self, index: u32) -> Option<(T, u32)> {
+        self.vacate(index, None)
+            .map(|(value, generation, _)| (value, generation))
+    }
+
+    /// Frees slot `index` if it holds a timer (of `generation`, when one is
+    /// given): its value, the generation its key had, and where its bucket
+    /// entry is.
+    #[inline]
+    fn vacate(
+        &mut self,
+        index: u32,
+        generation: Option<u32>,
+    ) -> Option<(T, u32, Option<(BucketId, u32)>)> {
         let slot = self.slot_mut(index)?;
+        if generation.is_some_and(|g| g != slot.generation) {
+            return None;
+        }
         let value = slot.value.take()?;
+        let place = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.pos));
         slot.bucket = NO_BUCKET;
         let generation = slot.generation;
         slot.generation = generation.wrapping_add(1);
         self.free.push(index);
         self.len -= 1;
-        Some((value, generation))
+        Some((value, generation, place))
     }
 
     /// Records where the timer's bucket entry is (`NO_BUCKET`: in none).
