@@ -435,7 +435,7 @@ fn main() {
     let only = std::env::var("ROUSE_BENCH_ONLY").ok();
     let wanted = |name: &str| {
         only.as_deref()
-            .map_or(true, |o| o.split('|').any(|o| name.contains(o)))
+            .map_or(true, |o| report::matches_any(o, name))
     };
     let mut rows: Vec<Row> = Vec::new();
 

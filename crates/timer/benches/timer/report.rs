@@ -85,6 +85,12 @@ pub(crate) struct Row {
     net_range: (f64, f64),
 }
 
+/// Whether `name` contains one of the `|`-separated `patterns` (an empty
+/// pattern matches everything): the ROUSE_BENCH_ONLY and _FILTER syntax.
+pub(crate) fn matches_any(patterns: &str, name: &str) -> bool {
+    patterns.split('|').any(|p| name.contains(p))
+}
+
 fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
     v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN in timings"));
     v[v.len() / 2]
@@ -101,7 +107,7 @@ pub(crate) fn each_peer(
     // a or b (for profiling one case); the Markdown is only meaningful
     // unfiltered.
     let filter = std::env::var("ROUSE_BENCH_FILTER").unwrap_or_default();
-    let kept = |name: String| filter.split('|').any(|f| name.contains(f));
+    let kept = |name: String| matches_any(&filter, &name);
     let peers: Vec<PeerKind> = PeerKind::ALL
         .iter()
         .copied()
@@ -146,17 +152,13 @@ pub(crate) fn each_peer(
             row
         })
         .collect();
-    let dary = rows
-        .iter()
-        .find(|r| r.peer == PeerKind::DaryLazy)
-        .map_or(f64::NAN, |r| r.ns);
-    let harness = rows
-        .iter()
-        .find(|r| r.peer == PeerKind::Null)
-        .map_or(f64::NAN, |r| r.ns);
-    let index_of = |kind: PeerKind| peers.iter().position(|&p| p == kind);
+    let d = peers.iter().position(|&p| p == PeerKind::DaryLazy);
+    let h = peers.iter().position(|&p| p == PeerKind::Null);
+    let ns_of = |i: Option<usize>| i.map_or(f64::NAN, |i| rows[i].ns);
+    let (dary, harness) = (ns_of(d), ns_of(h));
+    // The net ratio round by round: its lowest and highest.
     let per_round = |i: usize| -> (f64, f64) {
-        let (Some(d), Some(h)) = (index_of(PeerKind::DaryLazy), index_of(PeerKind::Null)) else {
+        let (Some(d), Some(h)) = (d, h) else {
             return (f64::NAN, f64::NAN);
         };
         let ratios = (0..runs).map(|r| {
@@ -397,7 +399,7 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
          `TimerWheel::<u32>::bytes_per_timer()` = {} bytes (slot plus bucket entry, before slack). \
          The last row of each block is the harness alone (no timer structure); net ns is ns/op less that row, \
          what the structure itself costs, and net vs 4-ary compares those (in brackets: the lowest and highest of that ratio round by round). Timings on a shared VM vary from run \
-         to run (up to 2x between invocations seen here); rows of one table ran back to back in one process.\n",
+         to run (up to 2x between invocations seen here); rows of one table ran in one process, the peers in turns.\n",
         rouse_timer::TimerWheel::<u32>::bytes_per_timer(),
     );
     md.push_str(&table);

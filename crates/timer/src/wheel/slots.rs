@@ -25,6 +25,9 @@ use super::levels::{BucketId, NO_BUCKET};
 use crate::timers::TimerKey;
 
 const PAGE_BITS: u32 = 12;
+
+/// Where a timer's bucket entry is: its bucket and position there.
+pub(crate) type Place = (BucketId, u32);
 const PAGE: usize = 1 << PAGE_BITS;
 
 /// What the passing of time needs of a timer.
@@ -135,7 +138,7 @@ impl<T> Slots<T> {
     /// value and where its bucket entry is (for the caller to remove), in
     /// one visit to the record.
     #[inline]
-    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Option<(BucketId, u32)>)> {
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Option<Place>)> {
         self.vacate(key.index, Some(key.generation))
             .map(|(value, _, place)| (value, place))
     }
@@ -152,11 +155,7 @@ impl<T> Slots<T> {
     /// given): its value, the generation its key had, and where its bucket
     /// entry is.
     #[inline]
-    fn vacate(
-        &mut self,
-        index: u32,
-        generation: Option<u32>,
-    ) -> Option<(T, u32, Option<(BucketId, u32)>)> {
+    fn vacate(&mut self, index: u32, generation: Option<u32>) -> Option<(T, u32, Option<Place>)> {
         let slot = self.slot_mut(index)?;
         if generation.is_some_and(|g| g != slot.generation) {
             return None;
@@ -183,7 +182,7 @@ impl<T> Slots<T> {
     /// Where the timer's bucket entry is, forgetting it (the caller removes
     /// the entry); `None` if it is in no bucket.
     #[inline]
-    pub(crate) fn take_place(&mut self, index: u32) -> Option<(BucketId, u32)> {
+    pub(crate) fn take_place(&mut self, index: u32) -> Option<Place> {
         let slot = self.slot_mut(index)?;
         let bucket = std::mem::replace(&mut slot.bucket, NO_BUCKET);
         (bucket != NO_BUCKET).then_some((bucket, slot.pos))
