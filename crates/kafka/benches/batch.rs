@@ -104,7 +104,7 @@ fn run(peer: Peer, codec: Compression, records: &[(Record, i64)], prebuilt: &[kp
                 for (r, ts) in records {
                     b.append(r, *ts).unwrap();
                 }
-                b.finish(-1, -1, -1, codec).unwrap()
+                b.finish(None, codec).unwrap()
             }
             Peer::CrateEncodeOnly => {
                 let mut buf = BytesMut::with_capacity(BATCH_SIZE);
@@ -149,7 +149,7 @@ fn main() {
         for (r, ts) in &records {
             b.append(r, *ts).unwrap();
         }
-        let ours = b.finish(-1, -1, -1, codec).unwrap();
+        let ours = b.finish(None, codec).unwrap();
         let mut theirs = BytesMut::new();
         let kp_codec = if codec == Compression::None {
             kp::Compression::None

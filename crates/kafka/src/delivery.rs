@@ -35,8 +35,13 @@ pub struct RecordMetadata {
     pub topic: Arc<str>,
     /// The partition.
     pub partition: i32,
-    /// The record's offset in the partition, or `-1` with `acks=0`, where the
-    /// broker sends no response.
+    /// The record's offset in the partition, or `-1` where the broker gave
+    /// none: with `acks=0` (the broker sends no response), and when a retry
+    /// was answered DUPLICATE_SEQUENCE_NUMBER (the record was written by an
+    /// earlier attempt) by a broker that no longer knows that attempt's
+    /// offset. Whenever the broker does give the first write's offset, as
+    /// Kafka does for a duplicate of one of a producer's last five batches,
+    /// that offset is reported.
     pub offset: i64,
     /// The record's timestamp: the creation time it was sent with, or the
     /// broker's append time for topics with `LogAppendTime`.
@@ -71,6 +76,10 @@ pub enum DeliveryErrorKind {
     Encoding,
     /// The record was dropped without an outcome: a bug in the producer.
     Dropped,
+    /// The producer hit an error it cannot recover from (see
+    /// [`Producer::fatal_error`](crate::Producer::fatal_error)): every
+    /// pending and later record fails with it; create a new producer.
+    Fatal,
 }
 
 /// Why a record was not delivered, whether trying again could help, and what
@@ -149,6 +158,15 @@ impl DeliveryError {
             DeliveryErrorKind::Network,
             true,
             format!("network error: {detail}; the record may or may not have been written; resend it if a duplicate is acceptable"),
+        )
+    }
+
+    /// The producer cannot go on: `reason` says why.
+    pub fn fatal(reason: &str) -> DeliveryError {
+        DeliveryError::new(
+            DeliveryErrorKind::Fatal,
+            false,
+            format!("fatal producer error: {reason}; this producer can send nothing more: close it and create a new one"),
         )
     }
 

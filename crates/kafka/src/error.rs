@@ -61,8 +61,9 @@ pub enum ProducerError {
     },
     /// The topic's metadata did not arrive within `max.block.ms`: the topic
     /// does not exist (and the brokers do not create topics on first use),
-    /// or no broker answered.
-    #[error("topic {topic:?} not present in metadata after {} ms (max.block.ms): create the topic, or check bootstrap.servers and that the brokers are up", waited.as_millis())]
+    /// or no broker answered — then `cause` says why (the address that did
+    /// not resolve or refused the connection).
+    #[error("topic {topic:?} not present in metadata after {} ms (max.block.ms): {}", waited.as_millis(), cause.as_deref().map_or_else(|| "create the topic, or check bootstrap.servers and that the brokers are up".to_owned(), |c| format!("{c}; check bootstrap.servers and that the brokers are up")))]
     MetadataTimeout {
         /// The record, untouched.
         record: Box<Record>,
@@ -70,6 +71,8 @@ pub enum ProducerError {
         topic: String,
         /// How long `send` waited.
         waited: Duration,
+        /// The last connection failure, if no broker could be reached.
+        cause: Option<String>,
     },
     /// The brokers refused the topic (an invalid name, or not authorized).
     #[error("the brokers refused topic {topic:?} with Kafka error code {code} ({}); fix the topic name or the broker's ACLs", kafka_protocol::ResponseError::try_from_code(*code).map_or_else(|| "unknown".to_owned(), |e| e.to_string()))]
@@ -90,6 +93,16 @@ pub enum ProducerError {
         waited: Duration,
         /// Records queued and batches in flight when it gave up.
         pending: u64,
+    },
+    /// The producer hit an unrecoverable error earlier (see
+    /// [`Producer::fatal_error`](crate::Producer::fatal_error)); it takes no
+    /// more records.
+    #[error("the producer failed fatally and takes no more records: {reason}; close it and create a new producer")]
+    Fatal {
+        /// The record, untouched.
+        record: Box<Record>,
+        /// What went wrong.
+        reason: String,
     },
     /// The poller thread or its event loop could not be started.
     #[error("could not start the producer's poller thread: {0}; the process may be out of file descriptors or threads")]
@@ -124,6 +137,9 @@ macro_rules! with_record {
                 record: $record, ..
             }
             | ProducerError::TopicUnavailable {
+                record: $record, ..
+            }
+            | ProducerError::Fatal {
                 record: $record, ..
             }
             | ProducerError::Closed { record: $record } => Some($found),

@@ -59,7 +59,7 @@
 //! // Poller: drain ready batches per leader, encode, send, complete.
 //! let drained = accumulator.drain_ready(Instant::now(), |_partition| Some(BrokerId(1)));
 //! for mut batch in drained.batches.into_values().flatten() {
-//!     let bytes = batch.encode(-1, -1, -1, config.compression())?;
+//!     let bytes = batch.encode(None, config.compression())?;
 //!     let mut wire = bytes.clone();
 //!     let decoded = kafka_protocol::records::RecordBatchDecoder::decode(&mut wire).map_err(|e| e.to_string())?;
 //!     assert_eq!(decoded.records[0].value.as_deref(), Some(&b"paid"[..]));
@@ -75,6 +75,7 @@
 //! ```
 
 pub mod accumulator;
+mod backoff;
 pub mod batch;
 mod client;
 pub mod config;

@@ -74,7 +74,7 @@ fn every_record_gets_exactly_one_outcome() {
                     } else {
                         Compression::None
                     };
-                    let mut bytes = batch.encode(-1, -1, -1, codec).unwrap();
+                    let mut bytes = batch.encode(None, codec).unwrap();
                     let set = RecordBatchDecoder::decode(&mut bytes).unwrap();
                     assert_eq!(set.records.len(), batch.record_count());
                     for r in &set.records {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::Shared;
-use crate::batch::{AppendError, BatchBuilder, BatchError};
+use crate::batch::{restamp, AppendError, BatchBuilder, BatchError, Stamp};
 use crate::config::Compression;
 use crate::delivery::{Completer, DeliveryError, DeliveryFuture, OnDelivery, RecordMetadata};
 use crate::record::{Record, TopicPartition};
@@ -36,8 +36,8 @@ struct Pending {
 enum Contents {
     /// Records encoded so far; the header is not written yet.
     Building(BatchBuilder),
-    /// The exact bytes sent, kept for identical retries.
-    Encoded(Bytes),
+    /// The exact bytes sent, kept for identical retries, and their stamp.
+    Encoded { bytes: Bytes, stamp: Option<Stamp> },
     /// Encoding failed (the builder is gone); only failing is left.
     Lost,
 }
@@ -78,7 +78,7 @@ impl std::fmt::Debug for ProducerBatch {
             .field("records", &self.records.len())
             .field("size", &self.size)
             .field("attempts", &self.attempts)
-            .field("encoded", &matches!(self.contents, Contents::Encoded(_)))
+            .field("stamp", &self.stamp())
             .finish()
     }
 }
@@ -188,32 +188,71 @@ impl ProducerBatch {
     }
 
     /// The bytes for a Produce request. The first call writes the header
-    /// with this producer id, epoch and base sequence and compresses; every
-    /// later call (a retry) returns those same bytes and ignores its
-    /// arguments, because the broker recognises a duplicate only by identical
-    /// sequence numbers.
+    /// with `stamp` (the idempotent producer's id, epoch and base sequence;
+    /// `None` without idempotence) and compresses. A later call with the
+    /// same stamp (a retry) returns those same bytes, because the broker
+    /// recognises a duplicate only by an identical stamp; a later call with
+    /// another stamp is refused ([`BatchError::AlreadyStamped`]): moving a
+    /// batch to another stamp is [`restamp`](Self::restamp)'s job.
     pub fn encode(
         &mut self,
-        producer_id: i64,
-        producer_epoch: i16,
-        base_sequence: i32,
+        stamp: Option<Stamp>,
         compression: Compression,
     ) -> Result<Bytes, BatchError> {
         match std::mem::replace(&mut self.contents, Contents::Lost) {
-            Contents::Encoded(bytes) => {
-                self.contents = Contents::Encoded(bytes.clone());
-                Ok(bytes)
+            Contents::Encoded { bytes, stamp: was } => {
+                self.contents = Contents::Encoded {
+                    bytes: bytes.clone(),
+                    stamp: was,
+                };
+                if was == stamp {
+                    Ok(bytes)
+                } else {
+                    Err(BatchError::AlreadyStamped)
+                }
             }
             Contents::Building(builder) => {
-                let bytes =
-                    builder.finish(producer_id, producer_epoch, base_sequence, compression)?;
-                self.contents = Contents::Encoded(bytes.clone());
+                let bytes = builder.finish(stamp, compression)?;
+                self.contents = Contents::Encoded {
+                    bytes: bytes.clone(),
+                    stamp,
+                };
                 Ok(bytes)
             }
-            Contents::Lost => Err(BatchError::Compression(
-                "the batch failed to encode before".to_owned(),
-            )),
+            Contents::Lost => Err(BatchError::Lost),
         }
+    }
+
+    /// Moves an encoded batch to `stamp`: only for a batch the broker is
+    /// known not to have written (its old stamp's sequence range was
+    /// refused), which the idempotent producer sends again under a new
+    /// producer identity. Returns the new bytes.
+    pub fn restamp(&mut self, stamp: Stamp) -> Result<Bytes, BatchError> {
+        match &mut self.contents {
+            Contents::Encoded { bytes, stamp: was } => {
+                tracing::debug!(tp = %self.tp, from = ?was, to = ?stamp, "batch restamped");
+                *bytes = restamp(bytes, stamp);
+                *was = Some(stamp);
+                Ok(bytes.clone())
+            }
+            Contents::Building(_) => Err(BatchError::NotEncoded),
+            Contents::Lost => Err(BatchError::Lost),
+        }
+    }
+
+    /// The stamp it was encoded with (`None` before encoding, or without
+    /// idempotence).
+    pub fn stamp(&self) -> Option<Stamp> {
+        match &self.contents {
+            Contents::Encoded { stamp, .. } => *stamp,
+            _ => None,
+        }
+    }
+
+    /// Its creation order across the accumulator (orders a partition's
+    /// batches).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Notes how long the poller's last poll lasted before it drained this
@@ -226,7 +265,7 @@ impl ProducerBatch {
     /// The bytes from [`encode`](Self::encode), if it ran.
     pub fn encoded(&self) -> Option<&Bytes> {
         match &self.contents {
-            Contents::Encoded(bytes) => Some(bytes),
+            Contents::Encoded { bytes, .. } => Some(bytes),
             _ => None,
         }
     }

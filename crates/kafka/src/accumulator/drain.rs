@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::BrokerId;
 
@@ -38,6 +38,18 @@ impl Accumulator {
         now: Instant,
         leader_of: impl Fn(&TopicPartition) -> Option<BrokerId>,
     ) -> Drained {
+        self.drain_ready_if(now, leader_of, |_, _| true)
+    }
+
+    /// [`drain_ready`](Self::drain_ready), leaving every partition whose
+    /// front batch `may_send` holds back (the idempotent producer's
+    /// sequence rules). Both closures run under a partition's lock.
+    pub fn drain_ready_if(
+        &self,
+        now: Instant,
+        leader_of: impl Fn(&TopicPartition) -> Option<BrokerId>,
+        may_send: impl Fn(&TopicPartition, &ProducerBatch) -> bool,
+    ) -> Drained {
         let mut drained = Drained::default();
         let queues = self.all_queues();
         if queues.is_empty() {
@@ -57,6 +69,9 @@ impl Accumulator {
                 continue;
             };
             if !self.ready_at(&q, force).is_some_and(|at| at <= now) {
+                continue;
+            }
+            if !q.batches.front().is_some_and(|b| may_send(&q.tp, b)) {
                 continue;
             }
             let size = q.batches.front().map_or(0, ProducerBatch::size_in_bytes);
@@ -92,7 +107,9 @@ impl Accumulator {
     /// Its encoded bytes are kept, so the retry is byte-identical.
     pub fn reenqueue(&self, mut batch: ProducerBatch, now: Instant) {
         batch.attempts += 1;
-        let backoff = self.config.jittered_backoff(batch.attempts, random());
+        let backoff = self
+            .config
+            .jittered_backoff(batch.attempts, crate::backoff::random());
         batch.retry_at = Some(now.checked_add(backoff).unwrap_or(now));
         batch.mark_requeued();
         tracing::debug!(tp = %batch.topic_partition(), attempts = batch.attempts, ?backoff, "batch re-enqueued");
@@ -109,10 +126,10 @@ impl Accumulator {
         q.batches.insert(at, batch);
     }
 
-    /// Fails every queued batch whose `delivery.timeout.ms` has run out, from
-    /// the front of each partition. Returns the records failed. Callbacks run
-    /// on this thread, with no lock held.
-    pub fn expire(&self, now: Instant) -> usize {
+    /// Takes every queued batch whose `delivery.timeout.ms` has run out, from
+    /// the front of each partition, for the caller to fail (the poller
+    /// first notes the hole a sent batch leaves in its partition's sequence).
+    pub fn take_expired(&self, now: Instant) -> Vec<ProducerBatch> {
         let timeout = self.config.delivery_timeout();
         let mut expired = Vec::new();
         for queue in self.all_queues() {
@@ -125,13 +142,18 @@ impl Accumulator {
                 expired.extend(q.batches.pop_front());
             }
         }
-        let records = expired.iter().map(ProducerBatch::record_count).sum();
-        for batch in expired {
-            let sent = batch.attempts > 0;
-            tracing::debug!(tp = %batch.topic_partition(), sent, "batch expired");
-            batch.fail(DeliveryError::timeout(timeout, sent));
-        }
-        records
+        expired
+    }
+
+    /// When the oldest queued batch's `delivery_timeout` runs out, so a
+    /// batch held back (not ready, or its partition waiting) still expires
+    /// on time.
+    pub fn next_expiry(&self, delivery_timeout: Duration) -> Option<Instant> {
+        self.all_queues()
+            .iter()
+            .filter_map(|q| q.lock().batches.front().map(ProducerBatch::created))
+            .min()
+            .and_then(|created| created.checked_add(delivery_timeout))
     }
 
     /// Fails every queued batch with `error` (a forced close); batches the
@@ -193,14 +215,4 @@ impl Accumulator {
             .flat_map(|partitions| partitions.values().map(Arc::clone))
             .collect()
     }
-}
-
-/// A random value for jitter: std's per-process random hash keys over a
-/// counter. Retries are rare, so its cost does not matter.
-fn random() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.finish()
 }

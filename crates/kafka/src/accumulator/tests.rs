@@ -170,7 +170,7 @@ fn completion_resolves_every_record_and_frees_memory() {
         })
         .collect();
     let mut batch = take_all(a.drain_ready(t0 + LINGER, leader_one)).remove(0);
-    let bytes = batch.encode(-1, -1, -1, Compression::None).unwrap();
+    let bytes = batch.encode(None, Compression::None).unwrap();
     assert_eq!(batch.encoded(), Some(&bytes));
     batch.complete(500, None);
     for (i, f) in futures.iter().enumerate() {
@@ -211,9 +211,15 @@ fn retries_go_back_in_order_after_backoff_with_identical_bytes() {
     }
     let mut first = take_all(a.drain_ready(t0, leader_one)).remove(0);
     let mut second = take_all(a.drain_ready(t0, leader_one)).remove(0);
+    let stamp = |base_sequence| {
+        Some(crate::batch::Stamp {
+            identity: crate::batch::ProducerIdentity { id: 9, epoch: 0 },
+            base_sequence,
+        })
+    };
     let bytes = (
-        first.encode(9, 0, 0, Compression::Lz4).unwrap(),
-        second.encode(9, 0, 1, Compression::Lz4).unwrap(),
+        first.encode(stamp(0), Compression::Lz4).unwrap(),
+        second.encode(stamp(1), Compression::Lz4).unwrap(),
     );
     // Responses fail in any order; the queue must end up oldest first.
     a.reenqueue(second, t0);
@@ -235,12 +241,18 @@ fn retries_go_back_in_order_after_backoff_with_identical_bytes() {
     let mut again = take_all(a.drain_ready(later, leader_one)).remove(0);
     assert_eq!(again.attempts(), 1);
     assert_eq!(
-        again.encode(1, 1, 50, Compression::None).unwrap(),
+        again.encode(stamp(0), Compression::None).unwrap(),
         bytes.0,
         "a retry resends the same bytes"
     );
-    let mut next = take_all(a.drain_ready(later, leader_one)).remove(0);
-    assert_eq!(next.encode(1, 1, 50, Compression::None).unwrap(), bytes.1);
+    assert_eq!(
+        again.encode(stamp(50), Compression::None),
+        Err(crate::batch::BatchError::AlreadyStamped),
+        "another stamp is refused, not silently ignored"
+    );
+    let next = take_all(a.drain_ready(later, leader_one)).remove(0);
+    assert_eq!(next.encoded(), Some(&bytes.1));
+    assert_eq!(next.stamp(), stamp(1));
     // Exponential: a second failure waits twice as long (200 ms ±20%).
     a.reenqueue(again, later);
     assert!(a
@@ -252,6 +264,15 @@ fn retries_go_back_in_order_after_backoff_with_identical_bytes() {
         1
     );
     drop(next);
+}
+
+fn expire(a: &Accumulator, now: Instant) -> usize {
+    let expired = a.take_expired(now);
+    let records = expired.iter().map(ProducerBatch::record_count).sum();
+    for batch in expired {
+        batch.fail(DeliveryError::timeout(a.config().delivery_timeout(), false));
+    }
+    records
 }
 
 #[test]
@@ -429,8 +450,8 @@ fn abort_and_expire_resolve_queued_records_once() {
         a.append(to_p(i % 2, "v"), &p, Partitions::all(4), cb, t0)
             .unwrap();
     }
-    assert_eq!(a.expire(t0 + Duration::from_millis(49)), 0);
-    assert_eq!(a.expire(t0 + Duration::from_millis(50)), 4);
+    assert_eq!(expire(&a, t0 + Duration::from_millis(49)), 0);
+    assert_eq!(expire(&a, t0 + Duration::from_millis(50)), 4);
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 
     let futures: Vec<_> = (0..3)
@@ -585,7 +606,7 @@ fn a_callback_may_send_again_while_batches_end() {
     let p = DefaultPartitioner::with_seed(1);
     a.append(to_p(0, "first"), &p, Partitions::all(4), cb, t0)
         .unwrap();
-    assert_eq!(a.expire(t0 + Duration::from_millis(20)), 1);
+    assert_eq!(expire(&a, t0 + Duration::from_millis(20)), 1);
     assert_eq!(resent.load(Ordering::SeqCst), 1);
     assert_eq!(
         a.stats().queued_records,

@@ -43,6 +43,7 @@
 //! the uncompressed records, so a compressed batch ends smaller.
 
 mod compress;
+mod stamp;
 mod varint;
 
 #[cfg(test)]
@@ -52,6 +53,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::config::Compression;
 use crate::record::Record;
+pub use stamp::{restamp, ProducerIdentity, Stamp};
 use varint::{varint_len, varlong_len, SliceWriter};
 
 /// Bytes of a record batch header, before any record.
@@ -60,13 +62,6 @@ pub const RECORD_BATCH_OVERHEAD: usize = 61;
 const CRC_OFFSET: usize = 17;
 const ATTRIBUTES_OFFSET: usize = 21;
 const MAGIC: u8 = 2;
-
-/// Producer id, epoch and sequence for a batch that is not idempotent.
-pub const NO_PRODUCER_ID: i64 = -1;
-/// See [`NO_PRODUCER_ID`].
-pub const NO_PRODUCER_EPOCH: i16 = -1;
-/// See [`NO_PRODUCER_ID`].
-pub const NO_SEQUENCE: i32 = -1;
 
 /// Why [`BatchBuilder::append`] refused a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,6 +89,16 @@ pub enum BatchError {
     /// The codec failed; the message names it. Try another `compression.type`.
     #[error("{0}; try another compression.type")]
     Compression(String),
+    /// An earlier encode of this batch failed; the batch can only be failed.
+    #[error("the batch failed to encode before; it cannot be sent")]
+    Lost,
+    /// The batch was encoded with another producer stamp; a retry must send
+    /// the bytes as they are (a bug in the caller).
+    #[error("the batch was already encoded with another producer id, epoch or sequence")]
+    AlreadyStamped,
+    /// Restamping needs an encoded batch (a bug in the caller).
+    #[error("the batch has not been encoded yet")]
+    NotEncoded,
 }
 
 /// Bytes one record takes inside a batch (length prefix included) when it is
@@ -273,16 +278,16 @@ impl BatchBuilder {
     }
 
     /// Encodes the header and compresses the records: the bytes to put in a
-    /// Produce request. Keep them: a retry must resend the identical batch
-    /// (same producer id, epoch and sequence) for the broker to spot a
+    /// Produce request, stamped for an idempotent producer (`None`: Kafka's
+    /// "no producer" values). Keep them: a retry must resend the identical
+    /// batch (same producer id, epoch and sequence) for the broker to spot a
     /// duplicate.
     pub fn finish(
         self,
-        producer_id: i64,
-        producer_epoch: i16,
-        base_sequence: i32,
+        stamp: Option<Stamp>,
         compression: Compression,
     ) -> Result<Bytes, BatchError> {
+        let (producer_id, producer_epoch, base_sequence) = stamp::header_fields(stamp);
         if self.count == 0 {
             return Err(BatchError::Empty);
         }

@@ -28,10 +28,22 @@ struct Ident {
 }
 
 const PLAIN: Ident = Ident {
-    id: NO_PRODUCER_ID,
-    epoch: NO_PRODUCER_EPOCH,
-    base_sequence: NO_SEQUENCE,
+    id: -1,
+    epoch: -1,
+    base_sequence: -1,
 };
+
+impl Ident {
+    fn stamp(self) -> Option<Stamp> {
+        (self.id >= 0).then_some(Stamp {
+            identity: ProducerIdentity {
+                id: self.id,
+                epoch: self.epoch,
+            },
+            base_sequence: self.base_sequence,
+        })
+    }
+}
 
 const IDEMPOTENT: Ident = Ident {
     id: 4242,
@@ -60,8 +72,7 @@ fn build(records: &[(Record, i64)], ident: Ident, codec: Compression) -> Bytes {
     for (r, ts) in records {
         b.append(r, *ts).unwrap();
     }
-    b.finish(ident.id, ident.epoch, ident.base_sequence, codec)
-        .unwrap()
+    b.finish(ident.stamp(), codec).unwrap()
 }
 
 /// The same records as the protocol crate wants them.
@@ -235,10 +246,7 @@ fn an_empty_batch_cannot_be_finished() {
     let b = BatchBuilder::new(100, 100);
     assert!(b.is_empty() && !b.is_full());
     assert_eq!(b.first_timestamp(), None);
-    assert_eq!(
-        b.finish(-1, -1, -1, Compression::None),
-        Err(BatchError::Empty)
-    );
+    assert_eq!(b.finish(None, Compression::None), Err(BatchError::Empty));
 }
 
 #[test]

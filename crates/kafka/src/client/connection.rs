@@ -51,6 +51,16 @@ pub(crate) enum Purpose {
     Produce(Vec<ProducerBatch>),
 }
 
+impl Purpose {
+    /// The batches a Produce request carries (none for other requests).
+    pub(crate) fn into_batches(self) -> Vec<ProducerBatch> {
+        match self {
+            Purpose::Produce(batches) => batches,
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// A request awaiting its response.
 #[derive(Debug)]
 pub(crate) struct InFlight {

@@ -48,6 +48,8 @@ struct State {
     wanted: BTreeSet<String>,
     refreshed: Option<Instant>,
     stale: bool,
+    /// Why no broker can be reached, while none can.
+    unreachable: Option<String>,
 }
 
 /// Shared between senders and the poller.
@@ -120,6 +122,20 @@ impl Metadata {
             .collect()
     }
 
+    /// Notes why no broker could be reached (`None` once one answers), for
+    /// the error of a sender whose wait runs out.
+    pub(crate) fn set_unreachable(&self, cause: Option<String>) {
+        let mut state = self.state.write();
+        if state.unreachable != cause {
+            state.unreachable = cause;
+        }
+    }
+
+    /// Why no broker can be reached, if none can.
+    pub(crate) fn unreachable(&self) -> Option<String> {
+        self.state.read().unreachable.clone()
+    }
+
     /// Asks for a refresh (a leader error, a lost connection).
     pub(crate) fn mark_stale(&self) {
         self.state.write().stale = true;
@@ -190,6 +206,7 @@ impl Metadata {
         }
         state.refreshed = Some(now);
         state.stale = false;
+        state.unreachable = None;
         drop(state);
         let _guard = self.waiters.lock();
         self.changed.notify_all();

@@ -18,11 +18,14 @@
 //! syscall.
 
 mod connection;
+mod identity;
 mod latency;
 mod metadata;
 mod poller;
 mod requests;
+mod resolver;
 mod responses;
+mod sequences;
 mod wire;
 
 use std::cell::RefCell;
@@ -41,7 +44,7 @@ pub use latency::BrokerLatency;
 
 use crate::accumulator::Accumulator;
 use crate::config::ProducerConfig;
-use crate::delivery::{DeliveryFuture, DeliveryResult, OnDelivery};
+use crate::delivery::{DeliveryError, DeliveryFuture, DeliveryResult, OnDelivery};
 use crate::error::ProducerError;
 use crate::partitioner::{DefaultPartitioner, Partitioner, Partitions};
 use crate::record::Record;
@@ -58,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) latency: Mutex<HashMap<BrokerId, LatencyWindow>>,
     /// Set by `close` once it has waited: fail what is left and stop.
     pub(crate) abort: AtomicBool,
+    /// Set once, by the poller, when the producer cannot go on.
+    pub(crate) fatal: OnceLock<String>,
 }
 
 /// A Kafka producer: cheap to clone, shared by any number of threads.
@@ -132,6 +137,7 @@ impl Producer {
             metadata: Metadata::default(),
             latency: Mutex::new(HashMap::new()),
             abort: AtomicBool::new(false),
+            fatal: OnceLock::new(),
             config,
         });
         let (handle, thread) = spawn_poller(Arc::clone(&shared))?;
@@ -183,9 +189,7 @@ impl Producer {
         let shared = &self.inner.shared;
         let config = &shared.config;
         if shared.accumulator.is_closed() {
-            return Err(ProducerError::Closed {
-                record: Box::new(record),
-            });
+            return Err(self.refused(record));
         }
         let started = Instant::now();
         let layout = match shared
@@ -200,10 +204,12 @@ impl Producer {
                     record: Box::new(record),
                 })
             }
+            Lookup::TimedOut if shared.accumulator.is_closed() => return Err(self.refused(record)),
             Lookup::TimedOut => {
                 return Err(ProducerError::MetadataTimeout {
                     topic: record.topic.clone(),
                     waited: started.elapsed(),
+                    cause: shared.metadata.unreachable(),
                     record: Box::new(record),
                 })
             }
@@ -212,17 +218,50 @@ impl Producer {
             count: layout.partitions,
             available: &layout.available,
         };
-        let appended = shared.accumulator.append(
+        let appended = match shared.accumulator.append(
             record,
             &*self.inner.partitioner,
             partitions,
             on_delivery,
             Instant::now(),
-        )?;
+        ) {
+            Ok(appended) => appended,
+            Err(ProducerError::Closed { record }) => return Err(self.refused(*record)),
+            Err(error) => return Err(error),
+        };
         if appended.wake {
             self.wake(false);
         }
         Ok(appended.future)
+    }
+
+    /// The error for a record a closed producer will not take: closed by the
+    /// application, or failed fatally.
+    fn refused(&self, record: Record) -> ProducerError {
+        match self.inner.shared.fatal.get() {
+            Some(reason) => ProducerError::Fatal {
+                record: Box::new(record),
+                reason: reason.clone(),
+            },
+            None => ProducerError::Closed {
+                record: Box::new(record),
+            },
+        }
+    }
+
+    /// The error that ended this producer, if one did: a state it cannot
+    /// recover from (the broker lost or fenced its idempotent producer id
+    /// and a new one could not be had, or `enable.idempotence=true` against
+    /// a broker that gives none). Every record pending at the time failed
+    /// with a [`DeliveryErrorKind::Fatal`](crate::DeliveryErrorKind::Fatal)
+    /// error, and `send` refuses every later one with
+    /// [`ProducerError::Fatal`]. Close the producer and create a new one.
+    pub fn fatal_error(&self) -> Option<DeliveryError> {
+        self.inner
+            .shared
+            .fatal
+            .get()
+            .map(|reason| DeliveryError::fatal(reason))
     }
 
     /// Wakes the poller unless `rouse.wakeups` is off (metadata the poller
@@ -342,9 +381,8 @@ fn spawn_poller(shared: Arc<Shared>) -> Result<(Handle, JoinHandle<()>), Produce
                 }
             };
             let _ = tx.send(Ok(el.handle()));
-            let now = el.now();
             let poller =
-                Rc::new_cyclic(|this| RefCell::new(Poller::new(shared, this.clone(), now)));
+                Rc::new_cyclic(|this| RefCell::new(Poller::new(shared, this.clone(), &el)));
             let pump = Rc::clone(&poller);
             el.add_prepare(move |el| pump.borrow_mut().pump(el));
             let span = tracing::info_span!("rouse-kafka-poller");

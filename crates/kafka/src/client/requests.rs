@@ -77,12 +77,18 @@ pub(crate) fn metadata(topics: &[String]) -> MetadataRequest {
         .with_allow_auto_topic_creation(true)
 }
 
-pub(crate) fn init_producer_id(timeout_ms: i32) -> InitProducerIdRequest {
+/// An idempotent producer's id request: `producer_id` and `epoch` are -1
+/// for a fresh id, or the current ones to ask for a bump (KIP-360, v3+).
+pub(crate) fn init_producer_id(
+    timeout_ms: i32,
+    producer_id: i64,
+    epoch: i16,
+) -> InitProducerIdRequest {
     InitProducerIdRequest::default()
         .with_transactional_id(None)
         .with_transaction_timeout_ms(timeout_ms)
-        .with_producer_id(ProducerId(-1))
-        .with_producer_epoch(-1)
+        .with_producer_id(ProducerId(producer_id))
+        .with_producer_epoch(epoch)
 }
 
 /// A Produce request carrying each batch's encoded bytes.

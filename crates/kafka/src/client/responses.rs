@@ -1,99 +1,155 @@
-//! What the poller does with each response.
+//! What each response means, as pure verdicts; the poller applies them in
+//! one place (`poller::apply`). Nothing here touches the poller's state.
 //!
-//! Produce, per partition: no error (or DUPLICATE_SEQUENCE_NUMBER, a retry
-//! the broker had already written) completes the batch; a retriable error
-//! puts it back for another attempt, and a leadership error also asks for
-//! fresh metadata; anything else fails it with the broker's error.
+//! Produce, per batch:
+//!
+//! ```text
+//!   no error, DUPLICATE_SEQUENCE_NUMBER ─► Complete at the broker's offset
+//!   leadership errors (NOT_LEADER, …) ───► RetryAfterMetadata
+//!   other retriable errors, lost answer ─► Retry (same bytes)
+//!   OUT_OF_ORDER_SEQUENCE_NUMBER ────────► OutOfOrder (pipelined, or a gap:
+//!                                          the poller's sequences decide)
+//!   UNKNOWN_PRODUCER_ID ─────────────────► RecoverIdentity
+//!   INVALID_PRODUCER_EPOCH, fenced ──────► Fatal
+//!   anything else ───────────────────────► Fail
+//! ```
 
-use std::time::Instant;
-
-use bytes::Bytes;
-use kafka_protocol::messages::{
-    ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse,
-};
+use kafka_protocol::messages::produce_response::PartitionProduceResponse;
+use kafka_protocol::messages::{ApiVersionsResponse, InitProducerIdResponse, ProduceResponse};
 use kafka_protocol::ResponseError;
 
-use super::connection::{InFlight, Phase, Purpose};
-use super::poller::Poller;
-use super::{requests, wire};
-use crate::accumulator::ProducerBatch;
+use super::connection::Versions;
+use super::identity::Granted;
+use super::requests;
+use crate::batch::ProducerIdentity;
 use crate::delivery::DeliveryError;
+use crate::record::TopicPartition;
 
-/// Applies the response to `request`; an error closes the connection.
-pub(super) fn apply(
-    poller: &mut Poller,
-    id: u64,
-    request: InFlight,
-    payload: Bytes,
-    now: Instant,
-) -> Result<(), String> {
-    let (api, version) = (request.api, request.version);
-    match request.purpose {
-        Purpose::ApiVersions => {
-            let response: ApiVersionsResponse =
-                wire::response(api, version, payload).map_err(|e| e.to_string())?;
-            api_versions(poller, id, version, &response, now)
-        }
-        Purpose::Metadata => {
-            poller.metadata_in_flight = false;
-            poller.metadata_not_before = now + poller.shared.config.retry_backoff();
-            let response: MetadataResponse =
-                wire::response(api, version, payload).map_err(|e| e.to_string())?;
-            poller.shared.metadata.update(&response, now);
-            adopt_bootstrap_connection(poller, id);
-            tracing::debug!(
-                brokers = response.brokers.len(),
-                topics = response.topics.len(),
-                "metadata"
-            );
-            Ok(())
-        }
-        Purpose::InitProducerId => {
-            poller.pid_in_flight = false;
-            let response: InitProducerIdResponse =
-                wire::response(api, version, payload).map_err(|e| e.to_string())?;
-            init_producer_id(poller, &response);
-            Ok(())
-        }
-        Purpose::Produce(batches) => {
-            let latency = now.duration_since(request.sent);
-            if let Some(broker) = poller.conns.get(&id).and_then(|s| s.conn.broker) {
-                poller
-                    .shared
-                    .latency
-                    .lock()
-                    .entry(broker)
-                    .or_default()
-                    .record(latency);
-            }
-            match wire::response::<ProduceResponse>(api, version, payload) {
-                Ok(response) => produce(poller, batches, &response, now),
-                Err(error) => {
-                    for batch in batches {
-                        poller.retry_or_fail(
-                            batch,
-                            DeliveryError::network(&error.to_string()),
-                            now,
-                        );
-                    }
-                    return Err(error.to_string());
-                }
-            }
-            Ok(())
-        }
+/// What to do with one batch after its Produce answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Written at `base_offset` (-1 if the broker gave none).
+    Complete {
+        base_offset: i64,
+        log_append_time: Option<i64>,
+    },
+    /// Send again, unchanged, after the retry backoff.
+    Retry(DeliveryError),
+    /// Send again after fresh metadata (the leader may have moved).
+    RetryAfterMetadata(DeliveryError),
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER: not written; whether that is a gap
+    /// depends on the batches before it.
+    OutOfOrder(DeliveryError),
+    /// Not written, and the broker no longer knows this producer: the
+    /// partition needs a new identity, then the batch goes again.
+    RecoverIdentity(DeliveryError),
+    /// Ends with this error.
+    Fail(DeliveryError),
+    /// The producer cannot go on.
+    Fatal(String),
+}
+
+/// The verdict for the batch of `tp`, given the response's `answer` for it
+/// (`None` if the response left the partition out) and the attempts the
+/// batch has had before this one.
+pub(crate) fn produce_verdict(
+    tp: &TopicPartition,
+    answer: Option<&PartitionProduceResponse>,
+    attempts: u32,
+) -> Verdict {
+    let Some(answer) = answer else {
+        return Verdict::Retry(DeliveryError::network(&format!(
+            "the Produce response left out {tp}"
+        )));
+    };
+    let code = answer.error_code;
+    if code == 0 || code == ResponseError::DuplicateSequenceNumber.code() {
+        return Verdict::Complete {
+            base_offset: answer.base_offset,
+            log_append_time: (answer.log_append_time_ms >= 0).then_some(answer.log_append_time_ms),
+        };
+    }
+    let error = DeliveryError::broker(code, attempts + 1);
+    // Kafka calls these two non-retriable; for an idempotent producer they
+    // are retried (in order, or under a new identity), so a batch that runs
+    // out of time with one says so.
+    let recoverable = || DeliveryError::new(error.kind(), true, error.message());
+    match ResponseError::try_from_code(code) {
+        Some(ResponseError::OutOfOrderSequenceNumber) => Verdict::OutOfOrder(recoverable()),
+        Some(ResponseError::UnknownProducerId) => Verdict::RecoverIdentity(recoverable()),
+        Some(
+            e @ (ResponseError::InvalidProducerEpoch
+            | ResponseError::ProducerFenced
+            | ResponseError::InvalidProducerIdMapping),
+        ) => Verdict::Fatal(format!(
+            "the broker fenced this producer on {tp} with {e}: another producer with the same id \
+             and a newer epoch exists"
+        )),
+        Some(
+            ResponseError::NotLeaderOrFollower
+            | ResponseError::LeaderNotAvailable
+            | ResponseError::UnknownTopicOrPartition
+            | ResponseError::FencedLeaderEpoch,
+        ) => Verdict::RetryAfterMetadata(error),
+        _ if error.is_retriable() => Verdict::Retry(error),
+        _ => Verdict::Fail(error),
     }
 }
 
-fn api_versions(
-    poller: &mut Poller,
-    id: u64,
-    version: i16,
+/// The answer for `tp` in a Produce response.
+pub(crate) fn answer_for<'a>(
+    response: &'a ProduceResponse,
+    tp: &TopicPartition,
+) -> Option<&'a PartitionProduceResponse> {
+    response
+        .responses
+        .iter()
+        .filter(|t| t.name.0.as_str() == &*tp.topic)
+        .flat_map(|t| t.partition_responses.iter())
+        .find(|p| p.index == tp.partition)
+}
+
+/// What an InitProducerId answer means.
+pub(crate) fn init_producer_id(response: &InitProducerIdResponse) -> Granted {
+    match ResponseError::try_from_code(response.error_code) {
+        None if response.producer_id.0 >= 0 && response.producer_epoch >= 0 => {
+            Granted::Identity(ProducerIdentity {
+                id: response.producer_id.0,
+                epoch: response.producer_epoch,
+            })
+        }
+        None => Granted::Refused(format!(
+            "the broker answered InitProducerId without an error but with producer id {} epoch {}",
+            response.producer_id.0, response.producer_epoch
+        )),
+        Some(
+            e @ (ResponseError::InvalidProducerEpoch
+            | ResponseError::ProducerFenced
+            | ResponseError::InvalidProducerIdMapping
+            | ResponseError::UnknownProducerId),
+        ) => Granted::AskFresh(e.to_string()),
+        Some(e) if e.is_retriable() => Granted::Retry(e.to_string()),
+        Some(e) => Granted::Refused(format!("InitProducerId failed with {e}")),
+    }
+}
+
+/// What an ApiVersions answer means for a connection.
+#[derive(Debug)]
+pub(crate) enum Negotiated {
+    /// Use these versions.
+    Versions(Versions),
+    /// An older broker answered at v0: ask again at v0.
+    AskAtV0,
+}
+
+/// The versions to use with the broker that sent `response` to a request
+/// at `version`; `Err` says why the broker cannot be used.
+pub(crate) fn api_versions(
     response: &ApiVersionsResponse,
-    now: Instant,
-) -> Result<(), String> {
+    version: i16,
+) -> Result<Negotiated, String> {
     if response.error_code == ResponseError::UnsupportedVersion.code() && version > 0 {
-        // An older broker: it answered at v0; ask again in its terms.
-        return poller.send_api_versions(id, 0, now);
+        return Ok(Negotiated::AskAtV0);
     }
     if response.error_code != 0 {
         return Err(format!(
@@ -101,111 +157,96 @@ fn api_versions(
             response.error_code
         ));
     }
-    let versions = requests::negotiate(&response.api_keys).map_err(|e| {
-        tracing::error!(error = %e, "broker too old for this producer");
-        e.to_string()
-    })?;
-    let slot = poller.conns.get_mut(&id).ok_or("connection gone")?;
-    slot.conn.versions = versions;
-    slot.conn.phase = Phase::Ready;
-    tracing::debug!(addr = %slot.conn.addr, ?versions, "versions negotiated");
-    Ok(())
+    requests::negotiate(&response.api_keys)
+        .map(Negotiated::Versions)
+        .map_err(|e| e.to_string())
 }
 
-/// A bootstrap connection whose address is a broker's becomes that
-/// broker's connection, so it is not dialled twice.
-fn adopt_bootstrap_connection(poller: &mut Poller, id: u64) {
-    let Some(slot) = poller.conns.get(&id) else {
-        return;
-    };
-    if slot.conn.broker.is_some() {
-        return;
-    }
-    let addr = slot.conn.addr;
-    let metadata = &poller.shared.metadata;
-    let found = metadata.brokers().into_iter().find(|(broker, host, port)| {
-        !poller.by_broker.contains_key(broker)
-            && std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), *port))
-                .is_ok_and(|mut a| a.any(|a| a == addr))
-    });
-    if let Some((broker, _, _)) = found {
-        if let Some(slot) = poller.conns.get_mut(&id) {
-            slot.conn.broker = Some(broker);
-            poller.by_broker.insert(broker, id);
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::ProducerId;
 
-fn init_producer_id(poller: &mut Poller, response: &InitProducerIdResponse) {
-    match ResponseError::try_from_code(response.error_code) {
-        None => {
-            poller.producer_id = Some((response.producer_id.0, response.producer_epoch));
-            tracing::info!(
-                producer_id = response.producer_id.0,
-                epoch = response.producer_epoch,
-                "idempotent producer id"
-            );
-        }
-        Some(error) if error.is_retriable() => {
-            tracing::debug!(%error, "InitProducerId will be retried");
-        }
-        Some(error) => {
-            tracing::error!(
-                %error,
-                "InitProducerId refused: sending without idempotence (duplicates are possible on \
-                 retries); set enable.idempotence=false to silence this"
-            );
-            poller.producer_id = Some((-1, -1));
-        }
+    fn answer(code: ResponseError) -> PartitionProduceResponse {
+        PartitionProduceResponse::default()
+            .with_error_code(code.code())
+            .with_base_offset(41)
     }
-}
 
-fn produce(
-    poller: &mut Poller,
-    batches: Vec<ProducerBatch>,
-    response: &ProduceResponse,
-    now: Instant,
-) {
-    for batch in batches {
-        let tp = batch.topic_partition();
-        let answer = response
-            .responses
-            .iter()
-            .filter(|t| t.name.0.as_str() == &*tp.topic)
-            .flat_map(|t| t.partition_responses.iter())
-            .find(|p| p.index == tp.partition);
-        let Some(answer) = answer else {
-            let reason = format!("the Produce response left out {tp}");
-            poller.retry_or_fail(batch, DeliveryError::network(&reason), now);
-            continue;
+    fn verdict(code: ResponseError) -> Verdict {
+        produce_verdict(&TopicPartition::new("t", 0), Some(&answer(code)), 0)
+    }
+
+    #[test]
+    fn produce_errors_map_to_verdicts() {
+        let tp = TopicPartition::new("t", 0);
+        let ok = PartitionProduceResponse::default().with_base_offset(7);
+        assert_eq!(
+            produce_verdict(&tp, Some(&ok), 0),
+            Verdict::Complete {
+                base_offset: 7,
+                log_append_time: None
+            }
+        );
+        assert!(matches!(
+            verdict(ResponseError::DuplicateSequenceNumber),
+            Verdict::Complete {
+                base_offset: 41,
+                ..
+            }
+        ));
+        assert!(matches!(
+            verdict(ResponseError::NotLeaderOrFollower),
+            Verdict::RetryAfterMetadata(_)
+        ));
+        assert!(matches!(
+            verdict(ResponseError::RequestTimedOut),
+            Verdict::Retry(_)
+        ));
+        assert!(matches!(
+            verdict(ResponseError::OutOfOrderSequenceNumber),
+            Verdict::OutOfOrder(_)
+        ));
+        assert!(matches!(
+            verdict(ResponseError::UnknownProducerId),
+            Verdict::RecoverIdentity(_)
+        ));
+        assert!(matches!(
+            verdict(ResponseError::InvalidProducerEpoch),
+            Verdict::Fatal(_)
+        ));
+        assert!(matches!(
+            verdict(ResponseError::MessageTooLarge),
+            Verdict::Fail(_)
+        ));
+        assert!(matches!(produce_verdict(&tp, None, 0), Verdict::Retry(_)));
+    }
+
+    #[test]
+    fn init_producer_id_answers_map_to_grants() {
+        let granted = InitProducerIdResponse::default()
+            .with_producer_id(ProducerId(5))
+            .with_producer_epoch(2);
+        assert_eq!(
+            init_producer_id(&granted),
+            Granted::Identity(ProducerIdentity { id: 5, epoch: 2 })
+        );
+        let error = |e: ResponseError| {
+            init_producer_id(&InitProducerIdResponse::default().with_error_code(e.code()))
         };
-        let code = answer.error_code;
-        if code == 0 || code == ResponseError::DuplicateSequenceNumber.code() {
-            poller.batch_done(tp);
-            let append_time = (answer.log_append_time_ms >= 0).then_some(answer.log_append_time_ms);
-            batch.complete(answer.base_offset, append_time);
-            continue;
-        }
-        let error = ResponseError::try_from_code(code);
-        if error.is_some_and(|e| {
-            matches!(
-                e,
-                ResponseError::NotLeaderOrFollower
-                    | ResponseError::LeaderNotAvailable
-                    | ResponseError::UnknownTopicOrPartition
-                    | ResponseError::FencedLeaderEpoch
-            )
-        }) {
-            poller.shared.metadata.mark_stale();
-        }
-        tracing::debug!(%tp, code, attempts = batch.attempts(), "produce error");
-        let attempts = batch.attempts() + 1;
-        let mut error = DeliveryError::broker(code, attempts);
-        if code == ResponseError::OutOfOrderSequenceNumber.code() {
-            // A batch pipelined behind one that failed: the broker refuses
-            // the gap. It goes again, in order, once the earlier one has.
-            error = DeliveryError::new(error.kind(), true, error.message());
-        }
-        poller.retry_or_fail(batch, error, now);
+        assert!(matches!(
+            error(ResponseError::CoordinatorLoadInProgress),
+            Granted::Retry(_)
+        ));
+        assert!(matches!(
+            error(ResponseError::InvalidProducerEpoch),
+            Granted::AskFresh(_)
+        ));
+        assert!(matches!(
+            error(ResponseError::ClusterAuthorizationFailed),
+            Granted::Refused(_)
+        ));
+        let sentinel = InitProducerIdResponse::default().with_producer_id(ProducerId(-1));
+        assert!(matches!(init_producer_id(&sentinel), Granted::Refused(_)));
     }
 }

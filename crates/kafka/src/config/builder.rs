@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use super::checks::{
+    at_least, at_most, check_servers, delivery_timeout, idempotence, int, millis, parse_bool,
+    within,
+};
 use super::{Acks, Compression, ConfigError, ProducerConfig};
-
-/// Java's `MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION_FOR_IDEMPOTENCE`: the broker
-/// remembers the last five batches per producer and partition.
-const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
 
 /// Collects settings; nothing is checked until [`build`](Self::build).
 ///
@@ -34,6 +34,8 @@ pub struct ProducerConfigBuilder {
     max_request_size: Option<usize>,
     wakeups: Option<bool>,
     poll_timeout: Option<Duration>,
+    reconnect_backoff: Option<Duration>,
+    reconnect_backoff_max: Option<Duration>,
 }
 
 impl ProducerConfigBuilder {
@@ -157,6 +159,21 @@ impl ProducerConfigBuilder {
         self
     }
 
+    /// `reconnect.backoff.ms` (default 50 ms): the first wait before a
+    /// broker is dialled again after a failed connection; doubles per
+    /// failure up to `reconnect.backoff.max.ms`.
+    pub fn reconnect_backoff(mut self, backoff: Duration) -> Self {
+        self.reconnect_backoff = Some(backoff);
+        self
+    }
+
+    /// `reconnect.backoff.max.ms` (default 1000 ms): the cap of the
+    /// reconnect backoff.
+    pub fn reconnect_backoff_max(mut self, backoff: Duration) -> Self {
+        self.reconnect_backoff_max = Some(backoff);
+        self
+    }
+
     /// Sets one setting from its Kafka key and string value.
     pub fn set(self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let v = value.trim();
@@ -182,6 +199,12 @@ impl ProducerConfigBuilder {
             "retry.backoff.ms" => self.retry_backoff(millis("retry.backoff.ms", v, i64::MAX)?),
             "retry.backoff.max.ms" => {
                 self.retry_backoff_max(millis("retry.backoff.max.ms", v, i64::MAX)?)
+            }
+            "reconnect.backoff.ms" => {
+                self.reconnect_backoff(millis("reconnect.backoff.ms", v, i64::MAX)?)
+            }
+            "reconnect.backoff.max.ms" => {
+                self.reconnect_backoff_max(millis("reconnect.backoff.max.ms", v, i64::MAX)?)
             }
             "metadata.max.age.ms" => {
                 self.metadata_max_age(millis("metadata.max.age.ms", v, i64::MAX)?)
@@ -223,6 +246,12 @@ impl ProducerConfigBuilder {
         let linger = self.linger.unwrap_or(Duration::from_millis(5));
         let request_timeout = self.request_timeout.unwrap_or(Duration::from_secs(30));
         within("request.timeout.ms", request_timeout, i32::MAX as u64)?;
+        at_least(
+            "request.timeout.ms",
+            request_timeout,
+            1,
+            "a broker's answer cannot arrive in 0 ms",
+        )?;
         if let Some(d) = self.delivery_timeout {
             within("delivery.timeout.ms", d, i32::MAX as u64)?;
         }
@@ -230,6 +259,21 @@ impl ProducerConfigBuilder {
         at_most("batch.size", batch_size, i32::MAX as usize)?;
         let max_request_size = self.max_request_size.unwrap_or(1024 * 1024);
         at_most("max.request.size", max_request_size, i32::MAX as usize)?;
+        let buffer_memory = self.buffer_memory.unwrap_or(32 * 1024 * 1024);
+        for (key, bytes) in [
+            ("max.request.size", max_request_size),
+            ("buffer.memory", buffer_memory),
+        ] {
+            if bytes < MIN_REQUEST_BYTES {
+                return Err(ConfigError::invalid(
+                    key,
+                    bytes.to_string(),
+                    format!(
+                        "at least {MIN_REQUEST_BYTES} bytes: smaller, not even an empty record fits"
+                    ),
+                ));
+            }
+        }
         let max_in_flight = self.max_in_flight.unwrap_or(5);
         if max_in_flight == 0 {
             return Err(ConfigError::invalid(
@@ -260,17 +304,14 @@ impl ProducerConfigBuilder {
             idempotence(self.enable_idempotence, acks, retries, max_in_flight)?;
         let delivery_timeout = delivery_timeout(self.delivery_timeout, linger, request_timeout)?;
 
-        let retry_backoff = self.retry_backoff.unwrap_or(Duration::from_millis(100));
-        let mut retry_backoff_max = self.retry_backoff_max.unwrap_or(Duration::from_secs(1));
-        if retry_backoff_max < retry_backoff {
-            // Java warns and uses retry.backoff.ms as the cap.
-            tracing::warn!(
-                ?retry_backoff,
-                ?retry_backoff_max,
-                "retry.backoff.max.ms is below retry.backoff.ms; using retry.backoff.ms as the cap"
-            );
-            retry_backoff_max = retry_backoff;
-        }
+        let (retry_backoff, retry_backoff_max) = backoff_pair(
+            ("retry.backoff.ms", self.retry_backoff, 100),
+            ("retry.backoff.max.ms", self.retry_backoff_max, 1000),
+        );
+        let (reconnect_backoff, reconnect_backoff_max) = backoff_pair(
+            ("reconnect.backoff.ms", self.reconnect_backoff, 50),
+            ("reconnect.backoff.max.ms", self.reconnect_backoff_max, 1000),
+        );
 
         Ok(ProducerConfig {
             bootstrap_servers,
@@ -278,7 +319,7 @@ impl ProducerConfigBuilder {
             acks,
             linger,
             batch_size,
-            buffer_memory: self.buffer_memory.unwrap_or(32 * 1024 * 1024),
+            buffer_memory,
             max_block: self.max_block.unwrap_or(Duration::from_secs(60)),
             request_timeout,
             delivery_timeout,
@@ -292,139 +333,32 @@ impl ProducerConfigBuilder {
             max_request_size,
             wakeups: self.wakeups.unwrap_or(true),
             poll_timeout,
+            reconnect_backoff,
+            reconnect_backoff_max,
+            idempotence_requested: self.enable_idempotence == Some(true),
         })
     }
 }
 
-/// Java's `postProcessAndValidateIdempotenceConfigs`: a conflict is an error
-/// if idempotence was asked for, and turns it off if it was only the default.
-fn idempotence(
-    asked: Option<bool>,
-    acks: Acks,
-    retries: u32,
-    max_in_flight: usize,
-) -> Result<bool, ConfigError> {
-    if asked == Some(false) {
-        return Ok(false);
-    }
-    let conflict = if acks != Acks::All {
-        Some((
-            &["enable.idempotence", "acks"][..],
-            format!("the idempotent producer needs acks=all, got acks={acks}; set acks=all or enable.idempotence=false"),
-        ))
-    } else if retries == 0 {
-        Some((
-            &["enable.idempotence", "retries"][..],
-            "the idempotent producer needs retries > 0; raise retries or set enable.idempotence=false".to_owned(),
-        ))
-    } else if max_in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
-        Some((
-            &["enable.idempotence", "max.in.flight.requests.per.connection"][..],
-            format!(
-                "the idempotent producer allows at most {MAX_IN_FLIGHT_FOR_IDEMPOTENCE} requests in flight per connection, got {max_in_flight}; lower it or set enable.idempotence=false"
-            ),
-        ))
-    } else {
-        None
-    };
-    match (conflict, asked) {
-        (None, _) => Ok(true),
-        (Some((keys, reason)), Some(true)) => Err(ConfigError::Conflict { keys, reason }),
-        (Some((_, reason)), _) => {
-            tracing::info!(%reason, "idempotence was not requested explicitly; disabling it");
-            Ok(false)
-        }
-    }
-}
+/// The smallest `max.request.size` and `buffer.memory` that can hold a
+/// batch header and one empty record.
+const MIN_REQUEST_BYTES: usize = crate::batch::RECORD_BATCH_OVERHEAD + 8;
 
-/// Java: `delivery.timeout.ms >= linger.ms + request.timeout.ms`, an error if
-/// it was set, raised to the sum if it was the default.
-fn delivery_timeout(
-    asked: Option<Duration>,
-    linger: Duration,
-    request_timeout: Duration,
-) -> Result<Duration, ConfigError> {
-    let floor = linger.saturating_add(request_timeout);
-    match asked {
-        Some(d) if d < floor => Err(ConfigError::Conflict {
-            keys: &["delivery.timeout.ms", "linger.ms", "request.timeout.ms"],
-            reason: format!(
-                "delivery.timeout.ms ({} ms) must be at least linger.ms + request.timeout.ms ({} ms); raise it or lower the others",
-                d.as_millis(),
-                floor.as_millis()
-            ),
-        }),
-        Some(d) => Ok(d),
-        None => {
-            let default = Duration::from_secs(120);
-            if default < floor {
-                tracing::warn!(?floor, "raising delivery.timeout.ms to linger.ms + request.timeout.ms");
-            }
-            Ok(default.max(floor))
-        }
+/// A backoff and its cap, defaults in ms filled in. As Java does, a cap
+/// below the backoff is raised to it with a warning.
+fn backoff_pair(
+    (key, initial, initial_default): (&str, Option<Duration>, u64),
+    (max_key, max, max_default): (&str, Option<Duration>, u64),
+) -> (Duration, Duration) {
+    let initial = initial.unwrap_or(Duration::from_millis(initial_default));
+    let max = max.unwrap_or(Duration::from_millis(max_default));
+    if max < initial {
+        tracing::warn!(
+            ?initial,
+            ?max,
+            "{max_key} is below {key}; using {key} as the cap"
+        );
+        return (initial, initial);
     }
-}
-
-fn check_servers(servers: &[String]) -> Result<(), ConfigError> {
-    const EXPECTED: &str = "a comma-separated list of host:port, e.g. 127.0.0.1:9092 or [::1]:9092";
-    if servers.is_empty() {
-        return Err(ConfigError::invalid("bootstrap.servers", "", EXPECTED));
-    }
-    for server in servers {
-        let ok = server.rsplit_once(':').is_some_and(|(host, port)| {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            !host.is_empty()
-                && !host.contains(char::is_whitespace)
-                && port.parse::<u16>().is_ok_and(|p| p > 0)
-        });
-        if !ok {
-            return Err(ConfigError::invalid(
-                "bootstrap.servers",
-                server.clone(),
-                EXPECTED,
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn parse_bool(key: &'static str, v: &str) -> Result<bool, ConfigError> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(ConfigError::invalid(key, v, "true or false")),
-    }
-}
-
-fn int(key: &'static str, v: &str, min: i64, max: i64) -> Result<i64, ConfigError> {
-    v.parse::<i64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| ConfigError::invalid(key, v, format!("an integer in {min}..={max}")))
-}
-
-fn millis(key: &'static str, v: &str, max: i64) -> Result<Duration, ConfigError> {
-    int(key, v, 0, max).map(|ms| Duration::from_millis(ms as u64))
-}
-
-fn within(key: &'static str, d: Duration, max_ms: u64) -> Result<(), ConfigError> {
-    if d.as_millis() > u128::from(max_ms) {
-        return Err(ConfigError::invalid(
-            key,
-            format!("{} ms", d.as_millis()),
-            format!("at most {max_ms} ms"),
-        ));
-    }
-    Ok(())
-}
-
-fn at_most(key: &'static str, n: usize, max: usize) -> Result<(), ConfigError> {
-    if n > max {
-        return Err(ConfigError::invalid(
-            key,
-            n.to_string(),
-            format!("an integer in 0..={max}"),
-        ));
-    }
-    Ok(())
+    (initial, max)
 }

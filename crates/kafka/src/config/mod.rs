@@ -25,6 +25,7 @@
 //!   silently ignored.
 
 mod builder;
+mod checks;
 mod error;
 
 #[cfg(test)]
@@ -34,6 +35,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::backoff;
 pub use builder::ProducerConfigBuilder;
 pub use error::ConfigError;
 
@@ -51,6 +53,8 @@ pub const KEYS: &[&str] = &[
     "retries",
     "retry.backoff.ms",
     "retry.backoff.max.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
     "max.in.flight.requests.per.connection",
     "enable.idempotence",
     "compression.type",
@@ -214,6 +218,9 @@ pub struct ProducerConfig {
     pub(crate) max_request_size: usize,
     pub(crate) wakeups: bool,
     pub(crate) poll_timeout: Duration,
+    pub(crate) reconnect_backoff: Duration,
+    pub(crate) reconnect_backoff_max: Duration,
+    pub(crate) idempotence_requested: bool,
 }
 
 impl ProducerConfig {
@@ -339,26 +346,46 @@ impl ProducerConfig {
         self.poll_timeout
     }
 
+    /// `reconnect.backoff.ms` (default 50 ms): the first wait before
+    /// dialling a broker again after a failed connection.
+    pub fn reconnect_backoff(&self) -> Duration {
+        self.reconnect_backoff
+    }
+
+    /// `reconnect.backoff.max.ms` (default 1 s): the cap of the exponential
+    /// reconnect backoff (never below `reconnect.backoff.ms`).
+    pub fn reconnect_backoff_max(&self) -> Duration {
+        self.reconnect_backoff_max
+    }
+
+    /// Whether `enable.idempotence=true` was set, rather than being the
+    /// default: then a broker that gives no producer id is a fatal error.
+    pub fn idempotence_requested(&self) -> bool {
+        self.idempotence_requested
+    }
+
     /// The wait before attempt `attempt + 1` of a batch (attempt 1 is the
     /// first resend): `retry.backoff.ms * 2^(attempt - 1)`, capped at
     /// `retry.backoff.max.ms`, before jitter ([`Self::jittered_backoff`]
     /// adds it).
     pub fn backoff_for(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        self.retry_backoff
-            .checked_mul(factor)
-            .map_or(self.retry_backoff_max, |d| d.min(self.retry_backoff_max))
+        backoff::exponential(self.retry_backoff, self.retry_backoff_max, attempt)
     }
 
     /// [`Self::backoff_for`] spread by ±20% as Java does, so producers that
     /// failed together do not retry in lockstep. `random` is any 64-bit
     /// random value.
     pub fn jittered_backoff(&self, attempt: u32, random: u64) -> Duration {
-        // A factor in [0.8, 1.2), in thousandths.
-        let thousandths = 800 + (random % 400) as u32;
-        self.backoff_for(attempt)
-            .mul_f64(f64::from(thousandths) / 1000.0)
+        backoff::jittered(self.backoff_for(attempt), random)
+    }
+
+    /// The wait before dialling a broker again after `failures` failed
+    /// connections in a row: `reconnect.backoff.ms * 2^(failures - 1)`,
+    /// capped at `reconnect.backoff.max.ms`, spread by ±20%.
+    pub(crate) fn reconnect_wait(&self, failures: u32, random: u64) -> Duration {
+        backoff::jittered(
+            backoff::exponential(self.reconnect_backoff, self.reconnect_backoff_max, failures),
+            random,
+        )
     }
 }

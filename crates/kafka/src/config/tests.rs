@@ -360,7 +360,7 @@ fn builder_checks_typed_values_too() {
         .acks(Acks::Leader)
         .enable_idempotence(false)
         .batch_size(1)
-        .buffer_memory(2)
+        .buffer_memory(200)
         .max_block(Duration::from_millis(3))
         .linger(Duration::ZERO)
         .request_timeout(Duration::from_millis(4))
@@ -369,7 +369,7 @@ fn builder_checks_typed_values_too() {
         .retry_backoff(Duration::from_millis(7))
         .retry_backoff_max(Duration::from_millis(8))
         .metadata_max_age(Duration::from_millis(9))
-        .max_request_size(10)
+        .max_request_size(100)
         .compression(Compression::Gzip)
         .build()
         .unwrap();
@@ -381,9 +381,37 @@ fn builder_checks_typed_values_too() {
             c.max_request_size(),
             c.client_id()
         ),
-        (1, 2, 6, 10, "c")
+        (1, 200, 6, 100, "c")
     );
     assert_eq!(c.compression(), Compression::Gzip);
+}
+
+#[test]
+fn values_that_cannot_work_are_refused_naming_the_key() {
+    for (key, value) in [
+        ("request.timeout.ms", "0"),
+        ("buffer.memory", "0"),
+        ("max.request.size", "10"),
+    ] {
+        let error = from(&[(key, value)]).unwrap_err();
+        assert_eq!(invalid_key(error.clone()), key, "{error}");
+        assert!(error.to_string().contains(key), "{error}");
+    }
+    let c = from(&[
+        ("reconnect.backoff.ms", "200"),
+        ("reconnect.backoff.max.ms", "100"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (c.reconnect_backoff(), c.reconnect_backoff_max()),
+        (Duration::from_millis(200), Duration::from_millis(200)),
+        "a cap below the backoff is raised to it, as Java does"
+    );
+    let d = from(&[]).unwrap();
+    assert_eq!(
+        (d.reconnect_backoff(), d.reconnect_backoff_max()),
+        (Duration::from_millis(50), Duration::from_secs(1))
+    );
 }
 
 #[test]

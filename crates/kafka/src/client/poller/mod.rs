@@ -1,0 +1,260 @@
+//! The poller thread's state: every broker connection, the producer's
+//! identity and sequence numbers, and one pass over the work that runs
+//! before each poll.
+//!
+//! ```text
+//!  each loop iteration:  I/O handlers (connections.rs: read responses;
+//!                        apply.rs: verdicts complete / retry / fail batches)
+//!                        ──►  prepare hook: pump()
+//!  pump():  take DNS answers ─► time out requests and connects ─► refresh
+//!           metadata if due ─► InitProducerId if wanted ─► expire old
+//!           batches ─► renew the producer id if a partition needs it ─►
+//!           drain ready batches into Produce requests (send.rs) ─► arm one
+//!           timer for the next deadline
+//! ```
+//!
+//! The loop then sleeps until that timer, an I/O event, or a sender's wake.
+//! Nothing here spins: a batch that is ready but cannot go (its leader's
+//! connection is busy or still connecting) waits for that connection's I/O,
+//! not for a timer in the past.
+//!
+//! Order per partition: without idempotence one batch per partition is in
+//! flight at a time. With it, up to `max.in.flight.requests.per.connection`
+//! (at most 5) are pipelined, and `sequences` decides which stamp each batch
+//! goes out with and when a partition must wait for a new producer identity
+//! (see its module docs). A partition at its limit is muted in the
+//! accumulator until a batch of it ends.
+//!
+//! What cannot be recovered is a fatal error ([`Poller::raise_fatal`]):
+//! every pending batch fails at once, and every later `send` is refused.
+
+mod apply;
+mod connections;
+mod send;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Weak;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::BrokerId;
+use rouse_reactor::{EventLoop, TimerId};
+
+use super::connection::Phase;
+use super::identity::Identity;
+use super::resolver::Resolver;
+use super::sequences::Sequences;
+use super::Shared;
+use crate::delivery::DeliveryError;
+use crate::record::TopicPartition;
+use connections::{Reconnect, Slot};
+
+/// Everything the poller thread owns.
+pub(crate) struct Poller {
+    shared: Arc<Shared>,
+    this: Weak<RefCell<Poller>>,
+    conns: HashMap<u64, Slot>,
+    by_broker: HashMap<BrokerId, u64>,
+    next_conn: u64,
+    /// Connections closed inside their own handler: dropped (fd closed) on
+    /// the next pump, once the loop has forgotten the registration, so the
+    /// fd number cannot be reused under it.
+    graveyard: Vec<Slot>,
+    /// When each broker (or the bootstrap list, `None`) may be dialled again.
+    reconnect: HashMap<Option<BrokerId>, Reconnect>,
+    resolver: Resolver,
+    bootstrap_turn: usize,
+    metadata_in_flight: bool,
+    metadata_not_before: Instant,
+    identity: Identity,
+    sequences: Sequences,
+    /// Batches in flight per partition.
+    in_flight: HashMap<TopicPartition, usize>,
+    timer: Option<(Instant, TimerId)>,
+    last_idle: Duration,
+    /// A fatal error found inside a handler, raised by the next pump (which
+    /// may close every connection, the handler's own included).
+    pending_fatal: Option<String>,
+}
+
+impl Poller {
+    pub(crate) fn new(shared: Arc<Shared>, this: Weak<RefCell<Poller>>, el: &EventLoop) -> Poller {
+        let now = el.now();
+        let config = &shared.config;
+        let identity = Identity::new(
+            config.enable_idempotence(),
+            config.idempotence_requested(),
+            now,
+        );
+        Poller {
+            conns: HashMap::new(),
+            by_broker: HashMap::new(),
+            next_conn: 0,
+            graveyard: Vec::new(),
+            reconnect: HashMap::new(),
+            resolver: Resolver::new(el.handle()),
+            bootstrap_turn: 0,
+            metadata_in_flight: false,
+            metadata_not_before: now,
+            identity,
+            sequences: Sequences::default(),
+            in_flight: HashMap::new(),
+            timer: None,
+            last_idle: Duration::ZERO,
+            pending_fatal: None,
+            shared,
+            this,
+        }
+    }
+
+    /// One pass before the loop sleeps; see the module docs.
+    pub(crate) fn pump(&mut self, el: &mut EventLoop) {
+        let now = el.now();
+        let idle = el.metrics().idle;
+        let slept = idle.saturating_sub(self.last_idle);
+        self.last_idle = idle;
+        self.graveyard.clear();
+        if self.shared.abort.load(Ordering::Acquire) {
+            self.abort(el);
+            return;
+        }
+        if let Some(reason) = self.pending_fatal.take() {
+            self.raise_fatal(el, &reason);
+        }
+        if self.shared.fatal.get().is_some() {
+            return; // everything was failed when it was raised
+        }
+        self.resolver.take_answers();
+        self.time_out(el, now);
+        self.refresh_metadata(el, now);
+        self.init_producer_id(el, now);
+        self.expire(now);
+        self.renew_identity(el, now);
+        self.send_ready(el, now, slept);
+        self.arm_timer(el, now);
+    }
+
+    /// Fails every queued batch whose `delivery.timeout.ms` has passed.
+    fn expire(&mut self, now: Instant) {
+        let timeout = self.shared.config.delivery_timeout();
+        for batch in self.shared.accumulator.take_expired(now) {
+            let sent = batch.attempts() > 0;
+            tracing::debug!(tp = %batch.topic_partition(), sent, "batch expired");
+            self.sequences
+                .ended_unacked(batch.topic_partition(), batch.id());
+            batch.fail(DeliveryError::timeout(timeout, sent));
+        }
+    }
+
+    /// Asks for a new producer identity once a partition's sequence stream
+    /// is broken and nothing of it is left in doubt.
+    fn renew_identity(&mut self, el: &mut EventLoop, now: Instant) {
+        let Some(current) = self.identity.current() else {
+            return;
+        };
+        if !self.sequences.needs_new_identity(current) {
+            return;
+        }
+        tracing::info!(broken = ?self.sequences.broken(), "partitions wait for a new producer id");
+        if let Err(reason) = self.identity.renew(now) {
+            self.raise_fatal(el, &reason);
+        }
+    }
+
+    /// One timer for the earliest deadline that needs the loop awake.
+    fn arm_timer(&mut self, el: &mut EventLoop, now: Instant) {
+        let config = &self.shared.config;
+        let mut next: Option<Instant> = None;
+        let mut consider = |at: Option<Instant>| {
+            if let Some(at) = at.filter(|at| *at > now) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        };
+        if self.identity.is_ready() {
+            // A deadline already past means "ready but blocked": the
+            // connection's I/O, not a timer, will bring it round again.
+            consider(self.shared.accumulator.next_linger_deadline());
+        }
+        // Batches held back for a new identity still expire on time.
+        consider(
+            self.shared
+                .accumulator
+                .next_expiry(config.delivery_timeout()),
+        );
+        consider(self.identity.wanted_at());
+        consider(self.shared.metadata.next_refresh(config.metadata_max_age()));
+        consider(Some(self.metadata_not_before));
+        for slot in self.conns.values() {
+            let started = slot
+                .conn
+                .oldest_request()
+                .or((slot.conn.phase != Phase::Ready).then_some(slot.conn.opened));
+            consider(started.map(|s| s + config.request_timeout()));
+        }
+        for reconnect in self.reconnect.values() {
+            consider(Some(reconnect.at));
+        }
+        match (next, self.timer) {
+            (Some(at), Some((armed, _))) if armed == at => {}
+            (next, armed) => {
+                if let Some((_, timer)) = armed {
+                    el.cancel(timer);
+                }
+                // The pump runs on the iteration the timer wakes; the
+                // callback itself has nothing to do.
+                self.timer = next.map(|at| (at, el.call_at(at, |_| {})));
+            }
+        }
+    }
+
+    /// The producer cannot go on: say so once, loudly; fail every batch
+    /// queued or in flight; refuse every later send.
+    pub(super) fn raise_fatal(&mut self, el: &mut EventLoop, reason: &str) {
+        if self.shared.fatal.set(reason.to_owned()).is_err() {
+            return;
+        }
+        tracing::error!(reason, "fatal producer error: the producer fails every pending record and refuses new ones; create a new producer");
+        self.identity.fail();
+        let error = DeliveryError::fatal(reason);
+        self.shared.accumulator.close();
+        self.shared.metadata.wake_waiters();
+        self.fail_all(el, &error, &error);
+    }
+
+    /// The producer is closing for good: fail what is left and stop.
+    fn abort(&mut self, el: &mut EventLoop) {
+        self.fail_all(
+            el,
+            &DeliveryError::aborted(
+                "the producer closed before the broker acknowledged it (it may have been written)",
+            ),
+            &DeliveryError::aborted("the producer closed before it was sent"),
+        );
+        el.stop();
+    }
+
+    /// Closes every connection, failing its batches with `in_flight`, and
+    /// fails every queued batch with `queued`.
+    fn fail_all(&mut self, el: &mut EventLoop, in_flight: &DeliveryError, queued: &DeliveryError) {
+        let ids: Vec<u64> = self.conns.keys().copied().collect();
+        for id in ids {
+            if let Some(mut slot) = self.detach(id) {
+                el.remove(slot.key);
+                // Requests already handed to the socket layer (acks=0 ones
+                // count as sent) get one last chance to leave.
+                let _ = slot.conn.flush();
+                for batch in slot
+                    .conn
+                    .take_in_flight()
+                    .into_iter()
+                    .flat_map(|r| r.purpose.into_batches())
+                {
+                    batch.fail(in_flight.clone());
+                }
+            }
+        }
+        self.shared.accumulator.abort_all(queued.clone());
+    }
+}

@@ -1,0 +1,179 @@
+//! Host names resolved off the poller thread.
+//!
+//! `getaddrinfo` blocks, for as long as the system's resolver likes (a dead
+//! DNS server: many seconds). Run on the poller it would freeze every
+//! connection, so each name is looked up on a short-lived thread
+//! (`rouse-kafka-resolver`) that hands the answer back over a channel and
+//! wakes the poller. Addresses written as IP literals need no lookup and
+//! never start a thread. At most one lookup per name runs at a time; a
+//! lookup that hangs holds up only connections to that name.
+//!
+//! ```text
+//!   poller: address("broker-1:9092") ─► cached? ─► Ready(addr) / Failed(why)
+//!                                        └─ no ──► spawn lookup ─► Pending
+//!   lookup thread: to_socket_addrs ─► channel ─► wake the poller
+//!   poller (each pump): take_answers() fills the cache
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crossbeam_channel::{Receiver, Sender};
+use rouse_reactor::Handle;
+
+/// What is known of a `host:port` now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Address {
+    /// Connect here.
+    Ready(SocketAddr),
+    /// The name does not resolve: the message says why.
+    Failed(String),
+    /// A lookup is under way; the poller is woken when it ends.
+    Pending,
+}
+
+type Answer = (String, Result<SocketAddr, String>);
+
+/// The poller's resolver and its cache.
+pub(crate) struct Resolver {
+    wake: Handle,
+    answers_tx: Sender<Answer>,
+    answers: Receiver<Answer>,
+    cache: HashMap<String, Result<SocketAddr, String>>,
+    pending: HashSet<String>,
+}
+
+impl Resolver {
+    /// A resolver that wakes the loop of `wake` when an answer arrives.
+    pub(crate) fn new(wake: Handle) -> Resolver {
+        let (answers_tx, answers) = crossbeam_channel::unbounded();
+        Resolver {
+            wake,
+            answers_tx,
+            answers,
+            cache: HashMap::new(),
+            pending: HashSet::new(),
+        }
+    }
+
+    /// The address of `server` (`host:port`), starting a lookup if needed.
+    pub(crate) fn address(&mut self, server: &str) -> Address {
+        if let Ok(addr) = server.parse::<SocketAddr>() {
+            return Address::Ready(addr);
+        }
+        match self.cache.get(server) {
+            Some(Ok(addr)) => Address::Ready(*addr),
+            Some(Err(why)) => {
+                // Known bad, but names get fixed: look again meanwhile.
+                let why = why.clone();
+                self.look_up(server);
+                Address::Failed(why)
+            }
+            None => {
+                self.look_up(server);
+                Address::Pending
+            }
+        }
+    }
+
+    /// Forgets `server`'s address (its connection failed: it may have moved).
+    pub(crate) fn forget(&mut self, server: &str) {
+        self.cache.remove(server);
+    }
+
+    /// Takes in the answers of finished lookups.
+    pub(crate) fn take_answers(&mut self) {
+        while let Ok((server, answer)) = self.answers.try_recv() {
+            self.pending.remove(&server);
+            if let Err(why) = &answer {
+                tracing::warn!(server, why, "broker address does not resolve");
+            }
+            self.cache.insert(server, answer);
+        }
+    }
+
+    fn look_up(&mut self, server: &str) {
+        if !self.pending.insert(server.to_owned()) {
+            return;
+        }
+        let (tx, wake, name) = (
+            self.answers_tx.clone(),
+            self.wake.clone(),
+            server.to_owned(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("rouse-kafka-resolver".into())
+            .spawn(move || {
+                let answer = resolve(&name);
+                // The producer may be gone; then nobody needs the answer.
+                if tx.send((name, answer)).is_ok() {
+                    wake.wake();
+                }
+            });
+        if let Err(error) = spawned {
+            self.pending.remove(server);
+            self.cache.insert(
+                server.to_owned(),
+                Err(format!("could not start a thread to resolve it: {error}")),
+            );
+        }
+    }
+}
+
+/// One blocking lookup: the first address, or why there is none.
+fn resolve(server: &str) -> Result<SocketAddr, String> {
+    match server.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("{server} resolves to no address")),
+        Err(error) => Err(format!("{server} does not resolve: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rouse_reactor::EventLoop;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn literals_are_ready_names_are_looked_up_off_thread() {
+        let el = EventLoop::builder().build().unwrap();
+        let mut resolver = Resolver::new(el.handle());
+        assert_eq!(
+            resolver.address("127.0.0.1:9092"),
+            Address::Ready("127.0.0.1:9092".parse().unwrap())
+        );
+        assert_eq!(resolver.address("localhost:9092"), Address::Pending);
+        assert_eq!(
+            resolver.address("localhost:9092"),
+            Address::Pending,
+            "one lookup"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let found = loop {
+            resolver.take_answers();
+            match resolver.address("localhost:9092") {
+                Address::Pending if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                other => break other,
+            }
+        };
+        assert!(
+            matches!(found, Address::Ready(a) if a.ip().is_loopback() && a.port() == 9092),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_says_so() {
+        // RFC 6761: .invalid never resolves.
+        let answer = resolve("no-such-broker.invalid:9092");
+        let why = answer.unwrap_err();
+        assert!(
+            why.contains("no-such-broker.invalid:9092 does not resolve"),
+            "{why}"
+        );
+    }
+}
