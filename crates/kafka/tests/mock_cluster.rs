@@ -1,7 +1,6 @@
 //! The producer against `rouse-kafka-mock` over real sockets: every record
 //! acknowledged exactly once, in order per partition, through faults.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::ApiKey;
@@ -11,39 +10,7 @@ use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
 mod common;
 
-use common::{cluster, producer, send_all, TOPIC};
-
-/// The mock holds each acknowledged record once, at its offset, in send
-/// order per partition.
-fn assert_stored_exactly_once(
-    cluster: &MockCluster,
-    acked: &[(i32, i64, String)],
-    partitions: i32,
-) {
-    let mut stored: HashMap<(i32, i64), String> = HashMap::new();
-    let mut total = 0;
-    for p in 0..partitions {
-        for r in cluster.handle().records(TOPIC, p).expect("partition") {
-            let value = String::from_utf8(r.value.expect("value").to_vec()).expect("utf8");
-            stored.insert((p, r.offset), value);
-            total += 1;
-        }
-    }
-    assert_eq!(total, acked.len(), "each record stored once, none twice");
-    let mut last: HashMap<i32, i64> = HashMap::new();
-    for (p, offset, value) in acked {
-        assert_eq!(
-            stored.get(&(*p, *offset)),
-            Some(value),
-            "stored where acknowledged"
-        );
-        let previous = last.insert(*p, *offset);
-        assert!(
-            previous.map_or(true, |prev| prev < *offset),
-            "send order kept in partition {p}"
-        );
-    }
-}
+use common::{assert_stored_exactly_once, cluster, producer, send_all, TOPIC};
 
 #[test]
 fn keyed_records_reach_three_brokers_once_each() {

@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 use rouse_reactor::Handle;
@@ -34,9 +35,13 @@ pub(crate) enum Address {
 
 type Answer = (String, Result<SocketAddr, String>);
 
+/// A blocking name lookup: the system's, or a test's.
+type Lookup = Arc<dyn Fn(&str) -> Result<SocketAddr, String> + Send + Sync>;
+
 /// The poller's resolver and its cache.
 pub(crate) struct Resolver {
     wake: Handle,
+    lookup: Lookup,
     answers_tx: Sender<Answer>,
     answers: Receiver<Answer>,
     cache: HashMap<String, Result<SocketAddr, String>>,
@@ -46,9 +51,14 @@ pub(crate) struct Resolver {
 impl Resolver {
     /// A resolver that wakes the loop of `wake` when an answer arrives.
     pub(crate) fn new(wake: Handle) -> Resolver {
+        Resolver::with_lookup(wake, Arc::new(resolve))
+    }
+
+    fn with_lookup(wake: Handle, lookup: Lookup) -> Resolver {
         let (answers_tx, answers) = crossbeam_channel::unbounded();
         Resolver {
             wake,
+            lookup,
             answers_tx,
             answers,
             cache: HashMap::new(),
@@ -101,10 +111,11 @@ impl Resolver {
             self.wake.clone(),
             server.to_owned(),
         );
+        let lookup = Arc::clone(&self.lookup);
         let spawned = std::thread::Builder::new()
             .name("rouse-kafka-resolver".into())
             .spawn(move || {
-                let answer = resolve(&name);
+                let answer = lookup(&name);
                 // The producer may be gone; then nobody needs the answer.
                 if tx.send((name, answer)).is_ok() {
                     wake.wake();
@@ -125,8 +136,8 @@ fn resolve(server: &str) -> Result<SocketAddr, String> {
     match server.to_socket_addrs() {
         Ok(mut addrs) => addrs
             .next()
-            .ok_or_else(|| format!("{server} resolves to no address")),
-        Err(error) => Err(format!("{server} does not resolve: {error}")),
+            .ok_or_else(|| "the name resolves to no address".to_owned()),
+        Err(error) => Err(format!("the name does not resolve: {error}")),
     }
 }
 
@@ -150,20 +161,53 @@ mod tests {
             Address::Pending,
             "one lookup"
         );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let found = loop {
-            resolver.take_answers();
-            match resolver.address("localhost:9092") {
-                Address::Pending if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                other => break other,
-            }
-        };
+        let found = settled(&mut resolver, "localhost:9092");
         assert!(
             matches!(found, Address::Ready(a) if a.ip().is_loopback() && a.port() == 9092),
             "{found:?}"
         );
+    }
+
+    /// Asks until `server` is no longer pending (bounded).
+    fn settled(resolver: &mut Resolver, server: &str) -> Address {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            resolver.take_answers();
+            match resolver.address(server) {
+                Address::Pending if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[test]
+    fn a_hanging_lookup_holds_up_only_its_own_name() {
+        let el = EventLoop::builder().build().unwrap();
+        let (release, hold) = crossbeam_channel::bounded::<()>(0);
+        let lookup: Lookup = Arc::new(move |server: &str| {
+            if server == "hangs:1" {
+                let _ = hold.recv(); // a resolver that does not answer
+            }
+            Ok("127.0.0.1:1".parse().unwrap())
+        });
+        let mut resolver = Resolver::with_lookup(el.handle(), lookup);
+        assert_eq!(resolver.address("hangs:1"), Address::Pending);
+        let started = Instant::now();
+        let quick = settled(&mut resolver, "quick:2");
+        assert!(matches!(quick, Address::Ready(_)), "{quick:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            resolver.address("hangs:1"),
+            Address::Pending,
+            "still waiting"
+        );
+        release.send(()).unwrap();
+        assert!(matches!(
+            settled(&mut resolver, "hangs:1"),
+            Address::Ready(_)
+        ));
     }
 
     #[test]
@@ -171,9 +215,6 @@ mod tests {
         // RFC 6761: .invalid never resolves.
         let answer = resolve("no-such-broker.invalid:9092");
         let why = answer.unwrap_err();
-        assert!(
-            why.contains("no-such-broker.invalid:9092 does not resolve"),
-            "{why}"
-        );
+        assert!(why.starts_with("the name does not resolve"), "{why}");
     }
 }

@@ -4,6 +4,7 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use rouse_kafka::{Producer, ProducerConfig, Record};
@@ -51,4 +52,36 @@ pub(crate) fn send_all(producer: &Producer, n: usize, tag: &str) -> Vec<(i32, i6
             (meta.partition, meta.offset, value)
         })
         .collect()
+}
+
+/// The mock holds each acknowledged record once, at its offset, in send
+/// order per partition.
+pub(crate) fn assert_stored_exactly_once(
+    cluster: &MockCluster,
+    acked: &[(i32, i64, String)],
+    partitions: i32,
+) {
+    let mut stored: HashMap<(i32, i64), String> = HashMap::new();
+    let mut total = 0;
+    for p in 0..partitions {
+        for r in cluster.handle().records(TOPIC, p).expect("partition") {
+            let value = String::from_utf8(r.value.expect("value").to_vec()).expect("utf8");
+            stored.insert((p, r.offset), value);
+            total += 1;
+        }
+    }
+    assert_eq!(total, acked.len(), "each record stored once, none twice");
+    let mut last: HashMap<i32, i64> = HashMap::new();
+    for (p, offset, value) in acked {
+        assert_eq!(
+            stored.get(&(*p, *offset)),
+            Some(value),
+            "stored where acknowledged"
+        );
+        let previous = last.insert(*p, *offset);
+        assert!(
+            previous.map_or(true, |prev| prev < *offset),
+            "send order kept in partition {p}"
+        );
+    }
 }

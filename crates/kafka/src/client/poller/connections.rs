@@ -92,7 +92,7 @@ impl Poller {
         match Connection::open(broker, addr, now) {
             Ok(conn) => self.register(el, conn, server),
             Err(error) => {
-                let why = format!("could not connect to {server} ({addr}): {error}");
+                let why = format!("could not connect to {addr}: {error}");
                 self.connect_failed(broker, &server, &why, now);
             }
         }
@@ -123,9 +123,9 @@ impl Poller {
         }
     }
 
-    /// A connection to `server` could not be made (or was lost before it
-    /// was usable): back off exponentially, and while no broker at all is
-    /// reachable, keep the reason for senders waiting on metadata.
+    /// A connection to `server` could not be made, or was lost: back off
+    /// exponentially, and while no broker at all is reachable, keep the
+    /// reason (naming the server) for senders waiting on metadata.
     fn connect_failed(&mut self, broker: Option<BrokerId>, server: &str, why: &str, now: Instant) {
         let failures = self.reconnect.get(&broker).map_or(0, |r| r.failures) + 1;
         let wait = self
@@ -144,7 +144,7 @@ impl Poller {
         if self.ready_conn(None).is_none() {
             self.shared
                 .metadata
-                .set_unreachable(Some(format!("{}: {why}", role(broker))));
+                .set_unreachable(Some(format!("{} {server}: {why}", role(broker))));
         }
     }
 
@@ -172,12 +172,16 @@ impl Poller {
         let conn = &mut slot.conn;
         if ready.error {
             let error = conn.stream.take_error().ok().flatten();
-            return Err(error.map_or_else(|| "socket error".into(), |e| e.to_string()));
+            let error = error.map_or_else(|| "socket error".into(), |e| e.to_string());
+            return Err(match conn.phase {
+                Phase::Connecting => format!("could not connect to {}: {error}", conn.addr),
+                _ => error,
+            });
         }
         if conn.phase == Phase::Connecting {
             if !conn
                 .finish_connect()
-                .map_err(|e| format!("could not connect to {} ({}): {e}", slot.server, conn.addr))?
+                .map_err(|e| format!("could not connect to {}: {e}", conn.addr))?
             {
                 return Ok(());
             }
@@ -344,12 +348,10 @@ impl Poller {
     fn closed(&mut self, mut slot: Slot, reason: &str, now: Instant, in_handler: bool) {
         let broker = slot.conn.broker;
         if slot.conn.phase == Phase::Ready {
-            tracing::warn!(addr = %slot.conn.addr, ?broker, reason, "broker connection closed");
+            // It worked until now: the backoff starts over.
             self.reconnect.remove(&broker);
-            self.connect_failed(broker, &slot.server, reason, now);
-        } else {
-            self.connect_failed(broker, &slot.server, reason, now);
         }
+        self.connect_failed(broker, &slot.server, reason, now);
         let error = DeliveryError::network(reason);
         for request in slot.conn.take_in_flight() {
             self.settle_unsent(request.purpose, &error, now);
