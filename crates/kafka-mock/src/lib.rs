@@ -73,6 +73,7 @@ pub mod frame;
 mod handle;
 mod net;
 mod outcome;
+pub mod proxy;
 mod record;
 mod shape;
 mod state;
