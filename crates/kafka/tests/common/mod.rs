@@ -4,6 +4,8 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod load;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
