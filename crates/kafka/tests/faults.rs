@@ -6,6 +6,9 @@
 //!
 //! Run with `--nocapture` to see each run's figures.
 
+// The figures each run prints are the point of `--nocapture`.
+#![allow(clippy::print_stdout)]
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
