@@ -96,6 +96,7 @@ fn an_outage_longer_than_delivery_timeout_is_recovered_from() {
             .collect();
         for (seed, report) in runs {
             report.assert_clean(&format!("seed {seed}"));
+            assert_eq!(report.no_offset, 0, "the mock gives every offset: {report}");
             let failed: usize = report.failed.values().sum();
             assert!(
                 failed > 0,
@@ -144,6 +145,7 @@ fn random_cuts_delays_and_split_writes_lose_nothing() {
         started.elapsed()
     );
     report.assert_clean("random faults");
+    assert_eq!(report.no_offset, 0, "the mock gives every offset: {report}");
     assert_eq!(
         (report.sent, report.delivered),
         (20_000, 20_000),

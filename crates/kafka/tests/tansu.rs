@@ -9,89 +9,17 @@
 //! they fail saying so.
 
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use rouse_kafka::{Producer, ProducerConfig, Record};
 
+mod common;
+
+use common::tansu::{env_path, Tansu};
+
 const RECORDS: usize = 1000;
 const PARTITIONS: u32 = 3;
-
-fn env_path(name: &str, what: &str) -> PathBuf {
-    std::env::var_os(name)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} is not set: point it at {what}, or run `cargo xtask ci`, which installs it"
-            )
-        })
-}
-
-/// A tansu broker on loopback, killed on drop.
-struct Tansu {
-    child: Child,
-    bootstrap: String,
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Tansu {
-    fn start(topic: &str) -> Tansu {
-        let binary = env_path("ROUSE_TANSU", "the tansu binary");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/", "--silent"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        let tansu = Tansu {
-            child,
-            bootstrap: format!("127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(&tansu.bootstrap).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not listen within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let created = Command::new(&binary)
-            .args([
-                "topic",
-                "create",
-                topic,
-                "--broker",
-                &url,
-                "--partitions",
-                &PARTITIONS.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .expect("tansu topic create runs");
-        assert!(created.success(), "tansu topic create failed: {created}");
-        tansu
-    }
-}
 
 /// What one record looks like on both sides: key, value, headers as hex.
 type Seen = (
@@ -109,10 +37,11 @@ fn hex(bytes: &[u8]) -> String {
 fn records_produced_to_tansu_read_back_byte_for_byte_by_kafka_python() {
     let python = env_path("ROUSE_PYTHON", "a python with kafka-python");
     let topic = "rouse-tansu";
-    let tansu = Tansu::start(topic);
+    let tansu = Tansu::start(&[(topic, PARTITIONS)]);
+    let bootstrap = tansu.bootstrap();
     let producer = Producer::new(
         ProducerConfig::from_pairs([
-            ("bootstrap.servers", tansu.bootstrap.as_str()),
+            ("bootstrap.servers", bootstrap.as_str()),
             ("client.id", "rouse-tansu-test"),
             ("acks", "all"),
             ("linger.ms", "5"),
@@ -162,7 +91,7 @@ fn records_produced_to_tansu_read_back_byte_for_byte_by_kafka_python() {
     let output = Command::new(python)
         .args([
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/read_back.py"),
-            &tansu.bootstrap,
+            &bootstrap,
             topic,
         ])
         .arg(RECORDS.to_string())

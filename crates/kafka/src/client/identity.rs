@@ -193,8 +193,12 @@ impl Identity {
                     not_before: now + backoff,
                 };
             }
-            Granted::AskFresh(reason) if !self.fresh && self.previous.is_some() => {
-                tracing::warn!(%reason, "the broker will not bump the producer epoch; asking for a fresh producer id");
+            // A broker that cannot bump (or fails trying) may still hand out
+            // a fresh id: ask once before giving up.
+            Granted::AskFresh(reason) | Granted::Refused(reason)
+                if !self.fresh && self.previous.is_some() =>
+            {
+                tracing::warn!(%reason, "the broker did not bump the producer epoch; asking for a fresh producer id");
                 self.fresh = true;
                 self.state = State::Wanted { not_before: now };
             }
@@ -322,6 +326,11 @@ mod tests {
 
         let (mut renewing, now) = known(false);
         renewing.renew(now).unwrap();
+        renewing.asked();
+        renewing
+            .granted(Granted::Refused("no bump".into()), now, Duration::ZERO)
+            .unwrap();
+        assert_eq!(renewing.request_fields(4), (-1, -1), "asks for a fresh id");
         renewing.asked();
         let fatal = renewing.granted(Granted::Refused("no".into()), now, Duration::ZERO);
         assert!(fatal.unwrap_err().contains("could not be renewed"));

@@ -86,8 +86,13 @@ pub(crate) struct Report {
     pub(crate) delivered: usize,
     /// Failed records by error kind.
     pub(crate) failed: BTreeMap<String, usize>,
-    /// Acknowledged, but not stored at the acknowledged offset.
+    /// Acknowledged, but not stored.
     pub(crate) lost: usize,
+    /// Acknowledged and stored, but not at the offset the acknowledgement
+    /// gave (the broker reported a wrong offset, e.g. for a duplicate).
+    pub(crate) misplaced: usize,
+    /// Acknowledged without an offset (-1: the broker gave none).
+    pub(crate) no_offset: usize,
     /// Stored more than once.
     pub(crate) duplicated: usize,
     /// Stored after a later record of the same partition.
@@ -150,8 +155,12 @@ impl Report {
             match outcome {
                 Ok(offset) => {
                     report.delivered += 1;
-                    if at.get(&(record.partition, *offset)) != Some(&want.as_str()) {
+                    if !copies.contains_key(want.as_str()) {
                         report.lost += 1;
+                    } else if *offset < 0 {
+                        report.no_offset += 1;
+                    } else if at.get(&(record.partition, *offset)) != Some(&want.as_str()) {
+                        report.misplaced += 1;
                     }
                     if let Some(since) = since.filter(|s| when >= s) {
                         let took = *when - since;
@@ -173,19 +182,20 @@ impl Report {
         report
     }
 
-    /// Panics unless nothing was lost, duplicated, reordered or left
-    /// without exactly one outcome, and every record sent after the outage
-    /// was delivered.
+    /// Panics unless nothing was lost, acknowledged at a wrong offset,
+    /// duplicated, reordered or left without exactly one outcome, and every
+    /// record sent after the outage was delivered.
     pub(crate) fn assert_clean(&self, what: &str) {
         assert_eq!(
             (
                 self.lost,
+                self.misplaced,
                 self.duplicated,
                 self.reordered,
                 self.without_one_outcome,
                 self.undelivered_after
             ),
-            (0, 0, 0, 0, 0),
+            (0, 0, 0, 0, 0, 0),
             "{what}: {self}"
         );
     }
@@ -195,13 +205,16 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "sent {} delivered {} failed {:?} (stored anyway {}) lost {} duplicated {} reordered {} \
-             without one outcome {} undelivered after the outage {} first delivery after it {}",
+            "sent {} delivered {} failed {:?} (stored anyway {}) lost {} misplaced {} without offset {} duplicated {} \
+             reordered {} without one outcome {} undelivered after the outage {} first delivery \
+             after it {}",
             self.sent,
             self.delivered,
             self.failed,
             self.failed_but_stored,
             self.lost,
+            self.misplaced,
+            self.no_offset,
             self.duplicated,
             self.reordered,
             self.without_one_outcome,

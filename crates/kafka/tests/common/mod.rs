@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod load;
+pub(crate) mod tansu;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -3,6 +3,7 @@ and prints them as JSON lines: partition, offset, key, value and headers,
 bytes as hex, so the Rust test can compare byte for byte.
 
 Usage: read_back.py BOOTSTRAP TOPIC COUNT
+COUNT -1 reads up to the partitions' end offsets as they are at the start.
 """
 import json
 import sys
@@ -30,8 +31,15 @@ def main():
     tps = [TopicPartition(topic, p) for p in sorted(partitions or [])]
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
+    ends = consumer.end_offsets(tps) if want < 0 else None
+
+    def done():
+        if ends is None:
+            return got >= want
+        return all(consumer.position(tp) >= end for tp, end in ends.items())
+
     got = 0
-    while got < want and time.time() < deadline:
+    while not done() and time.time() < deadline:
         for tp, records in consumer.poll(timeout_ms=200).items():
             for r in records:
                 hexed = lambda b: None if b is None else b.hex()
@@ -45,7 +53,7 @@ def main():
                 got += 1
     consumer.close()
     sys.stdout.flush()
-    sys.exit(0 if got >= want else 1)
+    sys.exit(0 if done() else 1)
 
 
 if __name__ == "__main__":
