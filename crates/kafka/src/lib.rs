@@ -84,6 +84,7 @@ pub mod error;
 pub mod partitioner;
 pub mod record;
 pub mod stats;
+mod sync;
 
 pub use accumulator::{Accumulator, Appended, Drained, Flush, ProducerBatch};
 pub use client::{BrokerLatency, Producer};
