@@ -8,6 +8,10 @@ use crate::cmd::{Failed, Step};
 /// unit tests would touch loom's types outside a model.
 const LOOM_CRATES: &[&str] = &["rouse-waker", "rouse-kafka"];
 
+/// The topic (and partitions) crates/kafka/tests/tansu.rs writes to on the
+/// tansu this task starts.
+const SHARED_TANSU_TOPIC: (&str, u32) = ("rouse-tansu", 3);
+
 pub(crate) fn run() -> Result<(), Failed> {
     let mut count = 0;
     let mut run = |step: Step| {
@@ -27,11 +31,19 @@ pub(crate) fn run() -> Result<(), Failed> {
     // a plain `cargo test`; here they run, with the venv they need.
     let python = crate::pyenv::ensure()?;
     let tansu = crate::broker::tansu_binary(&python)?;
+    // One tansu for the tests that need no broker of their own (the rest
+    // start theirs with the same launcher).
+    let shared = crate::broker::start(
+        &tansu,
+        &[(SHARED_TANSU_TOPIC.0.into(), SHARED_TANSU_TOPIC.1)],
+    )?;
     run(
         Step::cargo(&["test", "--workspace", "--", "--include-ignored"])
             .env("ROUSE_PYTHON", python.display().to_string())
-            .env("ROUSE_TANSU", tansu.display().to_string()),
+            .env("ROUSE_TANSU", tansu.display().to_string())
+            .env("ROUSE_TANSU_BOOTSTRAP", shared.bootstrap()),
     )?;
+    drop(shared);
     run(Step::cargo(&["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     for krate in LOOM_CRATES {
         run(

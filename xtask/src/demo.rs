@@ -19,7 +19,7 @@ pub(crate) fn run(mut args: Vec<String>) -> Result<(), Failed> {
             let python = crate::pyenv::ensure()?;
             let tansu = broker::tansu_binary(&python)?;
             let running = broker::start(&tansu, &[(topic, 1)])?;
-            args.extend(["--bootstrap".to_string(), running.bootstrap.clone()]);
+            args.extend(["--bootstrap".to_string(), running.bootstrap()]);
             Some(running)
         }
         Some(other) => {

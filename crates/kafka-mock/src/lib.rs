@@ -77,6 +77,7 @@ pub mod proxy;
 mod record;
 mod shape;
 mod state;
+pub mod tansu;
 pub mod versions;
 
 #[cfg(test)]
