@@ -32,10 +32,11 @@
 //!   or being dropped; each of these resolves every record once and frees
 //!   the batch's memory.
 //!
-//! Pitfall: delivery callbacks run wherever a batch ends, which for
-//! [`expire`](Accumulator::expire) and [`abort_all`](Accumulator::abort_all)
-//! is the caller's thread. No accumulator lock is held then, so a callback
-//! may call `send` again.
+//! Pitfall: delivery callbacks run wherever a batch ends: for
+//! [`abort_all`](Accumulator::abort_all), and for the batches
+//! [`take_expired`](Accumulator::take_expired) hands over, that is the
+//! caller's thread. No accumulator lock is held then, so a callback may call
+//! `send` again.
 
 mod batch;
 mod drain;
