@@ -5,6 +5,14 @@ use std::time::Duration;
 use crate::error::ClusterError;
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 
+/// Room above the largest request a connection may buffer: the length
+/// prefix and one socket read of the next frame.
+pub const BUFFER_SLACK: usize = 64 * 1024;
+
+/// The default cap on partial-frame bytes buffered over all connections
+/// together: 64 MiB.
+pub const DEFAULT_MAX_BUFFERED_TOTAL: usize = 64 * 1024 * 1024;
+
 /// The most brokers one mock cluster may have.
 pub const MAX_BROKERS: usize = 16;
 
@@ -24,6 +32,8 @@ pub struct ClusterConfig {
     auto_create_topics: bool,
     default_partitions: i32,
     max_request_size: usize,
+    max_buffered_per_connection: Option<usize>,
+    max_buffered_total: usize,
     fetch_wait_cap: Duration,
     cluster_id: String,
 }
@@ -43,6 +53,8 @@ impl ClusterConfig {
             auto_create_topics: true,
             default_partitions: 1,
             max_request_size: DEFAULT_MAX_FRAME_SIZE,
+            max_buffered_per_connection: None,
+            max_buffered_total: DEFAULT_MAX_BUFFERED_TOTAL,
             fetch_wait_cap: Duration::from_millis(100),
             cluster_id: "rouse-kafka-mock".to_owned(),
         }
@@ -66,6 +78,27 @@ impl ClusterConfig {
     /// `socket.request.max.bytes`, default 100 MiB).
     pub fn with_max_request_size(mut self, bytes: usize) -> Self {
         self.max_request_size = bytes;
+        self
+    }
+
+    /// The most bytes of not-yet-whole request frames one connection may
+    /// buffer (default: [`max_request_size`](Self::max_request_size) plus
+    /// [`BUFFER_SLACK`]). A connection over it is closed, with a warning
+    /// naming the peer and the size its frame announced.
+    pub fn with_max_buffered_per_connection(mut self, bytes: usize) -> Self {
+        self.max_buffered_per_connection = Some(bytes);
+        self
+    }
+
+    /// The most bytes of not-yet-whole request frames all connections
+    /// together may buffer (default [`DEFAULT_MAX_BUFFERED_TOTAL`], 64
+    /// MiB). The connection whose read goes over it is closed, with a
+    /// warning naming the peer and the size its frame announced (the count
+    /// may pass the cap by one socket read, 64 KiB, until then). So with
+    /// the defaults a client announcing a 100 MiB frame and sending it is
+    /// closed at about 64 MiB; the mock never holds the whole frame.
+    pub fn with_max_buffered_total(mut self, bytes: usize) -> Self {
+        self.max_buffered_total = bytes;
         self
     }
 
@@ -101,6 +134,17 @@ impl ClusterConfig {
     /// The largest request frame accepted.
     pub fn max_request_size(&self) -> usize {
         self.max_request_size
+    }
+
+    /// The per-connection cap on buffered partial-frame bytes.
+    pub fn max_buffered_per_connection(&self) -> usize {
+        self.max_buffered_per_connection
+            .unwrap_or_else(|| self.max_request_size.saturating_add(BUFFER_SLACK))
+    }
+
+    /// The cap on partial-frame bytes buffered over all connections.
+    pub fn max_buffered_total(&self) -> usize {
+        self.max_buffered_total
     }
 
     /// The longest an empty fetch is held.

@@ -82,7 +82,7 @@ pub mod versions;
 #[cfg(test)]
 mod testkit;
 
-pub use config::{ClusterConfig, MAX_BROKERS};
+pub use config::{ClusterConfig, BUFFER_SLACK, DEFAULT_MAX_BUFFERED_TOTAL, MAX_BROKERS};
 pub use error::ClusterError;
 pub use handle::{BrokerInfo, ClusterHandle, PartitionOffsets};
 pub use net::MockCluster;

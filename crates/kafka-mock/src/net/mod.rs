@@ -137,6 +137,15 @@ impl MockCluster {
             .map(|(_, a)| *a)
     }
 
+    /// Bytes of not-yet-whole request frames buffered right now, over all
+    /// connections; bounded by
+    /// [`ClusterConfig::with_max_buffered_total`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.sockets
+            .buffered
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The cluster's state: inject faults and inspect records and requests.
     pub fn handle(&self) -> &ClusterHandle {
         &self.cluster
