@@ -36,6 +36,8 @@ pub struct ClusterConfig {
     max_buffered_total: usize,
     fetch_wait_cap: Duration,
     cluster_id: String,
+    forget_producers_on_restart: bool,
+    strict_unknown_producer: bool,
 }
 
 impl Default for ClusterConfig {
@@ -57,6 +59,8 @@ impl ClusterConfig {
             max_buffered_total: DEFAULT_MAX_BUFFERED_TOTAL,
             fetch_wait_cap: Duration::from_millis(100),
             cluster_id: "rouse-kafka-mock".to_owned(),
+            forget_producers_on_restart: false,
+            strict_unknown_producer: false,
         }
     }
 
@@ -99,6 +103,27 @@ impl ClusterConfig {
     /// closed at about 64 MiB; the mock never holds the whole frame.
     pub fn with_max_buffered_total(mut self, bytes: usize) -> Self {
         self.max_buffered_total = bytes;
+        self
+    }
+
+    /// Whether [`restart_broker`](crate::MockCluster::restart_broker) makes
+    /// the broker forget the idempotent-producer state (producer ids,
+    /// epochs, recent sequence numbers) of the partitions it leads, as a
+    /// broker whose producer snapshots were lost (default off: state
+    /// survives restarts). The records stay. See also
+    /// [`ClusterHandle::forget_producers`](crate::ClusterHandle::forget_producers).
+    pub fn with_forget_producers_on_restart(mut self, on: bool) -> Self {
+        self.forget_producers_on_restart = on;
+        self
+    }
+
+    /// Whether a batch from a producer id the partition does not know must
+    /// start at sequence 0; otherwise it is refused with
+    /// `UNKNOWN_PRODUCER_ID` (59), as brokers did before KIP-360 relaxed
+    /// it. Default off: an unknown producer may start at any sequence, as
+    /// in current Kafka.
+    pub fn with_strict_unknown_producer(mut self, on: bool) -> Self {
+        self.strict_unknown_producer = on;
         self
     }
 
@@ -147,6 +172,16 @@ impl ClusterConfig {
         self.max_buffered_total
     }
 
+    /// Whether a restart forgets producer state.
+    pub fn forget_producers_on_restart(&self) -> bool {
+        self.forget_producers_on_restart
+    }
+
+    /// Whether unknown producers must start at sequence 0.
+    pub fn strict_unknown_producer(&self) -> bool {
+        self.strict_unknown_producer
+    }
+
     /// The longest an empty fetch is held.
     pub fn fetch_wait_cap(&self) -> Duration {
         self.fetch_wait_cap
@@ -155,6 +190,14 @@ impl ClusterConfig {
     /// The cluster id.
     pub fn cluster_id(&self) -> &str {
         &self.cluster_id
+    }
+
+    pub(crate) fn set_forget_producers_on_restart(&mut self, on: bool) {
+        self.forget_producers_on_restart = on;
+    }
+
+    pub(crate) fn set_strict_unknown_producer(&mut self, on: bool) {
+        self.strict_unknown_producer = on;
     }
 
     pub(crate) fn validate(&self) -> Result<(), ClusterError> {

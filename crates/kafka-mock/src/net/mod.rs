@@ -176,7 +176,10 @@ impl MockCluster {
         Ok(())
     }
 
-    /// Restarts a stopped broker on the same port, with its data intact.
+    /// Restarts a stopped broker on the same port, with its data intact
+    /// (and its idempotent-producer state too, unless
+    /// [`ClusterConfig::with_forget_producers_on_restart`] is on; see
+    /// [`ClusterHandle::restart_broker`]).
     ///
     /// # Errors
     ///
