@@ -13,6 +13,11 @@
 //! The `rouse-kafka-mock` binary (`cargo run -p rouse-kafka-mock --
 //! --brokers 3 --topic t:6`) serves one for other programs' tests.
 //!
+//! Faults below the protocol (delayed and fragmented bytes, cut
+//! connections, refused connections, outages) come from the seeded TCP
+//! fault [`proxy`], which can stand in front of a [`MockCluster`] or any
+//! other broker; the `rouse-fault-proxy` binary runs one on its own.
+//!
 //! The core alone, one frame in and one frame out:
 //!
 //! The wire protocol is the real one, decoded and encoded with the
