@@ -31,9 +31,11 @@ pub(crate) fn run(mut args: Vec<String>) -> Result<(), Failed> {
             })
         }
     };
+    // A first run compiles the workspace in release mode (about 90 s on two
+    // cores): cargo's own progress lines show it is working, not hung.
+    println!("xtask demo-wakeup: building the demo in release mode (a first build takes a minute or two; cargo's progress follows)");
     Step::cargo(&[
         "run",
-        "--quiet",
         "--release",
         "--example",
         "demo_wakeup",

@@ -69,6 +69,8 @@
 //! moving a leader loses nothing), transactions, consumer groups, fetch
 //! sessions, topic ids, quotas, SASL/TLS and retention.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod batch;
 mod config;
