@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::BrokerId;
+use crate::BrokerId;
 use loom::sync::Arc;
 use loom::thread;
 

@@ -6,7 +6,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-use kafka_protocol::messages::{ApiKey, BrokerId};
+use crate::BrokerId;
+use kafka_protocol::messages::ApiKey;
 use rouse_reactor::{EventLoop, Interest, Ready, SourceKey, Watch};
 
 use super::Poller;

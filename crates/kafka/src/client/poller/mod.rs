@@ -39,7 +39,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::BrokerId;
+use crate::BrokerId;
 use rouse_reactor::{EventLoop, TimerId};
 
 use super::connection::Phase;
