@@ -22,8 +22,11 @@
 //! `max.block.ms` runs out.
 
 use std::fmt;
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -221,14 +224,36 @@ impl fmt::Debug for OnDelivery {
     }
 }
 
-/// The shared slot a future waits on.
+/// The shared slot a future waits on: threads on the condvar, async tasks
+/// through their wakers.
 #[derive(Default)]
 struct Slot {
-    result: Mutex<Option<DeliveryResult>>,
+    state: Mutex<SlotState>,
     done: Condvar,
 }
 
+#[derive(Default)]
+struct SlotState {
+    result: Option<DeliveryResult>,
+    /// Tasks polling a clone of the future while it is pending (usually
+    /// one; deduplicated with `Waker::will_wake`).
+    wakers: Vec<Waker>,
+}
+
 /// The pending outcome of one record; cheap to clone, every clone sees it.
+///
+/// Wait for it from a plain thread ([`wait`](Self::wait),
+/// [`wait_timeout`](Self::wait_timeout)) or `.await` it in any executor:
+/// it is a [`std::future::Future`] and needs no runtime. The poller thread
+/// wakes the waiting task when the broker answers.
+///
+/// ```no_run
+/// # async fn f(producer: rouse_kafka::Producer) -> Result<(), Box<dyn std::error::Error>> {
+/// use rouse_kafka::Record;
+/// let delivered = producer.send(Record::value("orders", "paid"))?.await?;
+/// println!("offset {}", delivered.offset);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct DeliveryFuture {
     slot: Arc<Slot>,
@@ -245,42 +270,59 @@ impl fmt::Debug for DeliveryFuture {
 impl DeliveryFuture {
     /// Blocks until the record has its outcome.
     pub fn wait(&self) -> DeliveryResult {
-        let mut result = self.slot.result.lock();
+        let mut state = self.slot.state.lock();
         loop {
-            if let Some(r) = result.as_ref() {
+            if let Some(r) = state.result.as_ref() {
                 return r.clone();
             }
-            self.slot.done.wait(&mut result);
+            self.slot.done.wait(&mut state);
         }
     }
 
     /// Blocks up to `timeout`; `None` if the record is still pending.
     pub fn wait_timeout(&self, timeout: Duration) -> Option<DeliveryResult> {
         let deadline = Instant::now().checked_add(timeout);
-        let mut result = self.slot.result.lock();
+        let mut state = self.slot.state.lock();
         loop {
-            if let Some(r) = result.as_ref() {
+            if let Some(r) = state.result.as_ref() {
                 return Some(r.clone());
             }
             match deadline {
                 Some(deadline) => {
-                    if self.slot.done.wait_until(&mut result, deadline).timed_out() {
-                        return result.clone();
+                    if self.slot.done.wait_until(&mut state, deadline).timed_out() {
+                        return state.result.clone();
                     }
                 }
-                None => self.slot.done.wait(&mut result),
+                None => self.slot.done.wait(&mut state),
             }
         }
     }
 
     /// The outcome if there is one, without blocking.
     pub fn try_result(&self) -> Option<DeliveryResult> {
-        self.slot.result.lock().clone()
+        self.slot.state.lock().result.clone()
     }
 
     /// Whether the record has its outcome.
     pub fn is_done(&self) -> bool {
-        self.slot.result.lock().is_some()
+        self.slot.state.lock().result.is_some()
+    }
+}
+
+impl Future for DeliveryFuture {
+    type Output = DeliveryResult;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<DeliveryResult> {
+        let mut state = self.slot.state.lock();
+        if let Some(result) = state.result.as_ref() {
+            return Poll::Ready(result.clone());
+        }
+        // Checked and registered under the lock the completer takes, so a
+        // completion cannot slip between the two.
+        if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            state.wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
     }
 }
 
@@ -327,8 +369,15 @@ impl Completer {
     fn resolve(&mut self, result: DeliveryResult) {
         match self.target.take() {
             Some(Target::Future(slot)) => {
-                *slot.result.lock() = Some(result);
+                let wakers = {
+                    let mut state = slot.state.lock();
+                    state.result = Some(result);
+                    std::mem::take(&mut state.wakers)
+                };
                 slot.done.notify_all();
+                for waker in wakers {
+                    waker.wake();
+                }
             }
             Some(Target::Callback(callback)) => {
                 let outcome = catch_unwind(AssertUnwindSafe(|| callback(result)));
@@ -462,5 +511,38 @@ mod tests {
         assert!(DeliveryError::encoding("zstd")
             .message()
             .contains("compression.type"));
+    }
+
+    /// A waker that counts its wakes.
+    struct CountingWaker(AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_polled_future_is_woken_once_by_the_outcome_from_another_thread() {
+        let (completer, future) = Completer::new(OnDelivery::Future);
+        let mut future = future.expect("a future");
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&counter));
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut future).poll(&mut cx).is_pending());
+        assert!(
+            Pin::new(&mut future).poll(&mut cx).is_pending(),
+            "polled again"
+        );
+        std::thread::spawn(move || completer.complete(Ok(meta())))
+            .join()
+            .unwrap();
+        assert_eq!(
+            counter.0.load(Ordering::SeqCst),
+            1,
+            "one wake, not one per poll"
+        );
+        assert_eq!(Pin::new(&mut future).poll(&mut cx), Poll::Ready(Ok(meta())));
+        assert_eq!(future.wait(), Ok(meta()), "wait() still works after .await");
     }
 }
