@@ -32,7 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ])?)?;
 
     // Await one record...
-    let first = producer.send(Record::key_value("orders", "user-1", "paid"))?.await?;
+    let first = producer
+        .send(Record::key_value("orders", "user-1", "paid"))?
+        .await?;
     println!("orders/{} at offset {}", first.partition, first.offset);
 
     // ...or send many and await them together, each on its own task.
@@ -44,7 +46,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     for task in tasks {
         let delivered = task.await??;
-        println!("orders/{} at offset {}", delivered.partition, delivered.offset);
+        println!(
+            "orders/{} at offset {}",
+            delivered.partition, delivered.offset
+        );
     }
     producer.close(Duration::from_secs(5))?;
     Ok(())

@@ -41,6 +41,18 @@ enum Task {
         #[arg(long = "topic", value_parser = broker::parse_topic)]
         topics: Vec<(String, u32)>,
     },
+    /// A load test with kafka-producer-perf-test's flags and output:
+    /// `cargo xtask perf producer --topic t --num-records N --record-size B
+    /// --throughput R --producer-props bootstrap.servers=HOST:PORT k=v ...`
+    /// (without bootstrap.servers: an embedded mock cluster).
+    Perf {
+        /// What to load-test.
+        #[arg(value_parser = ["producer"])]
+        what: String,
+        /// The tool's flags (try --help).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run a benchmark and write its section of docs/benchmarks.md.
     Bench {
         /// Which benchmark.
@@ -55,6 +67,17 @@ fn main() -> ExitCode {
         Task::Ci => ci::run(),
         Task::DemoWakeup { args } => demo::run(args),
         Task::Bench { name } => bench::run(&name),
+        Task::Perf { what: _, args } => cmd::Step::cargo(&[
+            "run",
+            "--release",
+            "-p",
+            "rouse-kafka",
+            "--example",
+            "producer_perf",
+            "--",
+        ])
+        .args(args)
+        .run(),
         Task::Broker { topics } => broker::run(topics),
     };
     match result {
