@@ -138,3 +138,36 @@ fn explicit_idempotence_without_a_producer_id_is_fatal_the_default_falls_back() 
     assert_eq!(acked.len(), 30);
     assert!(default.fatal_error().is_none());
 }
+
+#[test]
+fn a_failed_first_batch_is_not_overtaken_by_the_next() {
+    // A broker takes a new producer's first batch at any sequence. If the
+    // first batch fails while the next is pipelined behind it, the next must
+    // not be written first: until one batch is acknowledged, one at a time.
+    let cluster = cluster(1, 1);
+    let handle = cluster.handle();
+    handle.delay_responses(ApiKey::Produce, None, Duration::from_millis(30));
+    handle.fail_next(ApiKey::Produce, None, ResponseError::NotEnoughReplicas, 1);
+    let producer = producer(&cluster, &[("linger.ms", "0")]);
+    let futures: Vec<_> = (0..40)
+        .map(|i| {
+            let value = format!("first-{i}");
+            (
+                value.clone(),
+                producer.send(Record::value(TOPIC, value)).unwrap(),
+            )
+        })
+        .collect();
+    let acked: Vec<_> = futures
+        .into_iter()
+        .map(|(value, future)| {
+            let meta = future
+                .wait_timeout(Duration::from_secs(10))
+                .expect("an outcome within 10 s")
+                .unwrap_or_else(|e| panic!("{value}: {e}"));
+            (meta.partition, meta.offset, value)
+        })
+        .collect();
+    assert_stored_exactly_once(&cluster, &acked, 1);
+    assert!(producer.stats().retries >= 1, "the first batch was retried");
+}

@@ -16,7 +16,8 @@
 //!        └► any other: stamp (identity, next) — only if not broken, and
 //!           only under the producer's current identity; a partition on an
 //!           old identity adopts the current one (next = 0) once `unknown`
-//!           is empty, so no unknown batch is ever restamped
+//!           is empty, so no unknown batch is ever restamped; and until a
+//!           batch under the identity is acknowledged, one at a time
 //!
 //!   ack ─────────────────────────► leaves `unknown`
 //!   OUT_OF_ORDER_SEQUENCE, earliest unknown ─► not written, hole: broken
@@ -24,6 +25,13 @@
 //!   UNKNOWN_PRODUCER_ID ─────────► not written, broker lost us: broken
 //!   failed or expired, stamped ──► its range may be a hole: broken
 //! ```
+//!
+//! Why one at a time at first: a broker that has no state for a producer id
+//! accepts its first batch at *any* sequence (Kafka does, so producers whose
+//! state expired can go on). If the first batch under an identity failed
+//! (say NOT_ENOUGH_REPLICAS) while the second was pipelined behind it, the
+//! broker would write the second first. Once one batch is acknowledged the
+//! broker holds the stream's position, and pipelining is safe.
 //!
 //! A broken partition whose unknown batches are all resolved asks for a new
 //! producer identity ([`Sequences::needs_new_identity`]); until then it
@@ -47,6 +55,9 @@ struct PartitionSequence {
     /// The stream has a hole (or may have): nothing new goes under
     /// `identity`.
     broken: bool,
+    /// A batch under `identity` was acknowledged: the broker knows the
+    /// stream's position, so batches may be pipelined.
+    confirmed: bool,
 }
 
 impl PartitionSequence {
@@ -56,7 +67,13 @@ impl PartitionSequence {
             next: 0,
             unknown: BTreeSet::new(),
             broken: false,
+            confirmed: false,
         }
+    }
+
+    /// Whether a new batch may join those in flight.
+    fn may_pipeline(&self) -> bool {
+        self.confirmed || self.unknown.is_empty()
     }
 }
 
@@ -103,7 +120,7 @@ impl Sequences {
             return true;
         }
         if p.identity == current {
-            !p.broken
+            !p.broken && p.may_pipeline()
         } else {
             p.unknown.is_empty()
         }
@@ -132,6 +149,7 @@ impl Sequences {
             *p = PartitionSequence::new(current);
         }
         debug_assert!(!p.broken, "a broken partition sends nothing new");
+        debug_assert!(p.may_pipeline(), "nothing pipelined before an ack");
         let stamp = Stamp {
             identity: p.identity,
             base_sequence: p.next,
@@ -144,7 +162,9 @@ impl Sequences {
     /// The broker wrote the batch (or had written it: a duplicate).
     pub(crate) fn acked(&mut self, tp: &TopicPartition, id: u64) {
         if let Some(p) = self.partitions.get_mut(tp) {
-            p.unknown.remove(&id);
+            if p.unknown.remove(&id) {
+                p.confirmed = true;
+            }
         }
     }
 
@@ -242,15 +262,22 @@ mod tests {
     fn sequences_advance_by_record_count_and_retries_keep_their_stamp() {
         let mut s = Sequences::default();
         assert_eq!(send(&mut s, 1, None, 3, A), new_stamp(A, 0));
-        assert_eq!(send(&mut s, 2, None, 2, A), new_stamp(A, 3));
+        assert_eq!(
+            send(&mut s, 2, None, 2, A),
+            None,
+            "one at a time until the broker has acknowledged the stream"
+        );
         let first = Stamp {
             identity: A,
             base_sequence: 0,
         };
         assert_eq!(send(&mut s, 1, Some(first), 3, A), Some(SendStamp::Resend));
         s.acked(&tp(), 1);
+        assert_eq!(send(&mut s, 2, None, 2, A), new_stamp(A, 3));
+        assert_eq!(send(&mut s, 3, None, 1, A), new_stamp(A, 5), "pipelined");
         s.acked(&tp(), 2);
-        assert_eq!(send(&mut s, 3, None, 1, A), new_stamp(A, 5));
+        s.acked(&tp(), 3);
+        assert_eq!(send(&mut s, 4, None, 1, A), new_stamp(A, 6));
     }
 
     #[test]
@@ -293,9 +320,31 @@ mod tests {
         assert_eq!(send(&mut s, 2, None, 1, B), new_stamp(B, 0));
     }
 
+    /// A stream the broker has acknowledged once (batch 0, one record).
+    fn confirmed(s: &mut Sequences, identity: ProducerIdentity) {
+        assert_eq!(send(s, 0, None, 1, identity), new_stamp(identity, 0));
+        s.acked(&tp(), 0);
+    }
+
+    #[test]
+    fn the_first_batch_under_an_identity_goes_alone() {
+        let mut s = Sequences::default();
+        confirmed(&mut s, A);
+        send(&mut s, 1, None, 1, A);
+        s.ended_unacked(&tp(), 1);
+        // Renewed: a broker without state for B takes B's first batch at
+        // any sequence, so the second must not overtake a failed first.
+        assert_eq!(send(&mut s, 2, None, 1, B), new_stamp(B, 0));
+        assert_eq!(send(&mut s, 3, None, 1, B), None);
+        s.acked(&tp(), 2);
+        assert_eq!(send(&mut s, 3, None, 1, B), new_stamp(B, 1));
+        assert_eq!(send(&mut s, 4, None, 1, B), new_stamp(B, 2));
+    }
+
     #[test]
     fn out_of_order_behind_an_unknown_batch_is_a_pipelined_retry() {
         let mut s = Sequences::default();
+        confirmed(&mut s, A);
         send(&mut s, 1, None, 1, A);
         send(&mut s, 2, None, 1, A);
         assert_eq!(s.out_of_order(&tp(), 2), OutOfOrder::BehindUnknown);
@@ -311,13 +360,16 @@ mod tests {
                 base_sequence: seq,
             })
         };
-        assert_eq!(send(&mut s, 1, old(0), 1, B), new_stamp(B, 0));
-        assert_eq!(send(&mut s, 2, old(1), 1, B), new_stamp(B, 1));
+        assert_eq!(send(&mut s, 1, old(1), 1, B), new_stamp(B, 0));
+        assert_eq!(send(&mut s, 2, old(2), 1, B), None, "after an ack");
+        s.acked(&tp(), 1);
+        assert_eq!(send(&mut s, 2, old(2), 1, B), new_stamp(B, 1));
     }
 
     #[test]
     fn a_broken_partition_waits_for_its_unknown_batches_before_renewing() {
         let mut s = Sequences::default();
+        confirmed(&mut s, A);
         send(&mut s, 1, None, 1, A);
         send(&mut s, 2, None, 1, A);
         s.not_written(&tp(), 2);
