@@ -106,3 +106,30 @@ fn reconnects_back_off_exponentially() {
         "{slow} connections in 2 s at 800 ms"
     );
 }
+
+#[test]
+fn close_frees_a_sender_waiting_for_metadata_at_once() {
+    // Nothing listens: the sender would wait max.block.ms (here 60 s).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let producer = producer(&format!("127.0.0.1:{port}"), &[("max.block.ms", "60000")]);
+    let sender = producer.clone();
+    let waiting = std::thread::spawn(move || sender.send(Record::value("t", "v")));
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    producer
+        .close(Duration::from_secs(1))
+        .expect("nothing was queued");
+    let refused = waiting.join().expect("sender thread");
+    assert!(
+        matches!(refused, Err(ProducerError::Closed { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

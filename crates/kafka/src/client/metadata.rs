@@ -39,6 +39,8 @@ pub(crate) enum Lookup {
     Refused(i16),
     /// No answer within the wait.
     TimedOut,
+    /// The producer closed (or failed fatally) while the sender waited.
+    Closed,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +53,8 @@ struct State {
     stale: bool,
     /// Why no broker can be reached, while none can.
     unreachable: Option<String>,
+    /// The producer is closing: waiting senders give up at once.
+    closed: bool,
 }
 
 /// Shared between senders and the poller.
@@ -84,6 +88,9 @@ impl Metadata {
                 }
                 if let Some(&code) = state.refused.get(topic) {
                     return Lookup::Refused(code);
+                }
+                if state.closed {
+                    return Lookup::Closed;
                 }
             }
             if self.changed.wait_until(&mut guard, deadline).timed_out() {
@@ -217,8 +224,12 @@ impl Metadata {
         self.changed.notify_all();
     }
 
-    /// Wakes every waiting sender (the producer is closing).
-    pub(crate) fn wake_waiters(&self) {
+    /// The producer is closing (or failed fatally): every sender waiting
+    /// for a topic gives up now, and later lookups of unknown topics too.
+    pub(crate) fn close(&self) {
+        self.state.write().closed = true;
+        // Taken after the flag is set: a sender between its check and its
+        // wait holds this lock, so it cannot miss the notification.
         let _guard = self.waiters.lock();
         self.changed.notify_all();
     }

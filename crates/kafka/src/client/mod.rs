@@ -204,7 +204,7 @@ impl Producer {
                     record: Box::new(record),
                 })
             }
-            Lookup::TimedOut if shared.accumulator.is_closed() => return Err(self.refused(record)),
+            Lookup::Closed => return Err(self.refused(record)),
             Lookup::TimedOut => {
                 return Err(ProducerError::MetadataTimeout {
                     topic: record.topic.clone(),
@@ -338,7 +338,7 @@ impl Inner {
         };
         let shared = &self.shared;
         shared.accumulator.close();
-        shared.metadata.wake_waiters();
+        shared.metadata.close();
         let flushed = {
             let flush = shared.accumulator.begin_flush();
             self.handle.wake();

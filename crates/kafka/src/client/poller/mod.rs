@@ -219,7 +219,7 @@ impl Poller {
         self.identity.fail();
         let error = DeliveryError::fatal(reason);
         self.shared.accumulator.close();
-        self.shared.metadata.wake_waiters();
+        self.shared.metadata.close();
         self.fail_all(el, &error, &error);
     }
 
