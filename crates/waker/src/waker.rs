@@ -210,6 +210,7 @@ impl Source for Waker {
 }
 
 #[cfg(all(test, not(loom)))]
+#[allow(unsafe_code)] // fcntl and poll on the waker's fds, to check them
 mod tests {
     use super::*;
 
