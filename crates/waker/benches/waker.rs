@@ -13,7 +13,9 @@
 //!   eventfd and `mio::Waker`); a last table leaves placement free and shows
 //!   how often the poller returned on the waking CPU. `mio::Waker` runs twice
 //!   in each round, so its ratio to itself shows the noise floor of a
-//!   round's ratio. Other peers: rouse's pipe and socketpair, a plain
+//!   round's ratio. One more table has rouse and mio wake the same poller in
+//!   alternation, wake by wake, which takes the machine's phases out of the
+//!   ratio altogether. Other peers: rouse's pipe and socketpair, a plain
 //!   socketpair written once per wake (kafka-python), and a futex
 //!   park/unpark floor (no fd at all).
 //! * Pending wake: ns per `wake()` when a wake is already pending, against a
@@ -363,6 +365,115 @@ fn latency_rounds(peers: &[Peer], rounds: usize, placement: Placement) -> Vec<Ve
     all
 }
 
+/// Rouse's eventfd and `mio::Waker` waking one poller in alternation (rouse,
+/// mio, mio again), so that both see the same threads, CPUs and moments of
+/// the machine: `[rouse, mio, mio again]`, `samples` wakes each.
+fn paired(samples: usize, placement: Placement) -> [Round; 3] {
+    let (poller_cpu, waker_cpu_pin) = placement.cpus();
+    let base = Instant::now();
+    let armed = Arc::new(AtomicBool::new(false));
+    let stamp = Arc::new(AtomicU64::new(0));
+    let which = Arc::new(AtomicU64::new(0));
+    let waker_cpu = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel::<(Arc<Waker>, Arc<mio::Waker>)>();
+    let poller = {
+        let (armed, stamp, which, waker_cpu, done) = (
+            armed.clone(),
+            stamp.clone(),
+            which.clone(),
+            waker_cpu.clone(),
+            done.clone(),
+        );
+        thread::spawn(move || {
+            if let Some(cpu) = poller_cpu {
+                pin_to(cpu);
+            }
+            let mut poll = Poll::new().unwrap();
+            let rouse = Arc::new(Waker::eventfd().unwrap());
+            poll.registry()
+                .register(
+                    &mut SourceFd(&rouse.as_raw_fd()),
+                    Token(0),
+                    Interest::READABLE,
+                )
+                .unwrap();
+            let mio = Arc::new(mio::Waker::new(poll.registry(), Token(1)).unwrap());
+            tx.send((Arc::clone(&rouse), mio)).unwrap();
+            let mut events = Events::with_capacity(8);
+            let mut samples: [Vec<u64>; 3] = Default::default();
+            let mut same_cpu = [0usize; 3];
+            while !done.load(Ordering::Acquire) {
+                armed.store(true, Ordering::Release);
+                poll.poll(&mut events, Some(Duration::from_secs(1)))
+                    .unwrap();
+                let returned = base.elapsed().as_nanos() as u64;
+                rouse.reset();
+                let sent = stamp.swap(0, Ordering::AcqRel);
+                if sent != 0 {
+                    let i = which.load(Ordering::Acquire) as usize;
+                    samples[i].push(returned.saturating_sub(sent));
+                    same_cpu[i] += usize::from(current_cpu() == waker_cpu.load(Ordering::Acquire));
+                }
+            }
+            (samples, same_cpu, rouse.stats())
+        })
+    };
+    let (rouse, mio) = rx.recv().unwrap();
+    let waking = {
+        let (armed, stamp, which, waker_cpu, done) = (
+            armed.clone(),
+            stamp.clone(),
+            which.clone(),
+            waker_cpu.clone(),
+            done.clone(),
+        );
+        thread::spawn(move || {
+            if let Some(cpu) = waker_cpu_pin {
+                pin_to(cpu);
+            }
+            let mut next = Instant::now() + WAKE_PERIOD;
+            for n in 0..3 * samples {
+                while !armed.swap(false, Ordering::AcqRel) {
+                    thread::yield_now();
+                }
+                let now = Instant::now();
+                if next > now {
+                    thread::sleep(next - now);
+                }
+                next = Instant::now().max(next) + WAKE_PERIOD;
+                which.store((n % 3) as u64, Ordering::Release);
+                waker_cpu.store(current_cpu(), Ordering::Release);
+                stamp.store(base.elapsed().as_nanos() as u64, Ordering::Release);
+                if n % 3 == 0 {
+                    rouse.wake().unwrap();
+                } else {
+                    mio.wake().unwrap();
+                }
+            }
+            while !armed.load(Ordering::Acquire) {
+                thread::yield_now();
+            }
+            done.store(true, Ordering::Release);
+            mio.wake().unwrap();
+        })
+    };
+    waking.join().unwrap();
+    let (samples, same_cpu, stats) = poller.join().unwrap();
+    let mut i = 0;
+    samples.map(|mut v| {
+        v.sort_unstable();
+        let round = Round {
+            same_cpu: same_cpu[i] as f64 / v.len().max(1) as f64,
+            syscalls_per_wake: (i == 0)
+                .then(|| stats.wake_syscalls as f64 / stats.wakes_requested as f64),
+            samples: v,
+        };
+        i += 1;
+        round
+    })
+}
+
 /// Rouse's eventfd against `mio::Waker`, round by round, with the ratio
 /// range: the figure the waker is held to (within 1.1x in every round).
 /// `mio_again` is a second run of `mio::Waker` in the same rounds: its ratio
@@ -547,6 +658,20 @@ fn main() {
             percentile(v, 0.5) as f64 / mio_p50
         ));
     }
+    md.push_str(&format!(
+        "\n#### Both wakers waking one poller in alternation, on one CPU ({LATENCY_ROUNDS} rounds)\n\n\
+         The same threads take turns wake by wake: rouse, mio, mio again. This takes the \
+         machine's phases out of the ratio.\n\n"
+    ));
+    let (mut rouse, mut mio, mut again) = (Vec::new(), Vec::new(), Vec::new());
+    paired(500, Placement::SameCpu); // warm-up, discarded
+    for _ in 0..LATENCY_ROUNDS {
+        let [r, m, a] = paired(SAMPLES_PER_ROUND, Placement::SameCpu);
+        rouse.push(r);
+        mio.push(m);
+        again.push(a);
+    }
+    md.push_str(&round_table(&rouse, &mio, &again));
     let two_cpus = allowed_cpus().len() >= 2;
     for (placement, title) in [
         (Placement::TwoCpus, "Poller and waking thread on two CPUs"),
