@@ -53,10 +53,13 @@ use crate::sync::{AtomicU32, Ordering};
 const NOTIFIED: u32 = 1 << 0;
 const SLEEPING: u32 = 1 << 1;
 const CLAIMED: u32 = 1 << 2;
-/// One write in flight; the count takes bits 4..16.
+/// One write in flight; the count takes bits 4..16. It is bounded by the
+/// threads (and signal handlers) inside `wake`'s write at the same moment:
+/// each claim needs a `reset` since the previous one, so 4095 is far off.
 const IN_FLIGHT_ONE: u32 = 1 << 4;
 const IN_FLIGHT: u32 = 0xfff * IN_FLIGHT_ONE;
-/// One write done since the last drain; the count takes bits 16..32.
+/// One write done since the last drain; the count takes bits 16..32. It is
+/// bounded by the writes in flight at the last drain plus one.
 const DONE_ONE: u32 = 1 << 16;
 const DONE: u32 = 0xffff * DONE_ONE;
 
