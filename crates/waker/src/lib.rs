@@ -40,10 +40,17 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+// Unsafe code is confined to the system calls (`sys`) and the signal
+// handler's registration (`signal`), each block with its safety argument;
+// the protocol itself (`state`) and everything else may not use it.
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
 mod signal;
 mod state;
 mod stats;
 mod sync;
+#[allow(unsafe_code)]
 mod sys;
 mod waker;
 

@@ -3,17 +3,22 @@
 //! work queued and nothing in the fd, and never leaves the fd readable with
 //! nobody due to drain it.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p rouse-waker --lib --release`
-//! (`cargo xtask ci` does). The fd is modelled by a counter: a write adds
-//! one, a drain takes everything. Readiness is modelled both ways: level
-//! (`poll(2)`: a poll returns while the fd holds data) and edge (epoll under
-//! mio: a poll returns only for writes it has not reported yet).
+//! The models run the production protocol: `WakeState::wake` (request,
+//! write, mark done) and `WakeState::reset` (decide, drain, close the round),
+//! with only the fd replaced. Run with `RUSTFLAGS="--cfg loom"
+//! LOOM_MAX_PREEMPTIONS=3 cargo test -p rouse-waker --lib --release` in a
+//! separate `CARGO_TARGET_DIR` (`cargo xtask ci` does). The fd is modelled by
+//! a counter: a write adds one, a drain takes everything. Readiness is
+//! modelled both ways: level (`poll(2)`: a poll returns while the fd holds
+//! data) and edge (epoll under mio: a poll returns only for writes it has
+//! not reported yet, and, as epoll re-checks readiness before it reports,
+//! only if the fd still holds data).
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use crate::state::{WakeAction, WakeState};
+use crate::state::WakeState;
 
 struct Model {
     state: WakeState,
@@ -21,6 +26,9 @@ struct Model {
     fd: AtomicUsize,
     /// Writes no poll has reported yet (edge-triggered readiness).
     edges: AtomicUsize,
+    /// Writes made, and polls that returned for the fd.
+    writes: AtomicUsize,
+    returns: AtomicUsize,
 }
 
 impl Model {
@@ -30,32 +38,34 @@ impl Model {
             queue: Mutex::new(Vec::new()),
             fd: AtomicUsize::new(0),
             edges: AtomicUsize::new(0),
+            writes: AtomicUsize::new(0),
+            returns: AtomicUsize::new(0),
         }
     }
 
     fn push_and_wake(&self, item: usize) {
         self.queue.lock().unwrap().push(item);
-        if self.state.request() == WakeAction::WriteFd {
-            self.write();
-            if self.state.mark_written() {
-                self.write();
-            }
-        }
-    }
-
-    fn write(&self) {
-        self.fd.fetch_add(1, Ordering::SeqCst);
-        self.edges.fetch_add(1, Ordering::SeqCst);
+        let wrote = self.state.wake(|| {
+            self.fd.fetch_add(1, Ordering::SeqCst);
+            self.edges.fetch_add(1, Ordering::SeqCst);
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), ()>(())
+        });
+        assert!(wrote.is_ok());
     }
 
     /// Whether a poll would return now; a returning edge-triggered poll
     /// consumes the edges it reports.
     fn poll_returns(&self, edge: bool) -> bool {
-        if edge {
-            self.edges.swap(0, Ordering::SeqCst) > 0
+        let returns = if edge {
+            self.edges.swap(0, Ordering::SeqCst) > 0 && self.fd.load(Ordering::SeqCst) > 0
         } else {
             self.fd.load(Ordering::SeqCst) > 0
+        };
+        if returns {
+            self.returns.fetch_add(1, Ordering::SeqCst);
         }
+        returns
     }
 
     fn reset(&self, announce: bool) {
@@ -134,6 +144,18 @@ fn check(producers: usize, per: usize, announce: bool, edge: bool) {
         }
         model.reset(announce);
         assert_eq!(model.fd.load(Ordering::SeqCst), 0, "fd left readable");
+        // No spin: every poll that returned for the fd found a write's byte
+        // there that a reset then took away, so there are no more returns
+        // than writes; and no more writes than wakes, one per round.
+        let (writes, returns) = (
+            model.writes.load(Ordering::SeqCst),
+            model.returns.load(Ordering::SeqCst),
+        );
+        assert!(
+            returns <= writes,
+            "{returns} poll returns for {writes} writes"
+        );
+        assert!(writes <= total, "{writes} writes for {total} wakes");
     });
 }
 

@@ -10,7 +10,7 @@ use mio::event::Source;
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 
-use crate::state::{WakeAction, WakeState};
+use crate::state::WakeState;
 use crate::stats::{Counters, WakerStats};
 use crate::sys::{Mechanism, WakeFd};
 
@@ -29,11 +29,14 @@ use crate::sys::{Mechanism, WakeFd};
 ///
 /// Other threads push their work first and call [`wake`](Waker::wake)
 /// second. Then no wake is lost, and however many threads wake, the poller
-/// pays at most one `write(2)` and one `read(2)` per sleep.
+/// pays at most one `write(2)` per sleep and one `read(2)` per wakeup. No
+/// wake waits for the poller, and the poller never waits for a wake.
 ///
 /// # Pitfalls
 /// * Spurious wakeups happen: a poll can return with the waker readable and
-///   nothing queued (a wake raced with `reset`). Treat readiness as a hint.
+///   nothing queued (a wake raced with `reset`, or a write landed after the
+///   `reset` that closed its round). Treat readiness as a hint. They never
+///   outnumber the writes: each readable return is drained by its `reset`.
 /// * Once a poller has called `prepare_sleep`, it must call it before every
 ///   blocking poll: the waker then believes the poller is awake between a
 ///   `reset` and the next `prepare_sleep`, and makes no syscall for wakes in
@@ -161,20 +164,10 @@ impl Inner {
     /// most one `write(2)`, nothing else. Returns whether it wrote the fd.
     pub(crate) fn wake_quietly(&self) -> io::Result<bool> {
         Counters::bump(&self.counters.wakes_requested);
-        match self.state.request() {
-            WakeAction::Coalesced => Ok(false),
-            WakeAction::WriteFd => {
-                Counters::bump(&self.counters.wake_syscalls);
-                let mut written = self.fd.signal();
-                // Even a failed write ends the round's write: the poller must
-                // not wait for it forever.
-                if self.state.mark_written() && written.is_ok() {
-                    Counters::bump(&self.counters.wake_syscalls);
-                    written = self.fd.signal();
-                }
-                written.map(|()| true)
-            }
-        }
+        self.state.wake(|| {
+            Counters::bump(&self.counters.wake_syscalls);
+            self.fd.signal()
+        })
     }
 }
 
@@ -217,6 +210,7 @@ impl Source for Waker {
 }
 
 #[cfg(all(test, not(loom)))]
+#[allow(unsafe_code)] // fcntl and poll on the waker's fds, to check them
 mod tests {
     use super::*;
 
