@@ -144,11 +144,16 @@ impl Tansu {
                 .arg(format!("tcp://{own}"))
                 .args(["--partitions", &partitions.to_string()])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()?;
-            if !created.success() {
+                .stderr(Stdio::piped())
+                .output()?;
+            // A client may have created it first (tansu creates topics on
+            // Metadata): that is fine.
+            let said = String::from_utf8_lossy(&created.stderr);
+            if !created.status.success() && !said.contains("already exists") {
                 return Err(io::Error::other(format!(
-                    "tansu topic create {topic} --partitions {partitions} failed: {created}"
+                    "tansu topic create {topic} --partitions {partitions} failed ({}): {}",
+                    created.status,
+                    said.trim()
                 )));
             }
         }
