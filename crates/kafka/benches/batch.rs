@@ -19,6 +19,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::records::{self as kp, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use rouse_bench_support::{machine, median};
 use rouse_kafka::batching::BatchBuilder;
 use rouse_kafka::{Compression, Record};
 
@@ -123,23 +124,6 @@ fn run(peer: Peer, codec: Compression, records: &[(Record, i64)], prebuilt: &[kp
     start.elapsed().as_nanos() as f64 / (BATCHES_PER_ROUND * records.len()) as f64
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
-}
-
 fn main() {
     let records = records();
     let prebuilt = to_protocol(&records);
@@ -169,11 +153,10 @@ fn main() {
     }
 
     let peers = [Peer::Rouse, Peer::CrateEncodeOnly, Peer::CrateFromRecords];
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut md = String::new();
     md.push_str("## Record batch encoding\n\n");
     md.push_str("Command: `cargo xtask bench batch` (release build, peers interleaved, median of rounds).\n");
-    md.push_str(&format!("Machine: {cores} cores, {}.\n\n", cpu_model()));
+    md.push_str(&format!("Machine: {}.\n\n", machine()));
     md.push_str(&format!(
         "One {BATCH_SIZE}-byte batch of {} records (16-byte key, 100-byte value), {BATCHES_PER_ROUND} batches x {ROUNDS} rounds per peer.\n\n",
         records.len()
@@ -214,7 +197,5 @@ fn main() {
         lz4[0] - plain[0],
     ));
     println!("{md}");
-    if let Ok(path) = std::env::var("ROUSE_BENCH_MD") {
-        std::fs::write(&path, &md).unwrap_or_else(|e| panic!("writing {path}: {e}"));
-    }
+    rouse_bench_support::write_section(&md);
 }

@@ -26,6 +26,7 @@ use rdkafka::producer::{
     BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
 };
 use rdkafka::ClientContext;
+use rouse_bench_support::process_cpu_time;
 use rouse_kafka::{Producer, ProducerConfig, Record};
 
 const TOPIC: &str = "rouse-bench";
@@ -122,16 +123,6 @@ impl Latencies {
     }
 }
 
-/// Process CPU time (user + system) so far.
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes the struct we hand it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF with a valid pointer to a rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
 fn run_rouse(bootstrap: &str, case: Case, values: &[Vec<u8>]) -> Outcome {
     let n = case.records();
     let linger = case.linger_ms.to_string();
@@ -147,7 +138,7 @@ fn run_rouse(bootstrap: &str, case: Case, values: &[Vec<u8>]) -> Outcome {
     warm_up_rouse(&producer);
     let latencies = Latencies::new(n);
     let before = producer.stats();
-    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let (cpu0, t0) = (process_cpu_time(), Instant::now());
     for seq in 0..n {
         let record = Record::key_value(TOPIC, key(seq), values[seq % values.len()].clone());
         let sent_at = latencies.stamp();
@@ -161,7 +152,7 @@ fn run_rouse(bootstrap: &str, case: Case, values: &[Vec<u8>]) -> Outcome {
     producer
         .flush(Duration::from_secs(60))
         .expect("flush within 60 s");
-    let (elapsed, cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let (elapsed, cpu) = (t0.elapsed(), process_cpu_time() - cpu0);
     let after = producer.stats();
     let _ = producer.close(Duration::from_secs(10));
     let syscalls = after.wake_syscalls - before.wake_syscalls;
@@ -225,7 +216,7 @@ fn run_librdkafka(bootstrap: &str, case: Case, values: &[Vec<u8>]) -> Outcome {
     latencies.micros[0].store(0, Ordering::Relaxed);
     latencies.acked.store(0, Ordering::Relaxed);
 
-    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let (cpu0, t0) = (process_cpu_time(), Instant::now());
     for seq in 0..n {
         let key = key(seq);
         let value = &values[seq % values.len()];
@@ -248,7 +239,7 @@ fn run_librdkafka(bootstrap: &str, case: Case, values: &[Vec<u8>]) -> Outcome {
     producer
         .flush(Duration::from_secs(60))
         .expect("flush within 60 s");
-    let (elapsed, cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let (elapsed, cpu) = (t0.elapsed(), process_cpu_time() - cpu0);
     drop(producer);
     finish(case, &latencies, elapsed, cpu, None)
 }
@@ -322,11 +313,8 @@ fn main() {
         }
     }
     println!("\n{table}");
-    if let Ok(path) = std::env::var("ROUSE_BENCH_MD") {
-        let md = format!(
-            "## Producer\n\nCommand: `cargo xtask bench producer` (release build, one process, peers alternating per case, one local tansu broker on 127.0.0.1 started by xtask, topic with 1 partition, batch.size {BATCH_SIZE} for both, other settings each client's default).\nMachine: {} cores; the broker runs on the same cores as both clients.\n\n{table}\n",
-            std::thread::available_parallelism().map_or(0, |n| n.get()),
-        );
-        std::fs::write(&path, md).expect("write ROUSE_BENCH_MD");
-    }
+    rouse_bench_support::write_section(&format!(
+        "## Producer\n\nCommand: `cargo xtask bench producer` (release build, one process, peers alternating per case, one local tansu broker on 127.0.0.1 started by xtask, topic with 1 partition, batch.size {BATCH_SIZE} for both, other settings each client's default).\nMachine: {}; the broker runs on the same cores as both clients.\n\n{table}\n",
+        rouse_bench_support::machine(),
+    ));
 }

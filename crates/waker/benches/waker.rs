@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use rouse_bench_support::{machine, percentile};
 use rouse_waker::{Mechanism, Waker};
 
 /// Rounds per peer; each round is a fresh pair of threads.
@@ -165,10 +166,6 @@ impl Channel {
             None => items,
         }
     }
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// Where the poller and the waking thread run.
@@ -593,23 +590,10 @@ fn under_load(peer: Peer) -> (f64, f64) {
     (per_sec, channel.syscalls(total) as f64 / total as f64)
 }
 
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 fn main() {
     let mut md = String::new();
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
     md.push_str("## Waker\n\nCommand: `cargo xtask bench waker` (release build, one run, peers in turns).\n");
-    md.push_str(&format!("Machine: {cores} cores, {}.\n\n", cpu_model()));
+    md.push_str(&format!("Machine: {}.\n\n", machine()));
 
     let peers = [
         Peer::Rouse(Mechanism::EventFd),
@@ -731,7 +715,5 @@ fn main() {
         ));
     }
     println!("{md}");
-    if let Ok(path) = std::env::var("ROUSE_BENCH_MD") {
-        std::fs::write(&path, &md).unwrap_or_else(|e| panic!("writing {path}: {e}"));
-    }
+    rouse_bench_support::write_section(&md);
 }

@@ -1,0 +1,102 @@
+//! What the workspace's benches share, in one place: the machine's
+//! description, medians and percentiles, process CPU time, and writing a
+//! bench's Markdown section where `cargo xtask bench` reads it
+//! (`$ROUSE_BENCH_MD`). A dev-dependency of each crate with a bench.
+//!
+//! ```
+//! let times = vec![3.0, 1.0, 2.0];
+//! assert_eq!(rouse_bench_support::median(times), 2.0);
+//! assert_eq!(rouse_bench_support::percentile(&[1, 2, 3, 4], 0.5), 3);
+//! let _line = rouse_bench_support::machine();
+//! ```
+
+use std::time::Duration;
+
+/// The CPU model, from /proc/cpuinfo ("unknown CPU" elsewhere).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+/// "N cores, MODEL": the line each bench's Markdown names its machine with.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cores} cores, {}", cpu_model())
+}
+
+/// The median of `values` (the upper one of an even count); panics on an
+/// empty input, which is a bench bug.
+pub fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
+    assert!(!values.is_empty(), "the median of nothing");
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values[values.len() / 2]
+}
+
+/// The value at quantile `q` (0..=1) of `sorted`, nearest rank; panics on
+/// an empty slice, which is a bench bug.
+pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> T {
+    assert!(!sorted.is_empty(), "a percentile of nothing");
+    let rank = ((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    sorted[rank]
+}
+
+/// This process's CPU time so far (user + system).
+pub fn process_cpu_time() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer to a rusage we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Writes a bench's Markdown section to `$ROUSE_BENCH_MD` if it is set
+/// (creating its directory), for `cargo xtask bench` to splice into
+/// docs/benchmarks.md; does nothing otherwise.
+///
+/// # Panics
+///
+/// When the file cannot be written: the bench's results would be lost.
+pub fn write_section(markdown: &str) {
+    let Some(path) = std::env::var_os("ROUSE_BENCH_MD") else {
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&path, markdown).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_percentiles() {
+        assert_eq!(median(vec![5, 1, 4, 2, 3]), 3);
+        assert_eq!(median(vec![2.0, 1.0]), 2.0);
+        let sorted: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&sorted, 0.0), 1);
+        assert_eq!(percentile(&sorted, 0.99), 99);
+        assert_eq!(percentile(&sorted, 1.0), 100);
+    }
+
+    #[test]
+    fn cpu_time_moves_forward() {
+        let before = process_cpu_time();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(process_cpu_time() >= before);
+    }
+}
