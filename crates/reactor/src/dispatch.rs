@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use rouse_timer::Expired;
 
+use crate::error::RegisterError;
 use crate::handle::Command;
 use crate::handler::{panic_message, Outcome};
 use crate::io_table::SourceKey;
@@ -125,11 +126,13 @@ impl<D> EventLoop<D> {
             }
             Outcome::Continue => {}
             Outcome::Wait => self.io.set_level_ready(key, None),
-            Outcome::Disable => {
-                if let Err(error) = self.disable(key) {
-                    tracing::warn!(handler = %name, %error, "disabling a registration failed");
+            Outcome::Disable => match self.disable(key) {
+                // Removed by its own handler before it said Disable: done.
+                Ok(()) | Err(RegisterError::UnknownKey) => {}
+                Err(error) => {
+                    tracing::warn!(handler = %name, %error, "disabling a registration failed")
                 }
-            }
+            },
             Outcome::Remove { peer_closed } => {
                 if peer_closed {
                     tracing::debug!(handler = %name, "peer closed the connection; registration removed");
