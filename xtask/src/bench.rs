@@ -45,7 +45,7 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
         let broker = crate::broker::start(&tansu, &[topic])?;
         step = step
             .args(["--features".to_string(), feature.to_string()])
-            .env("ROUSE_BENCH_BOOTSTRAP", broker.bootstrap.clone());
+            .env("ROUSE_BENCH_BOOTSTRAP", broker.bootstrap());
         _tansu = Some(broker);
     }
     step.run()?;

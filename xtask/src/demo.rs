@@ -19,7 +19,7 @@ pub(crate) fn run(mut args: Vec<String>) -> Result<(), Failed> {
             let python = crate::pyenv::ensure()?;
             let tansu = broker::tansu_binary(&python)?;
             let running = broker::start(&tansu, &[(topic, 1)])?;
-            args.extend(["--bootstrap".to_string(), running.bootstrap.clone()]);
+            args.extend(["--bootstrap".to_string(), running.bootstrap()]);
             Some(running)
         }
         Some(other) => {
@@ -31,9 +31,11 @@ pub(crate) fn run(mut args: Vec<String>) -> Result<(), Failed> {
             })
         }
     };
+    // A first run compiles the workspace in release mode (about 90 s on two
+    // cores): cargo's own progress lines show it is working, not hung.
+    println!("xtask demo-wakeup: building the demo in release mode (a first build takes a minute or two; cargo's progress follows)");
     Step::cargo(&[
         "run",
-        "--quiet",
         "--release",
         "--example",
         "demo_wakeup",

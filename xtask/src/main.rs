@@ -7,6 +7,11 @@ mod ci;
 mod cmd;
 mod demo;
 mod pyenv;
+/// The tansu launcher the integration tests use: one std-only source file,
+/// compiled here too so xtask needs no dependency on the mock crate.
+#[allow(unreachable_pub, dead_code)]
+#[path = "../../crates/kafka-mock/src/tansu.rs"]
+mod tansu;
 
 use std::process::ExitCode;
 

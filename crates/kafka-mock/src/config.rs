@@ -5,6 +5,14 @@ use std::time::Duration;
 use crate::error::ClusterError;
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
 
+/// Room above the largest request a connection may buffer: the length
+/// prefix and one socket read of the next frame.
+pub const BUFFER_SLACK: usize = 64 * 1024;
+
+/// The default cap on partial-frame bytes buffered over all connections
+/// together: 64 MiB.
+pub const DEFAULT_MAX_BUFFERED_TOTAL: usize = 64 * 1024 * 1024;
+
 /// The most brokers one mock cluster may have.
 pub const MAX_BROKERS: usize = 16;
 
@@ -24,8 +32,12 @@ pub struct ClusterConfig {
     auto_create_topics: bool,
     default_partitions: i32,
     max_request_size: usize,
+    max_buffered_per_connection: Option<usize>,
+    max_buffered_total: usize,
     fetch_wait_cap: Duration,
     cluster_id: String,
+    forget_producers_on_restart: bool,
+    strict_unknown_producer: bool,
 }
 
 impl Default for ClusterConfig {
@@ -43,8 +55,12 @@ impl ClusterConfig {
             auto_create_topics: true,
             default_partitions: 1,
             max_request_size: DEFAULT_MAX_FRAME_SIZE,
+            max_buffered_per_connection: None,
+            max_buffered_total: DEFAULT_MAX_BUFFERED_TOTAL,
             fetch_wait_cap: Duration::from_millis(100),
             cluster_id: "rouse-kafka-mock".to_owned(),
+            forget_producers_on_restart: false,
+            strict_unknown_producer: false,
         }
     }
 
@@ -66,6 +82,48 @@ impl ClusterConfig {
     /// `socket.request.max.bytes`, default 100 MiB).
     pub fn with_max_request_size(mut self, bytes: usize) -> Self {
         self.max_request_size = bytes;
+        self
+    }
+
+    /// The most bytes of not-yet-whole request frames one connection may
+    /// buffer (default: [`max_request_size`](Self::max_request_size) plus
+    /// [`BUFFER_SLACK`]). A connection over it is closed, with a warning
+    /// naming the peer and the size its frame announced.
+    pub fn with_max_buffered_per_connection(mut self, bytes: usize) -> Self {
+        self.max_buffered_per_connection = Some(bytes);
+        self
+    }
+
+    /// The most bytes of not-yet-whole request frames all connections
+    /// together may buffer (default [`DEFAULT_MAX_BUFFERED_TOTAL`], 64
+    /// MiB). The connection whose read goes over it is closed, with a
+    /// warning naming the peer and the size its frame announced (the count
+    /// may pass the cap by one socket read, 64 KiB, until then). So with
+    /// the defaults a client announcing a 100 MiB frame and sending it is
+    /// closed at about 64 MiB; the mock never holds the whole frame.
+    pub fn with_max_buffered_total(mut self, bytes: usize) -> Self {
+        self.max_buffered_total = bytes;
+        self
+    }
+
+    /// Whether [`restart_broker`](crate::MockCluster::restart_broker) makes
+    /// the broker forget the idempotent-producer state (producer ids,
+    /// epochs, recent sequence numbers) of the partitions it leads, as a
+    /// broker whose producer snapshots were lost (default off: state
+    /// survives restarts). The records stay. See also
+    /// [`ClusterHandle::forget_producers`](crate::ClusterHandle::forget_producers).
+    pub fn with_forget_producers_on_restart(mut self, on: bool) -> Self {
+        self.forget_producers_on_restart = on;
+        self
+    }
+
+    /// Whether a batch from a producer id the partition does not know must
+    /// start at sequence 0; otherwise it is refused with
+    /// `UNKNOWN_PRODUCER_ID` (59), as brokers did before KIP-360 relaxed
+    /// it. Default off: an unknown producer may start at any sequence, as
+    /// in current Kafka.
+    pub fn with_strict_unknown_producer(mut self, on: bool) -> Self {
+        self.strict_unknown_producer = on;
         self
     }
 
@@ -103,6 +161,27 @@ impl ClusterConfig {
         self.max_request_size
     }
 
+    /// The per-connection cap on buffered partial-frame bytes.
+    pub fn max_buffered_per_connection(&self) -> usize {
+        self.max_buffered_per_connection
+            .unwrap_or_else(|| self.max_request_size.saturating_add(BUFFER_SLACK))
+    }
+
+    /// The cap on partial-frame bytes buffered over all connections.
+    pub fn max_buffered_total(&self) -> usize {
+        self.max_buffered_total
+    }
+
+    /// Whether a restart forgets producer state.
+    pub fn forget_producers_on_restart(&self) -> bool {
+        self.forget_producers_on_restart
+    }
+
+    /// Whether unknown producers must start at sequence 0.
+    pub fn strict_unknown_producer(&self) -> bool {
+        self.strict_unknown_producer
+    }
+
     /// The longest an empty fetch is held.
     pub fn fetch_wait_cap(&self) -> Duration {
         self.fetch_wait_cap
@@ -111,6 +190,14 @@ impl ClusterConfig {
     /// The cluster id.
     pub fn cluster_id(&self) -> &str {
         &self.cluster_id
+    }
+
+    pub(crate) fn set_forget_producers_on_restart(&mut self, on: bool) {
+        self.forget_producers_on_restart = on;
+    }
+
+    pub(crate) fn set_strict_unknown_producer(&mut self, on: bool) {
+        self.strict_unknown_producer = on;
     }
 
     pub(crate) fn validate(&self) -> Result<(), ClusterError> {

@@ -163,15 +163,74 @@ impl ClusterHandle {
         Ok(())
     }
 
-    /// Restarts a stopped broker, with the data it led intact.
+    /// Restarts a stopped broker, with the records it led intact. With
+    /// [`ClusterConfig::with_forget_producers_on_restart`] (or
+    /// [`set_forget_producers_on_restart`](Self::set_forget_producers_on_restart))
+    /// it also forgets the idempotent-producer state of the partitions it
+    /// leads, as [`forget_producers`](Self::forget_producers) does; a broker
+    /// that is running is left alone.
     ///
     /// # Errors
     ///
     /// [`ClusterError::UnknownBroker`].
     pub fn restart_broker(&self, broker_id: i32) -> Result<(), ClusterError> {
-        self.state.lock().broker_mut(broker_id)?.up = true;
-        tracing::info!(broker = broker_id, "fault: broker restarted");
+        let mut state = self.state.lock();
+        let broker = state.broker_mut(broker_id)?;
+        if broker.up {
+            return Ok(());
+        }
+        broker.up = true;
+        let forgotten = if state.config.forget_producers_on_restart() {
+            Some(state.forget_producers(broker_id))
+        } else {
+            None
+        };
+        tracing::info!(
+            broker = broker_id,
+            producer_entries_forgotten = ?forgotten,
+            "fault: broker restarted"
+        );
         Ok(())
+    }
+
+    /// Makes `broker_id` forget the idempotent-producer state (producer
+    /// ids, epochs, recent sequence numbers) of every partition it leads
+    /// now, as a broker that lost its producer snapshots or expired them
+    /// (`transactional.id.expiration.ms`): the next batch of such a
+    /// producer is judged as from an unknown one (see
+    /// [`set_strict_unknown_producer`](Self::set_strict_unknown_producer)),
+    /// and a retried batch is no longer recognised as a duplicate. Records
+    /// stay. Returns how many (partition, producer) entries were forgotten.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownBroker`].
+    pub fn forget_producers(&self, broker_id: i32) -> Result<usize, ClusterError> {
+        let mut state = self.state.lock();
+        state.broker(broker_id)?;
+        let forgotten = state.forget_producers(broker_id);
+        tracing::info!(
+            broker = broker_id,
+            entries = forgotten,
+            "fault: producer state forgotten"
+        );
+        Ok(forgotten)
+    }
+
+    /// Turns [`ClusterConfig::with_forget_producers_on_restart`] on or off
+    /// from now.
+    pub fn set_forget_producers_on_restart(&self, on: bool) {
+        self.state.lock().config.set_forget_producers_on_restart(on);
+        tracing::info!(on, "fault: forget producer state on restart");
+    }
+
+    /// Turns [`ClusterConfig::with_strict_unknown_producer`] on or off from
+    /// now: when on, a batch from a producer id a partition does not know
+    /// must start at sequence 0, or is refused with `UNKNOWN_PRODUCER_ID`
+    /// (59).
+    pub fn set_strict_unknown_producer(&self, on: bool) {
+        self.state.lock().config.set_strict_unknown_producer(on);
+        tracing::info!(on, "fault: strict unknown-producer check");
     }
 
     /// Whether a broker is running (`None` if there is no such broker).
@@ -212,7 +271,10 @@ impl ClusterHandle {
     /// Makes the next `count` requests of `api` (on `broker`, or on any
     /// broker for `None`) fail with `error` in every error field of the
     /// response, without touching the cluster. Rules queue up in the order
-    /// armed.
+    /// armed. Any error code works, e.g. `ResponseError::UnknownProducerId`
+    /// or `ResponseError::OutOfOrderSequenceNumber` on
+    /// [`ApiKey::Produce`]: every partition of the request gets it and
+    /// nothing is stored.
     pub fn fail_next(&self, api: ApiKey, broker: Option<i32>, error: ResponseError, count: u32) {
         self.state
             .lock()

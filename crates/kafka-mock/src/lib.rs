@@ -13,6 +13,11 @@
 //! The `rouse-kafka-mock` binary (`cargo run -p rouse-kafka-mock --
 //! --brokers 3 --topic t:6`) serves one for other programs' tests.
 //!
+//! Faults below the protocol (delayed and fragmented bytes, cut
+//! connections, refused connections, outages) come from the seeded TCP
+//! fault [`proxy`], which can stand in front of a [`MockCluster`] or any
+//! other broker; the `rouse-fault-proxy` binary runs one on its own.
+//!
 //! The core alone, one frame in and one frame out:
 //!
 //! The wire protocol is the real one, decoded and encoded with the
@@ -64,6 +69,8 @@
 //! moving a leader loses nothing), transactions, consumer groups, fetch
 //! sessions, topic ids, quotas, SASL/TLS and retention.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod batch;
 mod config;
@@ -77,12 +84,13 @@ pub mod proxy;
 mod record;
 mod shape;
 mod state;
+pub mod tansu;
 pub mod versions;
 
 #[cfg(test)]
 mod testkit;
 
-pub use config::{ClusterConfig, MAX_BROKERS};
+pub use config::{ClusterConfig, BUFFER_SLACK, DEFAULT_MAX_BUFFERED_TOTAL, MAX_BROKERS};
 pub use error::ClusterError;
 pub use handle::{BrokerInfo, ClusterHandle, PartitionOffsets};
 pub use net::MockCluster;

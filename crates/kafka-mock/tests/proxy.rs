@@ -165,6 +165,7 @@ fn bytes_arrive_intact_and_in_order_through_delays_and_splits() {
         .with_split_writes(97);
     let proxy = FaultProxy::start(&[echo.addr], plan).expect("proxy");
     let data = pattern(300_000);
+    let started = Instant::now();
     let mut stream = connect(proxy.routes()[0].listen).expect("connect");
     let mut reader = stream.try_clone().expect("clone");
     let expected = data.len();
@@ -182,6 +183,13 @@ fn bytes_arrive_intact_and_in_order_through_delays_and_splits() {
     }
     stream.shutdown(Shutdown::Write).expect("half-close");
     let got = read.join().expect("reader").expect("echo read to the end");
+    // Well before the echo's own 10 s read timeout: the half-close was
+    // passed on, not waited out.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(got.len(), data.len(), "every byte came back");
     assert!(got == data, "in order, unchanged");
     let stats = proxy.stats();
@@ -196,6 +204,38 @@ fn bytes_arrive_intact_and_in_order_through_delays_and_splits() {
     wait_for("the connection to be forgotten", || {
         proxy.live_connections() == 0
     });
+}
+
+#[test]
+fn every_chunk_is_held_for_the_delay_each_way() {
+    let echo = Echo::start();
+    let plan = FaultPlan::new(2).with_delay(ms(150), ms(150));
+    let proxy = FaultProxy::start(&[echo.addr], plan).expect("proxy");
+    let mut stream = connect(proxy.routes()[0].listen).expect("connect");
+    let started = Instant::now();
+    ping(&mut stream);
+    assert!(started.elapsed() >= ms(300), "{:?}", started.elapsed());
+    assert_eq!(proxy.stats().chunks_delayed, 2);
+}
+
+#[test]
+fn an_outage_on_demand_cuts_and_refuses_at_once() {
+    let echo = Echo::start();
+    let proxy = FaultProxy::start(&[echo.addr], FaultPlan::new(1)).expect("proxy");
+    let listen = proxy.routes()[0].listen;
+    let mut live = connect(listen).expect("connect");
+    ping(&mut live);
+    assert_eq!(proxy.outage(ms(300)).expect("outage"), 1);
+    assert!(proxy.is_refusing());
+    assert!(closed(&mut live));
+    assert_eq!(
+        connect(listen).expect_err("refused").kind(),
+        io::ErrorKind::ConnectionRefused
+    );
+    wait_for("the outage to end", || !proxy.is_refusing());
+    ping(&mut connect(listen).expect("connect"));
+    let planned: Vec<Option<Duration>> = proxy.events().iter().map(|e| e.planned).collect();
+    assert_eq!(planned, [None, None, None], "on demand: not from the plan");
 }
 
 #[test]
@@ -400,13 +440,18 @@ fn drop_closes_everything_and_joins_promptly() {
     let proxy = FaultProxy::start(&[echo.addr], plan).expect("proxy");
     let listen = proxy.routes()[0].listen;
     let mut a = connect(listen).expect("connect");
+    ping(&mut a); // proxied for real, not just in the listen backlog
     a.write_all(b"in flight").expect("write");
-    let started = Instant::now();
-    drop(proxy);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "joined promptly"
-    );
+    assert_eq!(proxy.live_connections(), 1);
+    // Dropped on another thread, so a drop that hangs fails the test.
+    let (done, dropped) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(proxy);
+        let _ = done.send(());
+    });
+    dropped
+        .recv_timeout(Duration::from_secs(3))
+        .expect("the drop joined every thread promptly");
     assert!(closed(&mut a), "the client side is closed");
     assert!(
         TcpStream::connect_timeout(&listen, Duration::from_secs(1)).is_err(),

@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::records::{self as kp, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-use rouse_kafka::batch::BatchBuilder;
+use rouse_kafka::batching::BatchBuilder;
 use rouse_kafka::{Compression, Record};
 
 const BATCH_SIZE: usize = 16 * 1024;

@@ -2,8 +2,46 @@
 //! wakeup bugs: application threads append records and wake one background
 //! poller thread that owns every broker connection.
 //!
+//! ```
+//! use std::time::Duration;
+//! use rouse_kafka::{Producer, ProducerConfig, Record};
+//! use rouse_kafka_mock::{ClusterConfig, MockCluster};
+//!
+//! // An embedded mock cluster stands in for your brokers here.
+//! let cluster = MockCluster::start(ClusterConfig::new(1))?;
+//! cluster.create_topic("orders", 3)?;
+//!
+//! let producer = Producer::new(ProducerConfig::from_pairs([
+//!     ("bootstrap.servers", cluster.bootstrap_servers().as_str()),
+//!     ("linger.ms", "5"),
+//! ])?)?;
+//! // send() queues the record and wakes the poller; the future resolves
+//! // when the broker acknowledges it.
+//! let delivered = producer
+//!     .send(Record::key_value("orders", "user-42", "paid"))?
+//!     .wait()?;
+//! assert_eq!(&*delivered.topic, "orders");
+//! assert!(delivered.offset >= 0);
+//!
+//! // Or with a callback, run on the poller thread; flush waits for every
+//! // outcome.
+//! for i in 0..100 {
+//!     producer.send_with_callback(Record::value("orders", format!("event-{i}")), |result| {
+//!         assert!(result.is_ok(), "{result:?}");
+//!     })?;
+//! }
+//! producer.flush(Duration::from_secs(10))?;
+//! let stats = producer.stats();
+//! assert_eq!((stats.delivered, stats.failed), (101, 0));
+//! // Wakes that found the poller awake, or one already pending, cost no
+//! // syscall.
+//! assert!(stats.wake_syscalls <= stats.wakes_requested);
+//! producer.close(Duration::from_secs(5))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ```text
-//!  app threads ── send(record) ──► Accumulator ◄── drain_ready ── poller thread ──► brokers
+//!  app threads ── send(record) ──► accumulator ◄── drain ready ── poller thread ──► brokers
 //!     │  partitioner picks a        per-partition    (linger,       encode, Produce,
 //!     │  partition, append          batch queues      full, flush)   complete / retry
 //!     └─ wake the poller (coalesced, via rouse-waker) when a batch opens or fills
@@ -14,87 +52,43 @@
 //! `rouse-kafka-poller` that runs a `rouse-reactor` loop over non-blocking
 //! broker connections (ApiVersions negotiation, metadata, InitProducerId and
 //! per-partition sequences for idempotence, Produce with retries, backoff
-//! and timeouts). It is built on an I/O-free core, usable on its own:
-//!
-//! * [`config`]: [`ProducerConfig`] from Kafka's key/value settings or a
-//!   typed builder, with Java's defaults and cross-checks;
-//! * [`partitioner`]: Java-compatible murmur2 for keys, sticky partitioning
-//!   for null keys, and the [`Partitioner`] hook;
-//! * [`batch`]: an incremental record batch (v2) builder that writes exactly
-//!   the bytes kafka-protocol's encoder does;
-//! * [`accumulator`]: the per-partition queues, `buffer.memory` with
-//!   blocking sends, linger, retries, expiry, flush and close;
-//! * [`delivery`]: every record's single outcome, as a [`DeliveryFuture`] or
-//!   a callback; [`error`]: why `send` refused a record.
-//!
-//! A sender's `append` never does I/O and holds a partition lock only to
-//! encode one record. It reports whether the poller needs waking (a batch
-//! opened or filled, `linger.ms` is 0, a flush is on); the poller sleeps
-//! until the next [`Accumulator::next_linger_deadline`] or a wake, drains
-//! ready batches per broker, and ends each batch with exactly one outcome.
+//! and timeouts). Configure it with [`ProducerConfig`] (Kafka's key/value
+//! settings with Java's defaults and cross-checks, or a typed builder).
+//! Every record gets exactly one outcome, a [`RecordMetadata`] or a
+//! [`DeliveryError`], through a [`DeliveryFuture`] or a callback; `send`
+//! refuses a record with a [`ProducerError`] that hands the record back.
+//! Under faults the producer recovers or fails loudly
+//! ([`Producer::fatal_error`]); docs/reliability.md in the repository says
+//! how.
 //!
 //! `rouse.wakeups=false` turns the sender's wakes off (records then wait for
 //! the poller's poll to time out, `rouse.poll.timeout.ms`): the experiment
-//! `cargo xtask demo-wakeup` runs both ways. The core's two sides, in one
-//! thread:
+//! `cargo xtask demo-wakeup` runs both ways.
 //!
-//! ```
-//! use std::time::Instant;
-//! use rouse_kafka::{Accumulator, BrokerId, DefaultPartitioner, OnDelivery, Partitions, ProducerConfig, Record};
-//!
-//! let config = ProducerConfig::from_pairs([
-//!     ("bootstrap.servers", "127.0.0.1:9092"),
-//!     ("linger.ms", "0"),
-//!     ("compression.type", "lz4"),
-//! ])?;
-//! let accumulator = Accumulator::new(&config);
-//! let partitioner = DefaultPartitioner::new();
-//!
-//! // Sender: partition, append, and wake the poller if told to.
-//! let record = Record::key_value("orders", "user-42", "paid");
-//! let appended = accumulator.append(record, &partitioner, Partitions::all(3), OnDelivery::Future, Instant::now())?;
-//! assert!(appended.wake, "linger.ms=0: every record wakes the poller");
-//! let future = appended.future.expect("asked for a future");
-//!
-//! // Poller: drain ready batches per leader, encode, send, complete.
-//! let drained = accumulator.drain_ready(Instant::now(), |_partition| Some(BrokerId(1)));
-//! for mut batch in drained.batches.into_values().flatten() {
-//!     let bytes = batch.encode(None, config.compression())?;
-//!     let mut wire = bytes.clone();
-//!     let decoded = kafka_protocol::records::RecordBatchDecoder::decode(&mut wire).map_err(|e| e.to_string())?;
-//!     assert_eq!(decoded.records[0].value.as_deref(), Some(&b"paid"[..]));
-//!     // ...a Produce request carries `bytes`; the broker answers offset 41.
-//!     batch.complete(41, None);
-//! }
-//!
-//! let delivered = future.wait()?;
-//! let partition = rouse_kafka::partitioner::partition_for_key(b"user-42", 3);
-//! assert_eq!((delivered.partition, delivered.offset), (partition, 41));
-//! assert_eq!(accumulator.stats().delivered, 1);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! The client is built on an I/O-free core that is usable on its own:
+//! [`batching`] (partitioning, record batches and the accumulator).
 
-pub mod accumulator;
+#![forbid(unsafe_code)]
+
+mod accumulator;
 mod backoff;
-pub mod batch;
+mod batch;
+pub mod batching;
 mod client;
-pub mod config;
-pub mod delivery;
-pub mod error;
-pub mod partitioner;
-pub mod record;
-pub mod stats;
+mod config;
+mod delivery;
+mod error;
+mod partitioner;
+mod record;
+mod stats;
+mod sync;
 
-pub use accumulator::{Accumulator, Appended, Drained, Flush, ProducerBatch};
 pub use client::{BrokerLatency, Producer};
 pub use config::{Acks, Compression, ConfigError, ProducerConfig, ProducerConfigBuilder};
 pub use delivery::{
-    DeliveryCallback, DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, OnDelivery,
-    RecordMetadata,
+    DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,
 };
 pub use error::ProducerError;
-/// A broker's node id, as Kafka's metadata names leaders.
-pub use kafka_protocol::messages::BrokerId;
 pub use partitioner::{DefaultPartitioner, Partitioner, Partitions};
-pub use record::{Record, TopicPartition};
+pub use record::{BrokerId, Record, TopicPartition};
 pub use stats::ProducerStats;

@@ -76,7 +76,7 @@ pub trait Partitioner: Send + Sync + fmt::Debug {
 /// `org.apache.kafka.common.utils.Utils.murmur2`.
 ///
 /// ```
-/// assert_eq!(rouse_kafka::partitioner::murmur2(b"21"), -973932308);
+/// assert_eq!(rouse_kafka::batching::murmur2(b"21"), -973932308);
 /// ```
 pub fn murmur2(data: &[u8]) -> i32 {
     const SEED: u32 = 0x9747_b28c;

@@ -185,3 +185,14 @@ mod tests {
         assert_eq!(TopicPartition::new("orders", 4).to_string(), "orders-4");
     }
 }
+
+/// A broker's node id, as Kafka's metadata names leaders. Rouse's own type,
+/// so that an upgrade of the protocol crate does not change this API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BrokerId(pub i32);
+
+impl fmt::Display for BrokerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "broker {}", self.0)
+    }
+}

@@ -8,11 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::messages::BrokerId;
 use kafka_protocol::records::RecordBatchDecoder;
+use rouse_kafka::batching::{Accumulator, OnDelivery};
 use rouse_kafka::{
-    Accumulator, Compression, DefaultPartitioner, DeliveryError, OnDelivery, Partitions,
-    ProducerConfig, Record,
+    BrokerId, Compression, DefaultPartitioner, DeliveryError, Partitions, ProducerConfig, Record,
 };
 
 const SENDERS: usize = 4;

@@ -12,9 +12,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use kafka_protocol::messages::ApiKey;
 use rouse_kafka::Producer;
 use rouse_kafka_mock::proxy::{FaultPlan, FaultProxy};
-use rouse_kafka_mock::MockCluster;
+use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
 mod common;
 
@@ -152,4 +153,96 @@ fn random_cuts_delays_and_split_writes_lose_nothing() {
         "{report}"
     );
     assert!(stats.cut >= 5, "the run was cut often: {stats:?}");
+}
+
+/// A mock cluster whose brokers forget idempotent producers when restarted
+/// and answer UNKNOWN_PRODUCER_ID to one they do not know (as brokers
+/// before KIP-360's relaxation do), behind a proxy that only forwards.
+fn forgetful_cluster(brokers: usize) -> (MockCluster, FaultProxy) {
+    let config = ClusterConfig::new(brokers)
+        .with_forget_producers_on_restart(true)
+        .with_strict_unknown_producer(true);
+    let cluster = MockCluster::start(config).expect("mock starts");
+    cluster.create_topic(TOPIC, PARTITIONS).expect("topic");
+    let proxy = FaultProxy::in_front_of(&cluster, FaultPlan::new(21)).expect("proxy");
+    (cluster, proxy)
+}
+
+#[test]
+fn a_broker_restarted_without_its_producer_state_is_recovered_from() {
+    let (cluster, proxy) = forgetful_cluster(1);
+    let producer = producer(&proxy, &[]);
+    let before = load::run(
+        &producer,
+        TOPIC,
+        PARTITIONS,
+        1000,
+        Duration::from_secs(2),
+        "restart",
+    );
+    producer
+        .flush(Duration::from_secs(10))
+        .expect("all acknowledged");
+    // A restart between requests: nothing is in doubt, so nothing may be
+    // written twice. (A batch written just before the stop whose answer
+    // was lost would be: the restarted broker no longer recognises it.)
+    cluster.stop_broker(1).expect("stops");
+    cluster
+        .restart_broker(1)
+        .expect("restarts, producer state gone");
+    let restarted = Instant::now();
+    let asked = cluster.handle().request_count(None, ApiKey::InitProducerId);
+    let after = load::run(
+        &producer,
+        TOPIC,
+        PARTITIONS,
+        1000,
+        Duration::from_secs(2),
+        "restart-after",
+    );
+    load::wait_for_outcomes(&after, Duration::from_secs(20));
+    let stored = stored(&cluster);
+    let report = Report::new(&before, &stored, "restart", None);
+    let report_after = Report::new(&after, &stored, "restart-after", Some(restarted));
+    println!("restart without producer state: before {report}; after {report_after}");
+    report.assert_clean("before the restart");
+    report_after.assert_clean("after the restart");
+    assert!(
+        cluster.handle().request_count(None, ApiKey::InitProducerId) > asked,
+        "the producer renewed its id"
+    );
+    assert!(producer.fatal_error().is_none());
+}
+
+#[test]
+fn producer_state_expiring_under_load_is_recovered_from() {
+    let (cluster, proxy) = forgetful_cluster(3);
+    let producer = producer(&proxy, &[("acks", "all")]);
+    let handle = cluster.handle().clone();
+    let forgetter = std::thread::spawn(move || {
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(700));
+            for broker in 1..=3 {
+                handle.forget_producers(broker).expect("broker");
+            }
+        }
+    });
+    let sent = load::run(
+        &producer,
+        TOPIC,
+        PARTITIONS,
+        2000,
+        Duration::from_secs(3),
+        "expiry",
+    );
+    forgetter.join().expect("forgetter");
+    load::wait_for_outcomes(&sent, Duration::from_secs(30));
+    let report = Report::new(&sent, &stored(&cluster), "expiry", None);
+    println!("producer state expiring: {report}");
+    report.assert_clean("producer state expiring");
+    assert_eq!(report.delivered, report.sent, "{report}");
+    assert!(
+        cluster.handle().request_count(None, ApiKey::InitProducerId) >= 2,
+        "the producer renewed its id"
+    );
 }

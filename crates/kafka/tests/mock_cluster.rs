@@ -63,22 +63,42 @@ fn a_broker_stopped_mid_stream_loses_nothing() {
     let cluster = cluster(3, 6);
     let producer = producer(&cluster, &[]);
     let first = send_all(&producer, 200, "before");
-    cluster.stop_broker(2).expect("stops");
+    let handle = cluster.handle();
+    let leaders = handle.leaders(TOPIC).expect("leaders");
+    // Broker 2 holds its answers, so requests are in flight when it stops.
+    handle.delay_responses(ApiKey::Produce, Some(2), Duration::from_millis(400));
+    let produced_before = handle.request_count(Some(2), ApiKey::Produce);
     let futures: Vec<_> = (0..200)
         .map(|i| {
             let value = format!("during-{i}");
-            (
-                value.clone(),
-                producer
-                    .send(Record::key_value(TOPIC, format!("key-{}", i % 17), value))
-                    .expect("send"),
-            )
+            let record = Record::value(TOPIC, value.clone()).with_partition(i % 6);
+            (i % 6, value, producer.send(record).expect("send"))
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while handle.request_count(Some(2), ApiKey::Produce) == produced_before {
+        assert!(Instant::now() < deadline, "nothing was sent to broker 2");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    cluster.stop_broker(2).expect("stops");
+    // The other brokers' records arrive; broker 2's wait for it.
+    let on_broker_2 = |p: &i32| leaders[*p as usize] == 2;
+    for (partition, value, future) in futures.iter().filter(|(p, ..)| !on_broker_2(p)) {
+        let outcome = future.wait_timeout(Duration::from_secs(10));
+        assert!(
+            matches!(outcome, Some(Ok(_))),
+            "{value} on partition {partition}: {outcome:?}"
+        );
+    }
+    let waiting = futures
+        .iter()
+        .filter(|(p, _, f)| on_broker_2(p) && !f.is_done())
+        .count();
+    assert!(waiting > 0, "records for the stopped broker waited for it");
+    handle.clear_faults();
     cluster.restart_broker(2).expect("restarts");
     let mut acked = first;
-    for (value, future) in futures {
+    for (_, value, future) in futures {
         let meta = future
             .wait_timeout(Duration::from_secs(30))
             .expect("outcome")
@@ -86,6 +106,11 @@ fn a_broker_stopped_mid_stream_loses_nothing() {
         acked.push((meta.partition, meta.offset, value));
     }
     assert_stored_exactly_once(&cluster, &acked, 6);
+    let stats = producer.stats();
+    assert!(
+        stats.retries > 0,
+        "the requests cut by the stop were retried: {stats:?}"
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use rouse_kafka::{Producer, ProducerConfig, Record};
 
 mod common;
 
-use common::tansu::{env_path, Tansu};
+use common::tansu::{env_path, shared_or_own};
 
 const RECORDS: usize = 1000;
 const PARTITIONS: u32 = 3;
@@ -37,8 +37,7 @@ fn hex(bytes: &[u8]) -> String {
 fn records_produced_to_tansu_read_back_byte_for_byte_by_kafka_python() {
     let python = env_path("ROUSE_PYTHON", "a python with kafka-python");
     let topic = "rouse-tansu";
-    let tansu = Tansu::start(&[(topic, PARTITIONS)]);
-    let bootstrap = tansu.bootstrap();
+    let (bootstrap, _own) = shared_or_own(topic, PARTITIONS);
     let producer = Producer::new(
         ProducerConfig::from_pairs([
             ("bootstrap.servers", bootstrap.as_str()),

@@ -28,15 +28,15 @@ use rouse_kafka_mock::proxy::{FaultPlan, FaultProxy};
 mod common;
 
 use common::load::{self, Report};
-use common::tansu::{free_port, Tansu};
+use common::tansu::{free_port, read_back, start_on, Tansu};
 
 const TOPIC: &str = "faults";
 
 /// tansu behind a proxy that it advertises, so every connection of the
 /// client goes through the proxy.
 fn tansu_behind_proxy(partitions: u32, plan: FaultPlan) -> (Tansu, FaultProxy) {
-    let (port, advertised) = (free_port(), free_port());
-    let tansu = Tansu::start_on(port, advertised, &[(TOPIC, partitions)]);
+    let (port, advertised) = (free_port().expect("port"), free_port().expect("port"));
+    let tansu = start_on(port, advertised, &[(TOPIC, partitions)]);
     let route: (SocketAddr, SocketAddr) = (
         ([127, 0, 0, 1], advertised).into(),
         ([127, 0, 0, 1], port).into(),
@@ -75,7 +75,12 @@ fn an_outage_longer_than_delivery_timeout_is_recovered_from() {
     load::wait_for_outcomes(&sent, Duration::from_secs(10));
     let fatal = producer.fatal_error();
     producer.close(Duration::from_secs(5)).ok();
-    let report = Report::new(&sent, &tansu.read_back(TOPIC), "outage", Some(outage_end));
+    let report = Report::new(
+        &sent,
+        &read_back(&format!("127.0.0.1:{}", tansu.port()), TOPIC),
+        "outage",
+        Some(outage_end),
+    );
     println!(
         "tansu outage: {report}; fatal: {fatal:?}; proxy {:?}",
         proxy.stats()
@@ -91,13 +96,13 @@ fn a_restart_that_loses_the_brokers_state_is_a_prompt_fatal_error() {
     let producer = producer(&tansu.bootstrap(), &[("linger.ms", "5")]);
     let before = load::run(&producer, TOPIC, 1, 500, Duration::from_secs(2), "before");
     load::wait_for_outcomes(&before, Duration::from_secs(10));
-    tansu.restart_losing_state();
+    tansu.restart_losing_state().expect("tansu restarts");
     let restarted = std::time::Instant::now();
     let after = load::run(&producer, TOPIC, 1, 500, Duration::from_secs(4), "after");
     load::wait_for_outcomes(&after, Duration::from_secs(30));
     let fatal = producer.fatal_error();
     producer.close(Duration::from_secs(5)).ok();
-    let stored = tansu.read_back(TOPIC);
+    let stored = read_back(&format!("127.0.0.1:{}", tansu.port()), TOPIC);
     let report = Report::new(&after, &stored, "after", None);
     println!(
         "tansu restart: {report}; fatal: {fatal:?}; proxy {:?}",
@@ -138,7 +143,12 @@ fn random_cuts_delays_and_split_writes_lose_nothing() {
     let sent = load::run(&producer, TOPIC, 6, 4000, Duration::from_secs(5), "random");
     load::wait_for_outcomes(&sent, Duration::from_secs(60));
     producer.close(Duration::from_secs(5)).ok();
-    let report = Report::new(&sent, &tansu.read_back(TOPIC), "random", None);
+    let report = Report::new(
+        &sent,
+        &read_back(&format!("127.0.0.1:{}", tansu.port()), TOPIC),
+        "random",
+        None,
+    );
     let stats = proxy.stats();
     println!("tansu random faults: {report}; proxy {stats:?}");
     report.assert_clean("tansu random faults");

@@ -1,10 +1,13 @@
 //! InitProducerId: hands out producer ids for idempotent producers.
 //!
-//! A new producer gets a fresh id at epoch 0. From v3 a producer may present
-//! its current id and epoch (KIP-360) and gets the same id with the epoch
-//! bumped, which resets its sequence numbers. Transactions are not modelled:
-//! a (non-empty) transactional id is refused with
-//! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`.
+//! Without a transactional id (null, or empty, which real brokers refuse
+//! with `INVALID_REQUEST` but the mock accepts alike) every request gets a
+//! brand-new producer id at epoch 0, even one carrying an existing producer
+//! id and epoch (the KIP-360 fields of v3+): as in Kafka, only
+//! transactional producers have their epoch bumped by the coordinator; an
+//! idempotent producer bumps its epoch itself, or asks for a new id.
+//! Transactions are not modelled: a non-empty transactional id is refused
+//! with `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`.
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
@@ -34,15 +37,14 @@ impl Endpoint for InitProducerId {
                 ResponseError::TransactionalIdAuthorizationFailed,
             );
         }
-        let (id, epoch) = if req.producer_id.0 >= 0
-            && req.producer_epoch >= 0
-            && req.producer_epoch < i16::MAX - 1
-        {
-            (req.producer_id.0, req.producer_epoch + 1)
-        } else {
-            (state.allocate_producer_id(), 0)
-        };
-        tracing::debug!(producer_id = id, epoch, "producer id issued");
+        let (id, epoch) = (state.allocate_producer_id(), 0);
+        tracing::debug!(
+            producer_id = id,
+            epoch,
+            presented_id = req.producer_id.0,
+            presented_epoch = req.producer_epoch,
+            "producer id issued"
+        );
         Served::Respond(
             InitProducerIdResponse::default()
                 .with_producer_id(ProducerId(id))

@@ -5,7 +5,8 @@
 //! `NOT_LEADER_OR_FOLLOWER`; a batch with a bad frame, magic or CRC-32C →
 //! `CORRUPT_MESSAGE`; one that breaks a producer rule (no records, offsets
 //! not numbered from 0, control batch) → `INVALID_RECORD`; idempotence
-//! checks (see [`crate::state::producer`]); otherwise the batches are
+//! checks (see [`crate::state::producer`], including `UNKNOWN_PRODUCER_ID`
+//! in strict mode); otherwise the batches are
 //! appended and the first base offset is returned.
 //!
 //! `acks` 1 and -1 behave alike (there are no followers to wait for);
@@ -19,6 +20,7 @@ use kafka_protocol::ResponseError;
 
 use super::{partition_error, Ctx, Endpoint, Served};
 use crate::batch::parse_record_set;
+use crate::state::producer::UnknownProducer;
 use crate::state::ClusterState;
 
 pub(crate) struct Produce;
@@ -105,10 +107,17 @@ fn append(
         tracing::warn!(topic, partition = index, error = %e, "produce rejected");
         e.code()
     })?;
+    let unknown_producer = if state.config.strict_unknown_producer() {
+        UnknownProducer::RequireSequenceZero
+    } else {
+        UnknownProducer::Accept
+    };
     let partition = state
         .partition_mut(topic, index)
         .map_err(|_| ResponseError::UnknownTopicOrPartition)?;
-    let result = partition.log.append(batches, partition.leader_epoch);
+    let result = partition
+        .log
+        .append(batches, partition.leader_epoch, unknown_producer);
     match result {
         Ok(base_offset) => tracing::debug!(topic, partition = index, base_offset, "appended"),
         Err(error) => tracing::debug!(topic, partition = index, %error, "append refused"),

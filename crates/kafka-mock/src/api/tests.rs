@@ -271,18 +271,6 @@ fn idempotent_duplicates_are_acknowledged_once_and_gaps_refused() {
     assert_eq!(error, code(ResponseError::InvalidProducerEpoch));
     assert_eq!(cluster.offsets("t", 0).unwrap().high_watermark, 3);
 
-    // KIP-360: the same producer id with a bumped epoch.
-    let bumped = client.call(
-        1,
-        4,
-        &InitProducerIdRequest::default()
-            .with_producer_id(init.producer_id)
-            .with_producer_epoch(init.producer_epoch),
-    );
-    assert_eq!(
-        (bumped.producer_id, bumped.producer_epoch),
-        (init.producer_id, init.producer_epoch + 1)
-    );
     let refused = client.call(
         1,
         4,
@@ -445,5 +433,215 @@ fn create_topics_creates_validates_and_refuses() {
     assert_eq!(
         again.topics[0].error_code,
         code(ResponseError::TopicAlreadyExists)
+    );
+}
+
+#[test]
+fn init_producer_id_without_transactional_id_always_issues_a_new_id_at_epoch_0() {
+    let cluster = cluster(1);
+    let mut client = Client::new(&cluster);
+    let first = client.call(
+        1,
+        4,
+        &InitProducerIdRequest::default().with_transactional_id(None),
+    );
+    assert_eq!((first.error_code, first.producer_epoch), (0, 0));
+    let mut seen = vec![first.producer_id];
+    // v3 and v4 carry the current id and epoch (KIP-360); for a null
+    // transactional id Kafka ignores them and hands out a new id.
+    for version in [3, 4] {
+        for (transactional_id, epoch) in [(None, 0), (None, 7), (Some(""), 0)] {
+            let response = client.call(
+                1,
+                version,
+                &InitProducerIdRequest::default()
+                    .with_transactional_id(
+                        transactional_id.map(|t: &str| TransactionalId(t.into())),
+                    )
+                    .with_producer_id(first.producer_id)
+                    .with_producer_epoch(epoch),
+            );
+            assert_eq!(response.error_code, 0, "v{version}");
+            assert_eq!(response.producer_epoch, 0, "v{version}: epoch 0");
+            assert!(
+                !seen.contains(&response.producer_id),
+                "v{version}: a brand-new id, not {:?}",
+                response.producer_id
+            );
+            seen.push(response.producer_id);
+        }
+    }
+    let served = crate::versions::supported(ApiKey::InitProducerId).unwrap();
+    assert!(
+        served.contains(3) && served.contains(4),
+        "KIP-360 versions served"
+    );
+}
+
+fn init_producer(client: &mut Client) -> (i64, i16) {
+    let init = client.call(
+        1,
+        4,
+        &InitProducerIdRequest::default().with_transactional_id(None),
+    );
+    assert_eq!(init.error_code, 0);
+    (init.producer_id.0, init.producer_epoch)
+}
+
+fn idempotent(producer: (i64, i16), base_sequence: i32) -> Option<Idempotence> {
+    Some(Idempotence {
+        producer_id: producer.0,
+        epoch: producer.1,
+        base_sequence,
+    })
+}
+
+#[test]
+fn an_unknown_producer_may_start_anywhere_unless_strict() {
+    let cluster = cluster(1);
+    cluster.create_topic("t", 1).unwrap();
+    let mut client = Client::new(&cluster);
+    let a = init_producer(&mut client);
+    let b = init_producer(&mut client);
+    let late = |p| batch(&["x"], idempotent(p, 5), Compression::None);
+    assert_eq!(
+        produce(&mut client, 9, "t", late(a)),
+        (0, 0),
+        "default: accepted"
+    );
+    cluster.set_strict_unknown_producer(true);
+    assert_eq!(
+        produce(&mut client, 9, "t", late(b)).0,
+        code(ResponseError::UnknownProducerId),
+        "strict: UNKNOWN_PRODUCER_ID (59)"
+    );
+    assert_eq!(
+        produce(
+            &mut client,
+            9,
+            "t",
+            batch(&["y"], idempotent(b, 0), Compression::None)
+        ),
+        (0, 1),
+        "strict: sequence 0 is fine"
+    );
+    assert_eq!(
+        produce(
+            &mut client,
+            9,
+            "t",
+            batch(&["z"], idempotent(a, 6), Compression::None)
+        ),
+        (0, 2),
+        "strict: a known producer goes on"
+    );
+    assert_eq!(cluster.offsets("t", 0).unwrap().high_watermark, 3);
+    let strict =
+        ClusterHandle::new(ClusterConfig::new(1).with_strict_unknown_producer(true)).unwrap();
+    assert!(strict.config().strict_unknown_producer());
+}
+
+#[test]
+fn forgotten_producer_state_makes_a_producer_unknown() {
+    let config = ClusterConfig::new(2)
+        .with_forget_producers_on_restart(true)
+        .with_strict_unknown_producer(true);
+    let cluster = ClusterHandle::new(config).unwrap();
+    cluster.create_topic("t", 2).unwrap(); // partition 0 on broker 1, 1 on 2
+    let mut client = Client::new(&cluster);
+    let p = init_producer(&mut client);
+    let first = batch(&["a"], idempotent(p, 0), Compression::None);
+    assert_eq!(produce(&mut client, 9, "t", first.clone()), (0, 0));
+    let leader = cluster.leaders("t").unwrap()[0];
+    // Restarting a running broker changes nothing.
+    cluster.restart_broker(leader).unwrap();
+    assert_eq!(
+        produce(&mut client, 9, "t", first.clone()),
+        (0, 0),
+        "still a duplicate"
+    );
+    cluster.stop_broker(leader).unwrap();
+    cluster.restart_broker(leader).unwrap();
+    assert_eq!(
+        produce(
+            &mut client,
+            9,
+            "t",
+            batch(&["b"], idempotent(p, 1), Compression::None)
+        )
+        .0,
+        code(ResponseError::UnknownProducerId),
+        "the restarted leader forgot the producer"
+    );
+    assert_eq!(
+        cluster.offsets("t", 0).unwrap().high_watermark,
+        1,
+        "records stay"
+    );
+    // Without the option, a restart keeps the state; forget_producers drops it.
+    cluster.set_forget_producers_on_restart(false);
+    assert_eq!(
+        produce(&mut client, 9, "t", first.clone()),
+        (0, 1),
+        "seq 0 again: stored anew"
+    );
+    cluster.stop_broker(leader).unwrap();
+    cluster.restart_broker(leader).unwrap();
+    assert_eq!(
+        produce(
+            &mut client,
+            9,
+            "t",
+            batch(&["c"], idempotent(p, 1), Compression::None)
+        ),
+        (0, 2),
+        "state kept over the restart"
+    );
+    assert_eq!(cluster.forget_producers(leader).unwrap(), 1);
+    assert_eq!(
+        produce(
+            &mut client,
+            9,
+            "t",
+            batch(&["d"], idempotent(p, 2), Compression::None)
+        )
+        .0,
+        code(ResponseError::UnknownProducerId)
+    );
+    assert!(cluster.forget_producers(99).is_err());
+}
+
+#[test]
+fn injected_produce_errors_include_the_idempotence_ones() {
+    let cluster = cluster(1);
+    cluster.create_topic("t", 1).unwrap();
+    let mut client = Client::new(&cluster);
+    let p = init_producer(&mut client);
+    for error in [
+        ResponseError::UnknownProducerId,
+        ResponseError::OutOfOrderSequenceNumber,
+    ] {
+        cluster.fail_next(ApiKey::Produce, None, error, 1);
+        let (got, base) = produce(
+            &mut client,
+            9,
+            "t",
+            batch(&["a"], idempotent(p, 0), Compression::None),
+        );
+        assert_eq!((got, base), (code(error), -1), "{error}");
+    }
+    assert_eq!(
+        cluster.offsets("t", 0).unwrap().high_watermark,
+        0,
+        "nothing stored"
+    );
+    assert_eq!(
+        produce(
+            &mut client,
+            9,
+            "t",
+            batch(&["a"], idempotent(p, 0), Compression::None)
+        ),
+        (0, 0)
     );
 }

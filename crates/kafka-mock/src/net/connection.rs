@@ -14,16 +14,29 @@
 //! it drains. A delayed response schedules a timer that turns WRITE on when
 //! it is due: re-arming the fd with WRITE makes epoll report it writable at
 //! once, which calls this handler to write it.
+//!
+//! Frames are served after every socket read, so the inbox holds at most
+//! one partial frame and one read. Its bytes count against the connection's
+//! cap and, through a counter shared by every connection, the cluster's
+//! total cap ([`ClusterConfig::with_max_buffered_per_connection`] and
+//! [`with_max_buffered_total`]); the connection over either is closed with
+//! a warning naming the peer and the size its frame announced.
+//!
+//! [`ClusterConfig::with_max_buffered_per_connection`]: crate::ClusterConfig::with_max_buffered_per_connection
+//! [`with_max_buffered_total`]: crate::ClusterConfig::with_max_buffered_total
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use mio::net::TcpStream;
 use rouse_reactor::{EventLoop, Interest, Ready, SourceKey};
 
-use crate::frame::FrameDecoder;
+use crate::frame::{FrameDecoder, LENGTH_PREFIX};
 use crate::{ClusterHandle, Outcome};
 
 /// A response waiting for its turn on the socket.
@@ -36,20 +49,37 @@ struct Pending {
 pub(super) struct Connection {
     cluster: ClusterHandle,
     broker: i32,
+    peer: SocketAddr,
     decoder: FrameDecoder,
     inbox: BytesMut,
     outbox: VecDeque<Pending>,
+    /// Partial-frame bytes of every connection of the cluster.
+    buffered: Arc<AtomicUsize>,
+    /// This connection's share of `buffered`.
+    counted: usize,
+    max_buffered: usize,
+    max_buffered_total: usize,
 }
 
 impl Connection {
-    pub(super) fn new(cluster: ClusterHandle, broker: i32) -> Connection {
-        let decoder = FrameDecoder::new(cluster.max_request_size());
+    pub(super) fn new(
+        cluster: ClusterHandle,
+        broker: i32,
+        peer: SocketAddr,
+        buffered: Arc<AtomicUsize>,
+    ) -> Connection {
+        let config = cluster.config();
         Connection {
+            decoder: FrameDecoder::new(config.max_request_size()),
             cluster,
             broker,
-            decoder,
+            peer,
             inbox: BytesMut::with_capacity(64 * 1024),
             outbox: VecDeque::new(),
+            buffered,
+            counted: 0,
+            max_buffered: config.max_buffered_per_connection(),
+            max_buffered_total: config.max_buffered_total(),
         }
     }
 
@@ -66,28 +96,79 @@ impl Connection {
         }
         let key = el.current_source().ok_or(io::ErrorKind::Other)?;
         if ready.readable || ready.hang_up {
-            // Serve what arrived before a close too: a client may send and
-            // hang up at once (acks=0), and those requests count.
-            let read = self.read_available(stream);
-            self.serve_frames(el, key)?;
-            read?;
+            // Frames that arrived before a close are served too: a client
+            // may send and hang up at once (acks=0), and those count.
+            self.read_and_serve(el, key, stream)?;
         }
         self.write_due(el, stream)?;
         self.watch_write_if_blocked(el, key)?;
         Err(io::ErrorKind::WouldBlock.into())
     }
 
-    fn read_available(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+    /// Reads until the socket is drained, serving whole frames after each
+    /// read and checking the buffer caps.
+    fn read_and_serve(
+        &mut self,
+        el: &mut EventLoop,
+        key: SourceKey,
+        stream: &mut TcpStream,
+    ) -> io::Result<()> {
         let mut chunk = [0u8; 64 * 1024];
         loop {
             match stream.read(&mut chunk) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => self.inbox.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    self.inbox.extend_from_slice(&chunk[..n]);
+                    let served = self.serve_frames(el, key);
+                    self.count_buffered();
+                    served?;
+                    self.check_buffered()?;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Brings this connection's share of the cluster-wide count up to date.
+    fn count_buffered(&mut self) {
+        let held = self.inbox.len();
+        if held > self.counted {
+            self.buffered
+                .fetch_add(held - self.counted, Ordering::AcqRel);
+        } else {
+            self.buffered
+                .fetch_sub(self.counted - held, Ordering::AcqRel);
+        }
+        self.counted = held;
+    }
+
+    /// Closes the connection when its partial frame is over its cap, or
+    /// when it holds some and all connections together are over theirs.
+    fn check_buffered(&self) -> io::Result<()> {
+        let held = self.inbox.len();
+        let total = self.buffered.load(Ordering::Acquire);
+        let over_own = held > self.max_buffered;
+        let over_total = held > 0 && total > self.max_buffered_total;
+        if !(over_own || over_total) {
+            return Ok(());
+        }
+        let announced = self
+            .inbox
+            .get(..LENGTH_PREFIX)
+            .map(|p| i32::from_be_bytes([p[0], p[1], p[2], p[3]]));
+        tracing::warn!(
+            broker = self.broker,
+            peer = %self.peer,
+            announced_frame_bytes = announced,
+            buffered = held,
+            buffered_all_connections = total,
+            cap = if over_own { self.max_buffered } else { self.max_buffered_total },
+            "closing connection: partial request frame over the {} buffer cap",
+            if over_own { "per-connection" } else { "cluster-wide" },
+        );
+        Err(io::ErrorKind::ConnectionAborted.into())
     }
 
     /// Answers every whole frame in the inbox. A frame the cluster refuses
@@ -99,7 +180,7 @@ impl Connection {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(()),
                 Err(error) => {
-                    tracing::warn!(broker = self.broker, %error, "closing connection: bad frame");
+                    tracing::warn!(broker = self.broker, peer = %self.peer, %error, "closing connection: bad frame");
                     return Err(io::ErrorKind::ConnectionAborted.into());
                 }
             };
@@ -160,5 +241,12 @@ impl Connection {
             el.set_interest(key, want).map_err(io::Error::other)?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Connection {
+    /// A closed connection's partial frame no longer counts.
+    fn drop(&mut self) {
+        self.buffered.fetch_sub(self.counted, Ordering::AcqRel);
     }
 }

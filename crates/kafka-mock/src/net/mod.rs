@@ -137,6 +137,15 @@ impl MockCluster {
             .map(|(_, a)| *a)
     }
 
+    /// Bytes of not-yet-whole request frames buffered right now, over all
+    /// connections; bounded by
+    /// [`ClusterConfig::with_max_buffered_total`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.sockets
+            .buffered
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The cluster's state: inject faults and inspect records and requests.
     pub fn handle(&self) -> &ClusterHandle {
         &self.cluster
@@ -167,7 +176,10 @@ impl MockCluster {
         Ok(())
     }
 
-    /// Restarts a stopped broker on the same port, with its data intact.
+    /// Restarts a stopped broker on the same port, with its data intact
+    /// (and its idempotent-producer state too, unless
+    /// [`ClusterConfig::with_forget_producers_on_restart`] is on; see
+    /// [`ClusterHandle::restart_broker`]).
     ///
     /// # Errors
     ///

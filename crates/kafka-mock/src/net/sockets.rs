@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use mio::net::{TcpListener, TcpStream};
@@ -28,6 +29,8 @@ struct BrokerSockets {
 #[derive(Default, Clone)]
 pub(super) struct Sockets {
     brokers: Arc<Mutex<HashMap<i32, BrokerSockets>>>,
+    /// Partial-frame bytes buffered by every connection together.
+    pub(super) buffered: Arc<AtomicUsize>,
 }
 
 impl Sockets {
@@ -73,7 +76,8 @@ impl Sockets {
                 }
             };
             stream.set_nodelay(true)?;
-            let mut connection = Connection::new(cluster.clone(), broker);
+            let mut connection =
+                Connection::new(cluster.clone(), broker, peer, Arc::clone(&self.buffered));
             let watch = Watch::read().named(format!("mock broker {broker} client {peer}"));
             let key = el
                 .register(stream, watch, move |el, stream: &mut TcpStream, ready| {

@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 
 use super::control::Shared;
 use super::plan::FaultPlan;
-use super::rng::SplitMix64;
+use super::rng::{after, SplitMix64};
 use super::stats::Counters;
 
 /// Chunks queued per direction before the reader waits for the writer.
@@ -236,7 +236,7 @@ impl Reader<'_> {
             if !held.is_zero() {
                 Counters::add(&counters.chunks_delayed, 1);
             }
-            let due = (Instant::now() + held).max(last_due);
+            let due = after(Instant::now(), held).max(last_due);
             last_due = due;
             let chunk = Chunk {
                 bytes: buf[..n].to_vec(),
@@ -281,7 +281,7 @@ impl Writer<'_> {
             let mut pieces = 0u32;
             while !rest.is_empty() {
                 if pieces > 0 && !pause.is_zero() {
-                    self.wait_until(Instant::now() + pause)?;
+                    self.wait_until(after(Instant::now(), pause))?;
                 }
                 let size = split.map_or(rest.len(), |max| {
                     let drawn = self.rng.range_u64(1, max as u64);

@@ -22,6 +22,7 @@ use parking_lot::Mutex;
 
 use super::conn::{Conn, ConnCtl};
 use super::plan::{FaultKind, FaultPlan, PlannedFault, Refusal, Timeline};
+use super::rng::after;
 use super::stats::{Counters, FaultEvent, FaultEventKind};
 
 /// The waker's token; listeners use their route index.
@@ -217,7 +218,7 @@ impl Control {
 
     fn next_deadline(&self) -> Option<Instant> {
         [
-            self.next_fault.map(|f| self.started + f.at),
+            self.next_fault.map(|f| after(self.started, f.at)),
             self.refusing_until,
             self.retry_at,
         ]
@@ -228,7 +229,7 @@ impl Control {
 
     fn fire_due_faults(&mut self) {
         while let Some(fault) = self.next_fault {
-            if self.started + fault.at > Instant::now() {
+            if after(self.started, fault.at) > Instant::now() {
                 return;
             }
             self.fire(fault.kind, Some(fault.at));
@@ -253,7 +254,7 @@ impl Control {
     }
 
     fn start_refusal(&mut self, duration: Duration, planned: Option<Duration>) {
-        let until = Instant::now() + duration;
+        let until = after(Instant::now(), duration);
         self.refusing_until = Some(self.refusing_until.map_or(until, |t| t.max(until)));
         if self.plan.refusal() == Refusal::ClosePort {
             for route in &mut self.routes {

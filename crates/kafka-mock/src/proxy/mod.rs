@@ -43,7 +43,14 @@
 //!    [`ClusterHandle::set_broker_address`](crate::ClusterHandle::set_broker_address);
 //! 4. give the client the proxy's addresses as `bootstrap.servers`.
 //!
-//! [`FaultProxy::in_front_of`] does steps 2 and 3. Stopping and restarting
+//! [`FaultProxy::in_front_of`] does steps 2 and 3. For a broker of another
+//! kind (a real Kafka, tansu) the order is the same: bind the proxy first
+//! ([`FaultProxy::start_on`] with fixed ports, or [`FaultProxy::start`]
+//! and read [`routes`](FaultProxy::routes)), then start or configure the
+//! broker to advertise the proxy's address. The upstream need not be up
+//! when the proxy starts: it is dialled per accepted connection, and an
+//! unreachable one closes that client connection (counted in
+//! [`ProxyStats::upstream_failed`]). Stopping and restarting
 //! brokers through [`MockCluster`] keeps working behind it (a restarted
 //! broker comes back on the same port, still advertising the proxy's).
 //! Drop the proxy after the clients: once it is gone, the brokers advertise
@@ -70,6 +77,27 @@
 //! // ... run the client; afterwards:
 //! let stats = proxy.stats();
 //! # let _ = stats;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Random faults, the same for the same seed:
+//!
+//! ```
+//! use std::time::Duration;
+//! use rouse_kafka_mock::proxy::{FaultPlan, FaultProxy};
+//! use rouse_kafka_mock::{ClusterConfig, MockCluster};
+//!
+//! let cluster = MockCluster::start(ClusterConfig::new(3))?;
+//! // Cuts every ~500 ms (250-750 ms apart), chunks delayed 0-20 ms, writes
+//! // split into pieces of 1-512 bytes; each part can be changed.
+//! let plan = FaultPlan::random(7, Duration::from_millis(500))
+//!     .with_delay(Duration::ZERO, Duration::from_millis(5));
+//! let cuts = plan.timeline(Duration::from_secs(10)); // known in advance
+//! let proxy = FaultProxy::in_front_of(&cluster, plan)?;
+//! // ... run the client; then compare what fired with what was planned:
+//! for (fired, planned) in proxy.events().iter().zip(&cuts) {
+//!     assert_eq!(fired.planned, Some(planned.at));
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -222,7 +222,9 @@ impl FaultPlan {
 
     /// Every scheduled and random fault up to `horizon` after the start, in
     /// time order (a scheduled fault before a random one at the same
-    /// offset). A pure function of the plan: the proxy fires exactly these,
+    /// offset). With random cuts the list grows with the horizon: keep it
+    /// to the length of a test. A pure function of the plan: the proxy
+    /// fires exactly these,
     /// and [`FaultProxy::events`](super::FaultProxy::events) records each
     /// with its planned offset.
     pub fn timeline(&self, horizon: Duration) -> Vec<PlannedFault> {
@@ -274,7 +276,9 @@ impl Iterator for Timeline {
 
     fn next(&mut self) -> Option<PlannedFault> {
         if self.next_random.is_none() {
-            self.next_random = self.cut_every.map(|every| self.gap(every, Duration::ZERO));
+            self.next_random = self
+                .cut_every
+                .and_then(|every| self.gap(every, Duration::ZERO));
         }
         let scheduled = self.scheduled.get(self.next_scheduled).copied();
         match (scheduled, self.next_random) {
@@ -291,15 +295,23 @@ impl Iterator for Timeline {
 
 impl Timeline {
     fn take_random(&mut self, at: Duration) -> PlannedFault {
-        self.next_random = self.cut_every.map(|every| self.gap(every, at));
+        self.next_random = self.cut_every.and_then(|every| self.gap(every, at));
+        if self.next_random.is_none() {
+            self.cut_every = None; // past the end of time: no more random cuts
+        }
         PlannedFault {
             at,
             kind: FaultKind::Cut,
         }
     }
 
-    fn gap(&mut self, every: Duration, after: Duration) -> Duration {
-        after + self.rng.duration(every / 2, every + every / 2)
+    /// The next random cut after `after`; `None` once offsets no longer
+    /// fit a `Duration`.
+    fn gap(&mut self, every: Duration, after: Duration) -> Option<Duration> {
+        let gap = self
+            .rng
+            .duration(every / 2, every.saturating_add(every / 2));
+        after.checked_add(gap)
     }
 }
 
@@ -356,6 +368,17 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn huge_offsets_neither_panic_nor_loop() {
+        let plan = FaultPlan::new(1)
+            .with_cuts_every(Duration::MAX)
+            .with_outage_at(Duration::MAX, Duration::MAX);
+        assert!(plan.timeline(Duration::from_secs(3600)).is_empty());
+        let far: Vec<PlannedFault> = plan.faults().take(3).collect();
+        assert_eq!(far.len(), 3);
+        assert!(far.windows(2).all(|w| w[0].at <= w[1].at));
     }
 
     #[test]

@@ -5,7 +5,16 @@
 //! stream number, so one seed always gives the same choices in the same
 //! order on each stream.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// `now + d`, or a far-off instant (about 30 years away) when that does
+/// not fit: the caller waits "forever" instead of panicking.
+pub(crate) fn after(now: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+    now.checked_add(d.min(FAR))
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(now)
+}
 
 /// Stream numbers: each consumer of randomness gets its own generator so
 /// that traffic on one connection does not shift the choices of another.

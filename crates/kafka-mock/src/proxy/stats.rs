@@ -6,7 +6,9 @@ use std::time::Duration;
 /// A snapshot of a proxy's counters, from [`FaultProxy::stats`](super::FaultProxy::stats).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProxyStats {
-    /// Connections accepted and forwarded (refused ones not included).
+    /// Connections accepted to be forwarded (refused ones not included;
+    /// those whose upstream was unreachable are, and are also counted in
+    /// [`upstream_failed`](Self::upstream_failed)).
     pub accepted: u64,
     /// Connections accepted and closed at once during a
     /// [`Refusal::AcceptAndClose`](super::Refusal::AcceptAndClose) spell.

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ResponseError;
 
-use super::producer::{self, ProducerEntry, SeqCheck};
+use super::producer::{self, ProducerEntry, SeqCheck, UnknownProducer};
 use crate::batch::ParsedBatch;
 use crate::record::StoredRecord;
 
@@ -57,6 +57,7 @@ impl PartitionLog {
         &mut self,
         batches: Vec<ParsedBatch>,
         leader_epoch: i32,
+        unknown: UnknownProducer,
     ) -> Result<i64, ResponseError> {
         // Judge every batch against a scratch copy of the producer state so a
         // rejection half-way leaves the log untouched.
@@ -75,7 +76,7 @@ impl PartitionLog {
                 .entry(header.producer_id)
                 .or_insert_with(|| self.producers.get(&header.producer_id).cloned());
             let (first, last) = (header.base_sequence, header.last_sequence());
-            match producer::check(entry.as_ref(), header.producer_epoch, first, last) {
+            match producer::check(entry.as_ref(), unknown, header.producer_epoch, first, last) {
                 SeqCheck::Append => {
                     entry.get_or_insert_with(Default::default).record(
                         header.producer_epoch,
@@ -104,6 +105,14 @@ impl PartitionLog {
             first_offset.get_or_insert(base);
         }
         Ok(first_offset.unwrap_or(self.next_offset))
+    }
+
+    /// Forgets every producer's id, epoch and recent sequences (the records
+    /// stay); returns how many producers were known.
+    pub(crate) fn forget_producers(&mut self) -> usize {
+        let known = self.producers.len();
+        self.producers.clear();
+        known
     }
 
     fn push(&mut self, batch: ParsedBatch, leader_epoch: i32) -> i64 {
@@ -192,8 +201,14 @@ mod tests {
     #[test]
     fn offsets_are_assigned_consecutively() {
         let mut log = PartitionLog::default();
-        assert_eq!(log.append(parsed(&["a", "b"], None), 0), Ok(0));
-        assert_eq!(log.append(parsed(&["c"], None), 0), Ok(2));
+        assert_eq!(
+            log.append(parsed(&["a", "b"], None), 0, UnknownProducer::Accept),
+            Ok(0)
+        );
+        assert_eq!(
+            log.append(parsed(&["c"], None), 0, UnknownProducer::Accept),
+            Ok(2)
+        );
         assert_eq!(log.high_watermark(), 3);
         let offsets: Vec<i64> = log.records().map(|r| r.offset).collect();
         assert_eq!(offsets, [0, 1, 2]);
@@ -210,20 +225,52 @@ mod tests {
         let mut request = parsed(&["a"], pid(0));
         request.extend(parsed(&["b"], pid(5))); // a gap after the first batch
         assert_eq!(
-            log.append(request, 0),
+            log.append(request, 0, UnknownProducer::Accept),
             Err(ResponseError::OutOfOrderSequenceNumber)
         );
         assert_eq!(log.high_watermark(), 0);
         // The producer state was not advanced either: sequence 0 still fits.
-        assert_eq!(log.append(parsed(&["a"], pid(0)), 0), Ok(0));
-        assert_eq!(log.append(parsed(&["b"], pid(1)), 0), Ok(1));
+        assert_eq!(
+            log.append(parsed(&["a"], pid(0)), 0, UnknownProducer::Accept),
+            Ok(0)
+        );
+        assert_eq!(
+            log.append(parsed(&["b"], pid(1)), 0, UnknownProducer::Accept),
+            Ok(1)
+        );
+    }
+
+    #[test]
+    fn forgetting_producers_keeps_records_and_applies_the_unknown_rule() {
+        let mut log = PartitionLog::default();
+        assert_eq!(
+            log.append(parsed(&["a"], pid(0)), 0, UnknownProducer::Accept),
+            Ok(0)
+        );
+        assert_eq!(log.forget_producers(), 1);
+        assert_eq!(log.high_watermark(), 1, "records stay");
+        assert_eq!(
+            log.append(
+                parsed(&["b"], pid(1)),
+                0,
+                UnknownProducer::RequireSequenceZero
+            ),
+            Err(ResponseError::UnknownProducerId)
+        );
+        assert_eq!(
+            log.append(parsed(&["a"], pid(0)), 0, UnknownProducer::Accept),
+            Ok(1),
+            "no longer known as a duplicate: stored again"
+        );
     }
 
     #[test]
     fn read_respects_max_bytes_unless_first_and_allowed() {
         let mut log = PartitionLog::default();
-        log.append(parsed(&["a"], None), 0).unwrap();
-        log.append(parsed(&["b"], None), 0).unwrap();
+        log.append(parsed(&["a"], None), 0, UnknownProducer::Accept)
+            .unwrap();
+        log.append(parsed(&["b"], None), 0, UnknownProducer::Accept)
+            .unwrap();
         let one = log.read(0, usize::MAX, false).len() / 2;
         assert_eq!(log.read(0, one, false).len(), one);
         assert_eq!(log.read(0, one + 1, false).len(), one);

@@ -173,6 +173,17 @@ impl ClusterState {
         id
     }
 
+    /// Forgets the idempotent-producer state of every partition `broker`
+    /// leads; returns how many (partition, producer) entries went.
+    pub(crate) fn forget_producers(&mut self, broker: i32) -> usize {
+        self.topics
+            .values_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+            .filter(|p| p.leader == broker)
+            .map(|p| p.log.forget_producers())
+            .sum()
+    }
+
     /// The controller Metadata reports: the lowest running broker.
     pub(crate) fn controller(&self) -> i32 {
         self.brokers

@@ -14,7 +14,12 @@
 //! ```
 //!
 //! A producer the partition has never seen may start at any sequence, as in
-//! Kafka (its state may have been cleaned up).
+//! Kafka since KIP-360 (its state may have been cleaned up). With
+//! [`ClusterConfig::with_strict_unknown_producer`] it must start at 0 and
+//! anything else is refused with `UNKNOWN_PRODUCER_ID`, as brokers did
+//! before.
+//!
+//! [`ClusterConfig::with_strict_unknown_producer`]: crate::ClusterConfig::with_strict_unknown_producer
 
 use std::collections::VecDeque;
 
@@ -46,15 +51,31 @@ pub(crate) enum SeqCheck {
     Reject(ResponseError),
 }
 
+/// How the partition treats a producer id it has no state for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum UnknownProducer {
+    /// It may start at any sequence (Kafka since KIP-360).
+    #[default]
+    Accept,
+    /// It must start at sequence 0, or gets `UNKNOWN_PRODUCER_ID`.
+    RequireSequenceZero,
+}
+
 /// Judges a batch from a producer whose entry is `entry` (`None` if unseen).
 pub(crate) fn check(
     entry: Option<&ProducerEntry>,
+    unknown: UnknownProducer,
     epoch: i16,
     first_seq: i32,
     last_seq: i32,
 ) -> SeqCheck {
     let Some(entry) = entry else {
-        return SeqCheck::Append;
+        return match unknown {
+            UnknownProducer::RequireSequenceZero if first_seq != 0 => {
+                SeqCheck::Reject(ResponseError::UnknownProducerId)
+            }
+            _ => SeqCheck::Append,
+        };
     };
     if epoch < entry.epoch {
         return SeqCheck::Reject(ResponseError::InvalidProducerEpoch);
@@ -122,19 +143,37 @@ mod tests {
 
     #[test]
     fn unseen_producer_may_start_anywhere() {
-        assert_eq!(check(None, 0, 17, 20), SeqCheck::Append);
+        assert_eq!(
+            check(None, UnknownProducer::Accept, 0, 17, 20),
+            SeqCheck::Append
+        );
+    }
+
+    #[test]
+    fn strict_mode_wants_an_unseen_producer_at_zero() {
+        let strict = UnknownProducer::RequireSequenceZero;
+        assert_eq!(
+            check(None, strict, 0, 17, 20),
+            SeqCheck::Reject(ResponseError::UnknownProducerId)
+        );
+        assert_eq!(check(None, strict, 3, 0, 4), SeqCheck::Append);
+        let entry = entry_with(&[(0, 4, 100)]);
+        assert_eq!(check(Some(&entry), strict, 0, 5, 6), SeqCheck::Append);
     }
 
     #[test]
     fn in_order_duplicate_and_gap() {
         let entry = entry_with(&[(0, 4, 100), (5, 9, 105)]);
-        assert_eq!(check(Some(&entry), 0, 10, 12), SeqCheck::Append);
         assert_eq!(
-            check(Some(&entry), 0, 0, 4),
+            check(Some(&entry), UnknownProducer::Accept, 0, 10, 12),
+            SeqCheck::Append
+        );
+        assert_eq!(
+            check(Some(&entry), UnknownProducer::Accept, 0, 0, 4),
             SeqCheck::Duplicate { base_offset: 100 }
         );
         assert_eq!(
-            check(Some(&entry), 0, 11, 12),
+            check(Some(&entry), UnknownProducer::Accept, 0, 11, 12),
             SeqCheck::Reject(ResponseError::OutOfOrderSequenceNumber)
         );
     }
@@ -144,11 +183,11 @@ mod tests {
         let batches: Vec<_> = (0..6).map(|i| (i, i, i64::from(i))).collect();
         let entry = entry_with(&batches);
         assert_eq!(
-            check(Some(&entry), 0, 0, 0),
+            check(Some(&entry), UnknownProducer::Accept, 0, 0, 0),
             SeqCheck::Reject(ResponseError::OutOfOrderSequenceNumber)
         );
         assert_eq!(
-            check(Some(&entry), 0, 1, 1),
+            check(Some(&entry), UnknownProducer::Accept, 0, 1, 1),
             SeqCheck::Duplicate { base_offset: 1 }
         );
     }
@@ -158,12 +197,15 @@ mod tests {
         let mut entry = entry_with(&[(0, 4, 0)]);
         entry.record(3, 0, 0, 5);
         assert_eq!(
-            check(Some(&entry), 2, 1, 1),
+            check(Some(&entry), UnknownProducer::Accept, 2, 1, 1),
             SeqCheck::Reject(ResponseError::InvalidProducerEpoch)
         );
-        assert_eq!(check(Some(&entry), 4, 0, 3), SeqCheck::Append);
         assert_eq!(
-            check(Some(&entry), 4, 7, 9),
+            check(Some(&entry), UnknownProducer::Accept, 4, 0, 3),
+            SeqCheck::Append
+        );
+        assert_eq!(
+            check(Some(&entry), UnknownProducer::Accept, 4, 7, 9),
             SeqCheck::Reject(ResponseError::OutOfOrderSequenceNumber)
         );
     }
@@ -171,6 +213,9 @@ mod tests {
     #[test]
     fn sequence_wraps_after_max() {
         let entry = entry_with(&[(i32::MAX - 1, i32::MAX, 0)]);
-        assert_eq!(check(Some(&entry), 0, 0, 3), SeqCheck::Append);
+        assert_eq!(
+            check(Some(&entry), UnknownProducer::Accept, 0, 0, 3),
+            SeqCheck::Append
+        );
     }
 }

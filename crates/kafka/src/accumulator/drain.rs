@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::BrokerId;
+use crate::BrokerId;
 
 use super::{Accumulator, PartitionQueue, ProducerBatch, Queue};
 use crate::delivery::DeliveryError;

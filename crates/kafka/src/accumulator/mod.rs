@@ -32,25 +32,28 @@
 //!   or being dropped; each of these resolves every record once and frees
 //!   the batch's memory.
 //!
-//! Pitfall: delivery callbacks run wherever a batch ends, which for
-//! [`expire`](Accumulator::expire) and [`abort_all`](Accumulator::abort_all)
-//! is the caller's thread. No accumulator lock is held then, so a callback
-//! may call `send` again.
+//! Pitfall: delivery callbacks run wherever a batch ends: for
+//! [`abort_all`](Accumulator::abort_all), and for the batches
+//! [`take_expired`](Accumulator::take_expired) hands over, that is the
+//! caller's thread. No accumulator lock is held then, so a callback may call
+//! `send` again.
 
 mod batch;
 mod drain;
 mod pool;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, RwLock};
 
 use crate::batch::{
     record_size_in_first_position, AppendError, BatchBuilder, RECORD_BATCH_OVERHEAD,

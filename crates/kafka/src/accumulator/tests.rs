@@ -2,8 +2,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::BrokerId;
 use bytes::Bytes;
-use kafka_protocol::messages::BrokerId;
 
 use super::*;
 use crate::config::{Compression, ProducerConfigBuilder};

@@ -16,8 +16,9 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::BrokerId;
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, BrokerId};
+use kafka_protocol::messages::ApiKey;
 
 use super::wire::{self, WireError};
 use crate::accumulator::ProducerBatch;

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use kafka_protocol::messages::BrokerId;
+use crate::BrokerId;
 
 /// How many recent requests the percentiles cover.
 const WINDOW: usize = 1024;

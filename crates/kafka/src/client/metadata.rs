@@ -12,7 +12,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::{BrokerId, MetadataResponse};
+use crate::BrokerId;
+use kafka_protocol::messages::MetadataResponse;
 use kafka_protocol::ResponseError;
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -169,7 +170,10 @@ impl Metadata {
         state.brokers = response
             .brokers
             .iter()
-            .filter_map(|b| Some((b.node_id, (b.host.to_string(), u16::try_from(b.port).ok()?))))
+            .filter_map(|b| {
+                let port = u16::try_from(b.port).ok()?;
+                Some((BrokerId(b.node_id.0), (b.host.to_string(), port)))
+            })
             .collect();
         for topic in &response.topics {
             let Some(name) = topic.name.as_ref().map(|n| n.0.to_string()) else {
@@ -193,8 +197,9 @@ impl Metadata {
                 ..TopicLayout::default()
             };
             for p in &topic.partitions {
-                if p.leader_id.0 >= 0 && state.brokers.contains_key(&p.leader_id) {
-                    layout.leaders.insert(p.partition_index, p.leader_id);
+                let leader = BrokerId(p.leader_id.0);
+                if leader.0 >= 0 && state.brokers.contains_key(&leader) {
+                    layout.leaders.insert(p.partition_index, leader);
                     layout.available.push(p.partition_index);
                 }
             }
@@ -232,11 +237,11 @@ mod tests {
         let partition = |i: i32, leader: i32| {
             MetadataResponsePartition::default()
                 .with_partition_index(i)
-                .with_leader_id(BrokerId(leader))
+                .with_leader_id(kafka_protocol::messages::BrokerId(leader))
         };
         MetadataResponse::default()
             .with_brokers(vec![MetadataResponseBroker::default()
-                .with_node_id(BrokerId(1))
+                .with_node_id(kafka_protocol::messages::BrokerId(1))
                 .with_host(StrBytes::from_static_str("127.0.0.1"))
                 .with_port(9092)])
             .with_topics(vec![MetadataResponseTopic::default()

@@ -34,7 +34,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::BrokerId;
+use crate::BrokerId;
 use parking_lot::Mutex;
 use rouse_reactor::Handle;
 

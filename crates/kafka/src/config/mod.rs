@@ -40,7 +40,7 @@ pub use builder::ProducerConfigBuilder;
 pub use error::ConfigError;
 
 /// Every key [`ProducerConfig::from_pairs`] accepts.
-pub const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "bootstrap.servers",
     "client.id",
     "acks",
@@ -224,6 +224,9 @@ pub struct ProducerConfig {
 }
 
 impl ProducerConfig {
+    /// Every key [`from_pairs`](Self::from_pairs) accepts.
+    pub const KEYS: &'static [&'static str] = KEYS;
+
     /// A builder with nothing set yet.
     pub fn builder() -> ProducerConfigBuilder {
         ProducerConfigBuilder::default()

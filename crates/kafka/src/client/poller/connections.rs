@@ -6,7 +6,8 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
-use kafka_protocol::messages::{ApiKey, BrokerId};
+use crate::BrokerId;
+use kafka_protocol::messages::ApiKey;
 use rouse_reactor::{Interest, PostAction, Ready, SourceKey, Watch};
 
 use super::{Loop, Poller};

@@ -45,7 +45,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::BrokerId;
+use crate::BrokerId;
 use rouse_reactor::{EventLoop, SourceKey, TimerId};
 
 use super::connection::Phase;

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::BrokerId;
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, BrokerId};
+use kafka_protocol::messages::ApiKey;
 use rouse_reactor::SourceKey;
 
 use super::connections::{sync_interest, Link};
