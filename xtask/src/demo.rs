@@ -34,15 +34,9 @@ pub(crate) fn run(mut args: Vec<String>) -> Result<(), Failed> {
     // A first run compiles the workspace in release mode (about 90 s on two
     // cores): cargo's own progress lines show it is working, not hung.
     println!("xtask demo-wakeup: building the demo in release mode (a first build takes a minute or two; cargo's progress follows)");
-    Step::cargo(&[
-        "run",
-        "--release",
-        "--example",
-        "demo_wakeup",
-        "--",
-    ])
-    .args(args)
-    .run()
+    Step::cargo(&["run", "--release", "--example", "demo_wakeup", "--"])
+        .args(args)
+        .run()
 }
 
 /// Removes `--name VALUE` or `--name=VALUE` from `args`, returning VALUE.
