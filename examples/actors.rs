@@ -14,9 +14,11 @@
 //!        └───────── robot mailboxes ──────── └─────────────────────────────┘
 //! ```
 //!
-//! The world runs on the event loop: a `call_every` tick plays the part of
-//! the seed's `send_state_to_actors` tasklet, and a prepare hook reads the
-//! world's mailbox before each poll. Robots are real threads blocked in
+//! The world runs on the event loop, as its data (`EventLoop<World>`): a
+//! `call_every` tick plays the part of the seed's `send_state_to_actors`
+//! tasklet, and a prepare hook reads the world's mailbox before each poll;
+//! both get `&mut World` from the loop, so nothing is shared behind a
+//! `RefCell`. Robots are real threads blocked in
 //! `recv()`; after sending to the world they wake the loop through the
 //! reactor's `Handle`, so the world sees their message at once instead of at
 //! its next tick. The display actor of the seed is a printed line per tick.
@@ -151,7 +153,7 @@ impl World {
 fn robot(
     id: usize,
     world: Sender<ToWorld>,
-    loop_handle: Handle,
+    loop_handle: Handle<World>,
     start: (f64, f64),
     angle: f64,
     velocity: f64,
@@ -194,7 +196,7 @@ fn robot(
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
-    let mut event_loop = EventLoop::new()?;
+    let mut event_loop: EventLoop<World> = EventLoop::new()?;
     let (to_world, world_inbox) = unbounded::<ToWorld>();
 
     // The seed's robots: the same corner, different headings and speeds.
@@ -215,29 +217,25 @@ fn main() -> std::io::Result<()> {
         .collect::<Result<_, _>>()?;
     drop(to_world);
 
-    let world = std::rc::Rc::new(std::cell::RefCell::new(World::default()));
-    let mailbox_world = world.clone();
-    event_loop.add_prepare(move |_| {
+    event_loop.add_prepare(move |_, world| {
         for message in world_inbox.try_iter() {
-            mailbox_world.borrow_mut().receive(message);
+            world.receive(message);
         }
     });
-    let (tick_world, ticks) = (world.clone(), args.ticks);
+    let ticks = args.ticks;
     let mut tick = 0;
-    event_loop.call_every(Duration::from_millis(args.tick_ms), move |lp| {
+    event_loop.call_every(Duration::from_millis(args.tick_ms), move |lp, world| {
         tick += 1;
-        tick_world.borrow_mut().tick(tick);
+        world.tick(tick);
         if tick >= ticks {
             lp.stop();
         }
     });
-    event_loop.run()?;
+    let mut world = World::default();
+    event_loop.run(&mut world)?;
 
     let stats = event_loop.handle().waker_stats();
-    let (robots_seen, collisions) = {
-        let world = world.borrow();
-        (world.bodies.len(), world.collisions)
-    };
+    let (robots_seen, collisions) = (world.bodies.len(), world.collisions);
     println!(
         "{robots_seen} robots, {ticks} ticks, {collisions} collisions; \
          robot wakes requested {}, wake syscalls {}",

@@ -45,11 +45,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         format!("cannot listen on {addr}: {e} (is the port taken? try --addr 127.0.0.1:0)")
     })?;
     for signal in [libc::SIGINT, libc::SIGTERM] {
-        el.add_signal_handler(signal, |el, _| el.stop())?;
+        el.add_signal_handler(signal, |el, _, _| el.stop())?;
     }
     if !args.self_test {
         println!("echo server on {bound}; Ctrl-C stops it");
-        el.run()?;
+        el.run(&mut ())?;
         return Ok(());
     }
     let handle = el.handle();
@@ -69,8 +69,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         handle.stop();
         results
     });
-    el.call_later(Duration::from_secs(10), |el| el.stop());
-    el.run()?;
+    el.call_later(Duration::from_secs(10), |el, _| el.stop());
+    el.run(&mut ())?;
     for line in clients.join().map_err(|_| "client thread panicked")? {
         println!("echoed: {line}");
     }

@@ -3,12 +3,17 @@
 //! READ|WRITE while data waits for room in the socket; a hang-up or an error
 //! closes it. Shared by the `echo` example and the reactor benchmark, so the
 //! bench measures the very server a newcomer runs.
+//!
+//! Each connection is registered as one source: the socket and its queue in
+//! one struct the loop owns, so the handler needs no captured state and
+//! returning `PostAction::Remove` closes the socket and frees the queue.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 
 use mio::net::{TcpListener, TcpStream};
-use rouse_reactor::{EventLoop, Interest, Ready, Watch};
+use rouse_reactor::{EventLoop, Interest, PostAction, Ready, Watch};
 
 /// Starts serving on `addr`; returns the address bound (for port 0).
 pub(crate) fn listen(el: &mut EventLoop, addr: SocketAddr) -> io::Result<SocketAddr> {
@@ -18,45 +23,57 @@ pub(crate) fn listen(el: &mut EventLoop, addr: SocketAddr) -> io::Result<SocketA
     Ok(bound)
 }
 
-fn accept(el: &mut EventLoop, listener: &mut TcpListener, _: Ready) -> io::Result<()> {
+fn accept(
+    el: &mut EventLoop,
+    _: &mut (),
+    listener: &mut TcpListener,
+    _: Ready,
+) -> io::Result<PostAction> {
     loop {
-        let (stream, peer) = listener.accept()?; // WouldBlock: all accepted
+        let (stream, peer) = listener.accept()?; // WouldBlock: all accepted, wait
         stream.set_nodelay(true)?;
-        let mut conn = Connection::default();
-        el.register(
+        let conn = Connection {
             stream,
+            queue: Vec::new(),
+            sent: 0,
+            watching_write: false,
+        };
+        el.register(
+            conn,
             Watch::read().named(format!("echo {peer}")),
-            move |el, stream, ready| conn.on_ready(el, stream, ready),
+            Connection::on_ready,
         )?;
     }
 }
 
-/// One client's state: bytes read and not yet written back.
-#[derive(Default)]
+/// One client: its socket, and the bytes read and not yet written back.
 struct Connection {
+    stream: TcpStream,
     queue: Vec<u8>,
     sent: usize,
     watching_write: bool,
 }
 
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+}
+
 impl Connection {
     fn on_ready(
-        &mut self,
         el: &mut EventLoop,
-        stream: &mut TcpStream,
+        _: &mut (),
+        conn: &mut Connection,
         ready: Ready,
-    ) -> io::Result<()> {
-        if ready.error || ready.hang_up {
-            // Tells the loop to remove and close this connection quietly.
-            return Err(io::ErrorKind::ConnectionAborted.into());
+    ) -> io::Result<PostAction> {
+        if ready.error || ready.hang_up || (ready.readable && conn.read_all()? == Peer::Closed) {
+            return Ok(PostAction::Remove); // the loop closes the socket
         }
-        if ready.readable {
-            self.read_all(stream)?;
-        }
-        self.flush(stream)?;
+        conn.flush()?;
         // Watch WRITE only while something waits for room in the socket.
-        let want_write = self.sent < self.queue.len();
-        if want_write != self.watching_write {
+        let want_write = conn.sent < conn.queue.len();
+        if want_write != conn.watching_write {
             let key = el.current_source().expect("called as a handler");
             let interest = if want_write {
                 Interest::READ_WRITE
@@ -64,27 +81,27 @@ impl Connection {
                 Interest::READ
             };
             el.set_interest(key, interest)?;
-            self.watching_write = want_write;
+            conn.watching_write = want_write;
         }
-        Err(io::ErrorKind::WouldBlock.into()) // drained: wait for the next edge
+        Ok(PostAction::Wait) // drained: wait for the next edge
     }
 
-    fn read_all(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+    fn read_all(&mut self) -> io::Result<Peer> {
         let mut buf = [0u8; 16 * 1024];
         loop {
-            match stream.read(&mut buf) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Ok(Peer::Closed),
                 Ok(n) => self.queue.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Peer::Open),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
     }
 
-    fn flush(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+    fn flush(&mut self) -> io::Result<()> {
         while self.sent < self.queue.len() {
-            match stream.write(&self.queue[self.sent..]) {
+            match self.stream.write(&self.queue[self.sent..]) {
                 Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -95,4 +112,11 @@ impl Connection {
         self.sent = 0;
         Ok(())
     }
+}
+
+/// Whether the client is still there after a read.
+#[derive(PartialEq, Eq)]
+enum Peer {
+    Open,
+    Closed,
 }

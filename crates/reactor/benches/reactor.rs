@@ -44,10 +44,10 @@ fn rouse_callbacks() -> f64 {
     let start = Instant::now();
     let producer = thread::spawn(move || {
         for _ in 0..CALLBACKS {
-            handle.add_callback(|_| bump()).unwrap();
+            handle.add_callback(|_, _| bump()).unwrap();
         }
     });
-    el.run_until(|_| COUNT.load(Ordering::Relaxed) == CALLBACKS)
+    el.run_until(&mut (), |_, _| COUNT.load(Ordering::Relaxed) == CALLBACKS)
         .unwrap();
     let rate = CALLBACKS as f64 / start.elapsed().as_secs_f64();
     producer.join().unwrap();
@@ -119,7 +119,7 @@ fn rouse_echo() -> (SocketAddr, rouse_reactor::Handle, thread::JoinHandle<()>) {
         let mut el = EventLoop::new().unwrap();
         let addr = server::listen(&mut el, "127.0.0.1:0".parse().unwrap()).unwrap();
         tx.send((addr, el.handle())).unwrap();
-        el.run().unwrap();
+        el.run(&mut ()).unwrap();
     });
     let (addr, handle) = rx.recv().unwrap();
     (addr, handle, thread)

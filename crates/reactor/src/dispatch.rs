@@ -1,36 +1,39 @@
 //! Running user code: handlers, callbacks and timers, each behind
 //! `catch_unwind` and the blocked-loop detector, so one failure is logged by
-//! name and the loop goes on. See `handler.rs` for what a handler's result
-//! does to its registration.
+//! name and the loop goes on. See `handler.rs` for what a handler's verdict
+//! (or error, or panic) does to its registration.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 use rouse_timer::Expired;
 
+use crate::error::RegisterError;
 use crate::handle::Command;
 use crate::handler::{panic_message, Outcome};
 use crate::io_table::SourceKey;
 use crate::label::Label;
+use crate::scheduling::Callback;
 use crate::timer_table::{TimerCallback, TimerEntry};
 use crate::{EventLoop, Ready, Trigger};
 
 /// A callback queued on the loop thread itself (need not be `Send`).
-pub(crate) struct LocalCallback {
+pub(crate) struct LocalCallback<D> {
     pub(crate) name: Label,
-    pub(crate) run: Box<dyn FnOnce(&mut EventLoop)>,
+    pub(crate) run: Callback<D>,
 }
 
-impl EventLoop {
+impl<D> EventLoop<D> {
     /// Calls `f` as the named piece of user code: timed by the watchdog,
     /// panics caught and logged. Returns `None` if it panicked.
     pub(crate) fn guarded<R>(
         &mut self,
         name: &Label,
-        f: impl FnOnce(&mut EventLoop) -> R,
+        data: &mut D,
+        f: impl FnOnce(&mut EventLoop<D>, &mut D) -> R,
     ) -> Option<R> {
         let entered = self.watchdog.as_ref().map(|w| w.enter(name));
-        let result = catch_unwind(AssertUnwindSafe(|| f(self)));
+        let result = catch_unwind(AssertUnwindSafe(|| f(self, data)));
         if let (Some(w), Some(entered)) = (&self.watchdog, entered) {
             w.exit(entered, name);
         }
@@ -44,11 +47,11 @@ impl EventLoop {
         }
     }
 
-    pub(crate) fn run_command(&mut self, command: Command) {
+    pub(crate) fn run_command(&mut self, data: &mut D, command: Command<D>) {
         match command {
             Command::Callback { name, run } => {
                 self.metrics.callbacks_run += 1;
-                self.guarded(&Label::Static(name), run);
+                self.guarded(&Label::Static(name), data, run);
             }
             Command::Timer { id, at, name, run } => {
                 let entry = TimerEntry {
@@ -64,12 +67,12 @@ impl EventLoop {
         }
     }
 
-    pub(crate) fn run_local(&mut self, callback: LocalCallback) {
+    pub(crate) fn run_local(&mut self, data: &mut D, callback: LocalCallback<D>) {
         self.metrics.callbacks_run += 1;
-        self.guarded(&callback.name, callback.run);
+        self.guarded(&callback.name, data, callback.run);
     }
 
-    pub(crate) fn run_timer(&mut self, timer: Expired<TimerEntry>, now: Instant) {
+    pub(crate) fn run_timer(&mut self, data: &mut D, timer: Expired<TimerEntry<D>>, now: Instant) {
         self.metrics.timers_fired += 1;
         let lag = now.saturating_duration_since(timer.deadline);
         self.metrics.timer_lag_total += lag;
@@ -78,13 +81,13 @@ impl EventLoop {
         let label = Label::Static(name);
         match callback {
             TimerCallback::Once(run) => {
-                self.guarded(&label, run);
+                self.guarded(&label, data, run);
             }
             TimerCallback::Every {
                 mut callback,
                 period,
             } => {
-                self.guarded(&label, |el| callback(el));
+                self.guarded(&label, data, |el, data| callback(el, data));
                 let entry = TimerEntry {
                     id,
                     name,
@@ -96,8 +99,8 @@ impl EventLoop {
         }
     }
 
-    /// Calls a registration's handler with `ready` and applies the outcome.
-    pub(crate) fn dispatch(&mut self, key: SourceKey, ready: Ready) {
+    /// Calls a registration's handler with `ready` and applies its verdict.
+    pub(crate) fn dispatch(&mut self, data: &mut D, key: SourceKey, ready: Ready) {
         let Some(mut handler) = self.io.take_handler(key) else {
             return; // removed earlier in this round
         };
@@ -108,21 +111,32 @@ impl EventLoop {
         self.metrics.handlers_run += 1;
         let entered = self.watchdog.as_ref().map(|w| w.enter(&name));
         self.dispatching = Some(key);
-        let result = catch_unwind(AssertUnwindSafe(|| handler.call(self, ready)));
+        let result = catch_unwind(AssertUnwindSafe(|| handler.call(self, data, ready)));
         self.dispatching = None;
         if let (Some(w), Some(entered)) = (&self.watchdog, entered) {
             w.exit(entered, &name);
         }
-        // Removed by its own handler? Then it is dropped (closed) here.
+        // Removed while it ran (by itself or another's code)? Its source is
+        // dropped (closed) only now, after its handler let go of it, so its
+        // fd number cannot be reused under a live registration.
         let orphan = self.io.put_back(key, handler);
         match Outcome::of(result) {
-            Outcome::StillReady if trigger == Trigger::Level => {
+            Outcome::Continue if trigger == Trigger::Level => {
                 self.io.set_level_ready(key, Some(ready));
             }
-            Outcome::StillReady => {}
-            Outcome::Parked => self.io.set_level_ready(key, None),
-            Outcome::PeerClosed => {
-                tracing::debug!(handler = %name, "peer closed the connection; registration removed");
+            Outcome::Continue => {}
+            Outcome::Wait => self.io.set_level_ready(key, None),
+            Outcome::Disable => match self.disable(key) {
+                // Removed by its own handler before it said Disable: done.
+                Ok(()) | Err(RegisterError::UnknownKey) => {}
+                Err(error) => {
+                    tracing::warn!(handler = %name, %error, "disabling a registration failed")
+                }
+            },
+            Outcome::Remove { peer_closed } => {
+                if peer_closed {
+                    tracing::debug!(handler = %name, "peer closed the connection; registration removed");
+                }
                 self.remove(key);
             }
             Outcome::Failed(error) => {

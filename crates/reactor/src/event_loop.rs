@@ -13,8 +13,14 @@
 //! 4. announce the sleep to the waker, poll, reset the waker;
 //! 5. deliver caught signals, then readiness to handlers (plus the
 //!    level-triggered handlers still owed a call).
+//!
+//! Every piece of user code gets the loop and the data passed to
+//! [`EventLoop::run`] (calloop's `EventLoop<Data>`): state shared by a
+//! handler, its timers and its callbacks lives there, borrowed for one call
+//! at a time, instead of behind `Rc<RefCell<..>>` in every closure.
 
 use std::io;
+use std::marker::PhantomData;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,19 +42,31 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The timer wheel's resolution: a wait shorter than this is not worth a spin.
 const TICK: Duration = Duration::from_millis(1);
 
-/// Configures an [`EventLoop`].
-#[derive(Default)]
-pub struct Builder {
+/// Configures an [`EventLoop`] whose user code gets a `&mut D`.
+pub struct Builder<D = ()> {
     default_timeout: Option<Duration>,
     clock: Option<Arc<dyn Clock>>,
     blocked_threshold: Option<Duration>,
     events_capacity: Option<usize>,
+    data: PhantomData<fn(&mut D)>,
 }
 
-impl Builder {
+impl<D> Default for Builder<D> {
+    fn default() -> Builder<D> {
+        Builder {
+            default_timeout: None,
+            clock: None,
+            blocked_threshold: None,
+            events_capacity: None,
+            data: PhantomData,
+        }
+    }
+}
+
+impl<D> Builder<D> {
     /// The longest the loop sleeps with no timer pending (default one hour,
     /// as tornado). Wakes, signals and readiness end a sleep at once anyway.
-    pub fn default_timeout(mut self, timeout: Duration) -> Builder {
+    pub fn default_timeout(mut self, timeout: Duration) -> Builder<D> {
         self.default_timeout = Some(timeout);
         self
     }
@@ -57,7 +75,7 @@ impl Builder {
     /// [`ManualClock`](rouse_timer::ManualClock), advance time by hand and
     /// drive the loop with `run_once(Some(Duration::ZERO))`: timer-heavy
     /// scenarios then run deterministically, without sleeping.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Builder {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Builder<D> {
         self.clock = Some(clock);
         self
     }
@@ -65,20 +83,20 @@ impl Builder {
     /// Turns on the blocked-loop detector: a handler, callback or timer that
     /// keeps the loop thread busy longer than `threshold` is reported with a
     /// `tracing` warning while it runs and again when it returns.
-    pub fn blocked_threshold(mut self, threshold: Duration) -> Builder {
+    pub fn blocked_threshold(mut self, threshold: Duration) -> Builder<D> {
         self.blocked_threshold = Some(threshold);
         self
     }
 
     /// How many readiness events one poll may return (default 1024).
-    pub fn events_capacity(mut self, capacity: usize) -> Builder {
+    pub fn events_capacity(mut self, capacity: usize) -> Builder<D> {
         self.events_capacity = Some(capacity);
         self
     }
 
     /// Creates the loop: a poller, a waker, and (if asked) the watchdog
     /// thread. Fails with the failing call's error (e.g. out of fds).
-    pub fn build(self) -> io::Result<EventLoop> {
+    pub fn build(self) -> io::Result<EventLoop<D>> {
         let poll = Poll::new()?;
         let mut waker = Waker::new()?;
         poll.registry()
@@ -105,29 +123,32 @@ impl Builder {
     }
 }
 
-/// A tornado-style event loop on mio; see the crate docs.
+/// A tornado-style event loop on mio whose handlers, callbacks, timers,
+/// prepare hooks and signal handlers get `&mut D`, the data passed to
+/// [`run`](EventLoop::run); see the crate docs. `D` defaults to `()` for
+/// loops whose closures keep their own state.
 ///
 /// Not `Send`: build it on the thread that runs it, and reach it from other
 /// threads through its [`Handle`].
-pub struct EventLoop {
+pub struct EventLoop<D = ()> {
     pub(crate) poll: Poll,
     events: Events,
-    pub(crate) io: IoTable,
-    pub(crate) timers: TimerTable,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) local: Vec<crate::dispatch::LocalCallback>,
-    pub(crate) signals: SignalTable,
+    pub(crate) io: IoTable<D>,
+    pub(crate) timers: TimerTable<D>,
+    pub(crate) shared: Arc<Shared<D>>,
+    pub(crate) local: Vec<crate::dispatch::LocalCallback<D>>,
+    pub(crate) signals: SignalTable<D>,
     default_timeout: Duration,
     pub(crate) watchdog: Option<Watchdog>,
     pub(crate) metrics: Metrics,
-    commands: Vec<Command>,
-    due: Vec<Expired<TimerEntry>>,
+    commands: Vec<Command<D>>,
+    due: Vec<Expired<TimerEntry<D>>>,
     ready: Vec<(SourceKey, Ready)>,
     pub(crate) dispatching: Option<SourceKey>,
-    pub(crate) prepare: Vec<crate::scheduling::PrepareHook>,
+    pub(crate) prepare: Vec<crate::scheduling::PrepareHook<D>>,
 }
 
-impl EventLoop {
+impl<D> EventLoop<D> {
     /// The registration whose handler is running, so a handler can change
     /// its own interest or remove itself; `None` outside handlers.
     pub fn current_source(&self) -> Option<SourceKey> {
@@ -135,17 +156,17 @@ impl EventLoop {
     }
 
     /// A loop with the default settings.
-    pub fn new() -> io::Result<EventLoop> {
+    pub fn new() -> io::Result<EventLoop<D>> {
         Builder::default().build()
     }
 
     /// Configures a loop.
-    pub fn builder() -> Builder {
+    pub fn builder() -> Builder<D> {
         Builder::default()
     }
 
     /// The thread-safe handle other threads use.
-    pub fn handle(&self) -> Handle {
+    pub fn handle(&self) -> Handle<D> {
         Handle {
             shared: Arc::clone(&self.shared),
         }
@@ -161,35 +182,41 @@ impl EventLoop {
         self.shared.stopping.store(true, Ordering::Release);
     }
 
-    /// Runs until [`stop`](EventLoop::stop) (from any thread). A stop that
-    /// came before the call makes it return at once. Only errors of the
-    /// poller itself end it early; handler errors never do.
-    pub fn run(&mut self) -> io::Result<()> {
-        self.run_until(|_| false)
+    /// Runs until [`stop`](EventLoop::stop) (from any thread), lending
+    /// `data` to every handler, callback and timer. A stop that came before
+    /// the call makes it return at once. Only errors of the poller itself
+    /// end it early; handler errors never do.
+    pub fn run(&mut self, data: &mut D) -> io::Result<()> {
+        self.run_until(data, |_, _| false)
     }
 
     /// Runs until `done` returns true or until stopped. `done` is checked
     /// before every iteration and again before the loop would sleep, so a
     /// callback or timer that makes it true ends the run without a sleep.
-    pub fn run_until(&mut self, mut done: impl FnMut(&mut EventLoop) -> bool) -> io::Result<()> {
+    pub fn run_until(
+        &mut self,
+        data: &mut D,
+        mut done: impl FnMut(&mut EventLoop<D>, &mut D) -> bool,
+    ) -> io::Result<()> {
         loop {
-            if self.shared.stopping.swap(false, Ordering::AcqRel) || done(self) {
+            if self.shared.stopping.swap(false, Ordering::AcqRel) || done(self, data) {
                 return Ok(());
             }
-            self.turn(None, &mut done)?;
+            self.turn(data, None, &mut done)?;
         }
     }
 
     /// One iteration, for embedding the loop in another; sleeps at most
     /// `max_wait` (`None`: as long as the loop would).
-    pub fn run_once(&mut self, max_wait: Option<Duration>) -> io::Result<()> {
-        self.turn(max_wait, &mut |_| false)
+    pub fn run_once(&mut self, data: &mut D, max_wait: Option<Duration>) -> io::Result<()> {
+        self.turn(data, max_wait, &mut |_, _| false)
     }
 
     fn turn(
         &mut self,
+        data: &mut D,
         max_wait: Option<Duration>,
-        done: &mut dyn FnMut(&mut EventLoop) -> bool,
+        done: &mut dyn FnMut(&mut EventLoop<D>, &mut D) -> bool,
     ) -> io::Result<()> {
         self.metrics.iterations += 1;
         let span = tracing::debug_span!("rouse.iteration", n = self.metrics.iterations);
@@ -206,27 +233,27 @@ impl EventLoop {
         // 2. Run it: callbacks first, then timers.
         let mut commands = std::mem::take(&mut self.commands);
         for command in commands.drain(..) {
-            self.run_command(command);
+            self.run_command(data, command);
         }
         self.commands = commands;
         for callback in local.drain(..) {
-            self.run_local(callback);
+            self.run_local(data, callback);
         }
         if self.local.is_empty() {
             self.local = local; // keep the allocation; nothing new was queued
         }
         for timer in due.drain(..) {
-            self.run_timer(timer, now);
+            self.run_timer(data, timer, now);
         }
         if self.due.is_empty() {
             self.due = due;
         }
 
-        self.run_prepare_hooks();
+        self.run_prepare_hooks(data);
 
         // 3-4. Sleep until the next thing to do (not at all if the caller
         // is done: run_until must not block after its goal was reached).
-        let timeout = if done(self) {
+        let timeout = if done(self, data) {
             Duration::ZERO
         } else {
             self.poll_timeout(max_wait)
@@ -236,8 +263,8 @@ impl EventLoop {
         let idle = poll_began.elapsed();
 
         // 5. Signals, then readiness.
-        self.deliver_signals();
-        self.deliver_readiness();
+        self.deliver_signals(data);
+        self.deliver_readiness(data);
 
         self.metrics.idle += idle;
         self.metrics.busy += began.elapsed().saturating_sub(idle);
@@ -294,7 +321,7 @@ impl EventLoop {
         }
     }
 
-    fn deliver_readiness(&mut self) {
+    fn deliver_readiness(&mut self, data: &mut D) {
         let round = self.metrics.iterations;
         let mut ready = std::mem::take(&mut self.ready);
         for event in self.events.iter() {
@@ -307,7 +334,7 @@ impl EventLoop {
         }
         self.io.queue_level_owed(round, &mut ready);
         for (key, seen) in ready.drain(..) {
-            self.dispatch(key, seen);
+            self.dispatch(data, key, seen);
         }
         self.ready = ready;
     }
@@ -327,7 +354,7 @@ impl EventLoop {
     }
 }
 
-impl Drop for EventLoop {
+impl<D> Drop for EventLoop<D> {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
         for key in self.io.keys() {
@@ -337,7 +364,7 @@ impl Drop for EventLoop {
     }
 }
 
-impl std::fmt::Debug for EventLoop {
+impl<D> std::fmt::Debug for EventLoop<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop")
             .field("registrations", &self.io.len())

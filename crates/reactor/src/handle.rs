@@ -15,7 +15,7 @@ use crate::error::LoopClosed;
 use crate::EventLoop;
 
 /// A callback queued from another thread.
-pub(crate) type SendCallback = Box<dyn FnOnce(&mut EventLoop) + Send>;
+pub(crate) type SendCallback<D> = Box<dyn FnOnce(&mut EventLoop<D>, &mut D) + Send>;
 
 /// Names a scheduled timer (one-shot or periodic) for [`Handle::cancel`] and
 /// [`EventLoop::cancel`]. Ids are never reused.
@@ -23,31 +23,31 @@ pub(crate) type SendCallback = Box<dyn FnOnce(&mut EventLoop) + Send>;
 pub struct TimerId(pub(crate) u64);
 
 /// Work handed to the loop thread, run in the order it was queued.
-pub(crate) enum Command {
+pub(crate) enum Command<D> {
     Callback {
         name: &'static str,
-        run: SendCallback,
+        run: SendCallback<D>,
     },
     Timer {
         id: TimerId,
         at: Instant,
         name: &'static str,
-        run: SendCallback,
+        run: SendCallback<D>,
     },
     Cancel(TimerId),
 }
 
-pub(crate) struct Shared {
+pub(crate) struct Shared<D> {
     pub(crate) waker: Waker,
-    pub(crate) queue: Mutex<Vec<Command>>,
+    pub(crate) queue: Mutex<Vec<Command<D>>>,
     pub(crate) stopping: AtomicBool,
     pub(crate) closed: AtomicBool,
     next_timer: AtomicU64,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-impl Shared {
-    pub(crate) fn new(waker: Waker, clock: Arc<dyn Clock>) -> Shared {
+impl<D> Shared<D> {
+    pub(crate) fn new(waker: Waker, clock: Arc<dyn Clock>) -> Shared<D> {
         Shared {
             waker,
             queue: Mutex::new(Vec::new()),
@@ -62,7 +62,7 @@ impl Shared {
         TimerId(self.next_timer.fetch_add(1, Ordering::Relaxed))
     }
 
-    fn push(&self, command: Command) -> Result<(), LoopClosed> {
+    fn push(&self, command: Command<D>) -> Result<(), LoopClosed> {
         if self.closed.load(Ordering::Acquire) {
             return Err(LoopClosed);
         }
@@ -82,22 +82,32 @@ impl Shared {
     }
 }
 
-/// The loop's thread-safe handle: `Clone + Send + Sync`, cheap to clone.
+/// The loop's thread-safe handle: `Clone + Send + Sync`, cheap to clone,
+/// whatever the loop's data `D` is (the data never leaves the loop thread;
+/// only the callbacks that will get it travel).
 ///
 /// Everything it queues runs on the loop thread, in the order queued, on the
-/// loop's next iteration. A loop that was dropped answers [`LoopClosed`]; a
-/// callback that races with the drop may be dropped without running.
-#[derive(Clone)]
-pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
+/// loop's next iteration, with the loop and its data. A loop that was
+/// dropped answers [`LoopClosed`]; a callback that races with the drop may
+/// be dropped without running.
+pub struct Handle<D = ()> {
+    pub(crate) shared: Arc<Shared<D>>,
 }
 
-impl Handle {
+impl<D> Clone for Handle<D> {
+    fn clone(&self) -> Handle<D> {
+        Handle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<D> Handle<D> {
     /// Runs `callback` on the loop thread on its next iteration, waking the
     /// loop if it sleeps.
     pub fn add_callback<F>(&self, callback: F) -> Result<(), LoopClosed>
     where
-        F: FnOnce(&mut EventLoop) + Send + 'static,
+        F: FnOnce(&mut EventLoop<D>, &mut D) + Send + 'static,
     {
         self.shared.push(Command::Callback {
             name: std::any::type_name::<F>(),
@@ -109,7 +119,7 @@ impl Handle {
     /// loop's clock. Cancel it with the returned id.
     pub fn call_later<F>(&self, delay: Duration, callback: F) -> Result<TimerId, LoopClosed>
     where
-        F: FnOnce(&mut EventLoop) + Send + 'static,
+        F: FnOnce(&mut EventLoop<D>, &mut D) + Send + 'static,
     {
         let at = saturating_add(self.shared.clock.now(), delay);
         self.call_at(at, callback)
@@ -119,7 +129,7 @@ impl Handle {
     /// earlier; at once if `at` has passed).
     pub fn call_at<F>(&self, at: Instant, callback: F) -> Result<TimerId, LoopClosed>
     where
-        F: FnOnce(&mut EventLoop) + Send + 'static,
+        F: FnOnce(&mut EventLoop<D>, &mut D) + Send + 'static,
     {
         let id = self.shared.next_timer_id();
         self.shared.push(Command::Timer {
@@ -168,7 +178,7 @@ impl Handle {
     }
 }
 
-impl std::fmt::Debug for Handle {
+impl<D> std::fmt::Debug for Handle<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle")
             .field("closed", &self.is_closed())

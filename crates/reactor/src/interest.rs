@@ -82,11 +82,13 @@ impl fmt::Debug for Interest {
 ///   read or write until it hits `WouldBlock`, or it will not be called again
 ///   for what is left — the classic edge-triggered pitfall.
 /// * `Level` (tornado's): the handler is called again on every iteration while
-///   it keeps returning `Ok(())`; it is parked only when it returns an error of
-///   kind `WouldBlock` (what `?` on a non-blocking read gives) or the interest
-///   changes. A handler may so read one message per call without starving the
-///   rest of the loop. Pitfall: a level handler that returns `Ok(())` forever
-///   keeps the loop from sleeping; that is a busy loop of your making.
+///   it keeps returning [`PostAction::Continue`](crate::PostAction::Continue);
+///   it is parked when it returns [`PostAction::Wait`](crate::PostAction::Wait)
+///   or an error of kind `WouldBlock` (what `?` on a drained non-blocking
+///   socket gives), or when the interest changes. A handler may so read one
+///   message per call without starving the rest of the loop. Pitfall: a level
+///   handler that returns `Continue` forever keeps the loop from sleeping;
+///   that is a busy loop of your making.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Trigger {
     /// Called once per readiness edge.

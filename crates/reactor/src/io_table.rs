@@ -37,14 +37,17 @@ pub struct SourceKey {
     gen: u32,
 }
 
-pub(crate) struct Registration {
+pub(crate) struct Registration<D> {
     gen: u32,
     slot: usize,
     pub(crate) interest: Interest,
+    /// `false` after a `Disable` verdict: the interest stays claimed (no
+    /// other registration may take its directions) but is not polled.
+    pub(crate) enabled: bool,
     pub(crate) trigger: Trigger,
     pub(crate) name: Label,
-    /// `None` while its handler is running.
-    handler: Option<Box<dyn Dispatch>>,
+    /// The handler and the source it owns; `None` while the handler runs.
+    handler: Option<Box<dyn Dispatch<D>>>,
     /// Level-triggered and not yet `WouldBlock`: call again with this.
     pub(crate) level_ready: Option<Ready>,
     /// The dispatch round it was last queued in, and where, so a registration
@@ -62,9 +65,8 @@ struct FdSlot {
 }
 
 /// Registrations and fd slots; see the module docs.
-#[derive(Default)]
-pub(crate) struct IoTable {
-    regs: Slab<Registration>,
+pub(crate) struct IoTable<D> {
+    regs: Slab<Registration<D>>,
     slots: Slab<FdSlot>,
     by_fd: HashMap<RawFd, usize>,
     next_gen: u32,
@@ -72,19 +74,31 @@ pub(crate) struct IoTable {
     level_owed: Vec<SourceKey>,
 }
 
-impl IoTable {
+impl<D> Default for IoTable<D> {
+    fn default() -> IoTable<D> {
+        IoTable {
+            regs: Slab::new(),
+            slots: Slab::new(),
+            by_fd: HashMap::new(),
+            next_gen: 0,
+            level_owed: Vec::new(),
+        }
+    }
+}
+
+impl<D> IoTable<D> {
     fn bump_gen(&mut self) -> u32 {
         self.next_gen = self.next_gen.wrapping_add(1);
         self.next_gen
     }
 
-    fn get(&self, key: SourceKey) -> Option<&Registration> {
+    fn get(&self, key: SourceKey) -> Option<&Registration<D>> {
         self.regs
             .get(key.index as usize)
             .filter(|r| r.gen == key.gen)
     }
 
-    fn get_mut(&mut self, key: SourceKey) -> Option<&mut Registration> {
+    fn get_mut(&mut self, key: SourceKey) -> Option<&mut Registration<D>> {
         self.regs
             .get_mut(key.index as usize)
             .filter(|r| r.gen == key.gen)
@@ -98,7 +112,7 @@ impl IoTable {
         self.regs.len()
     }
 
-    pub(crate) fn registration(&self, key: SourceKey) -> Option<&Registration> {
+    pub(crate) fn registration(&self, key: SourceKey) -> Option<&Registration<D>> {
         self.get(key)
     }
 
@@ -110,7 +124,7 @@ impl IoTable {
         interest: Interest,
         trigger: Trigger,
         name: Label,
-        handler: Box<dyn Dispatch>,
+        handler: Box<dyn Dispatch<D>>,
     ) -> Result<SourceKey, RegisterError> {
         let slot = match self.by_fd.get(&fd) {
             Some(&slot) => slot,
@@ -137,6 +151,7 @@ impl IoTable {
             gen,
             slot,
             interest,
+            enabled: true,
             trigger,
             name,
             handler: Some(handler),
@@ -195,7 +210,7 @@ impl IoTable {
         &mut self,
         registry: &Registry,
         key: SourceKey,
-    ) -> Option<Option<Box<dyn Dispatch>>> {
+    ) -> Option<Option<Box<dyn Dispatch<D>>>> {
         self.get(key)?;
         let index = key.index as usize;
         let reg = self.regs.remove(index);
@@ -211,8 +226,46 @@ impl IoTable {
     }
 
     /// Takes the handler out to run it; `None` if the key is stale.
-    pub(crate) fn take_handler(&mut self, key: SourceKey) -> Option<Box<dyn Dispatch>> {
+    pub(crate) fn take_handler(&mut self, key: SourceKey) -> Option<Box<dyn Dispatch<D>>> {
         self.get_mut(key)?.handler.take()
+    }
+
+    /// The handler and source of a live registration whose handler is not
+    /// running.
+    pub(crate) fn handler(&self, key: SourceKey) -> Option<&dyn Dispatch<D>> {
+        self.get(key)?.handler.as_deref()
+    }
+
+    /// As [`IoTable::handler`], mutably.
+    pub(crate) fn handler_mut(
+        &mut self,
+        key: SourceKey,
+    ) -> Option<&mut (dyn Dispatch<D> + 'static)> {
+        self.get_mut(key)?.handler.as_deref_mut()
+    }
+
+    /// Turns polling of a registration's interest off or back on; its
+    /// claim on the fd's directions stays either way.
+    pub(crate) fn set_enabled(
+        &mut self,
+        registry: &Registry,
+        key: SourceKey,
+        enabled: bool,
+    ) -> Result<(), RegisterError> {
+        let reg = self.get_mut(key).ok_or(RegisterError::UnknownKey)?;
+        if reg.enabled == enabled {
+            return Ok(());
+        }
+        reg.enabled = enabled;
+        if !enabled {
+            reg.level_ready = None;
+        }
+        let slot = reg.slot;
+        if let Err(err) = self.sync_slot(registry, slot) {
+            self.regs[key.index as usize].enabled = !enabled;
+            return Err(err);
+        }
+        Ok(())
     }
 
     /// Puts a handler back after it ran; hands it back if the registration was
@@ -220,8 +273,8 @@ impl IoTable {
     pub(crate) fn put_back(
         &mut self,
         key: SourceKey,
-        handler: Box<dyn Dispatch>,
-    ) -> Option<Box<dyn Dispatch>> {
+        handler: Box<dyn Dispatch<D>>,
+    ) -> Option<Box<dyn Dispatch<D>>> {
         match self.get_mut(key) {
             Some(reg) => {
                 reg.handler = Some(handler);
@@ -235,6 +288,7 @@ impl IoTable {
         let Some(reg) = self.get_mut(key) else { return };
         let was_owed = reg.level_ready.is_some();
         reg.level_ready = ready
+            .filter(|_| reg.enabled)
             .map(|r| r.filter(reg.interest))
             .filter(|r| !r.is_empty());
         if reg.level_ready.is_some() && !was_owed {
@@ -258,6 +312,9 @@ impl IoTable {
         let (reader, writer) = (slot.reader, slot.writer);
         for reg in [reader, writer].into_iter().flatten() {
             let r = &self.regs[reg];
+            if !r.enabled {
+                continue; // the fd is polled for its other holder
+            }
             let key = SourceKey {
                 index: reg as u32,
                 gen: r.gen,
@@ -364,14 +421,17 @@ impl IoTable {
         }
     }
 
-    /// Makes the poller's registration of the slot's fd match its holders.
+    /// Makes the poller's registration of the slot's fd match its enabled
+    /// holders.
     fn sync_slot(&mut self, registry: &Registry, slot: usize) -> Result<(), RegisterError> {
         let s = &mut self.slots[slot];
+        let regs = &self.regs;
+        let polled = |holder: Option<usize>| holder.is_some_and(|r| regs[r].enabled);
         let mut wanted = Interest::NONE;
-        if s.reader.is_some() {
+        if polled(s.reader) {
             wanted = wanted | Interest::READ;
         }
-        if s.writer.is_some() {
+        if polled(s.writer) {
             wanted = wanted | Interest::WRITE;
         }
         if wanted == s.polled {

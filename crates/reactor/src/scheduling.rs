@@ -1,26 +1,33 @@
-//! Callbacks and timers queued from the loop thread itself. They need not be
-//! `Send`; from other threads, use the [`Handle`](crate::Handle).
+//! Callbacks, timers and prepare hooks queued from the loop thread itself.
+//! They need not be `Send`; from other threads, use the
+//! [`Handle`](crate::Handle). Each gets the loop and its data.
 
 use std::time::{Duration, Instant};
 
 use crate::dispatch::LocalCallback;
 use crate::handle::{saturating_add, TimerId};
+use crate::label::Label;
+use crate::timer_table::{TimerCallback, TimerEntry};
+use crate::EventLoop;
 
 /// Names a prepare hook, for [`EventLoop::remove_prepare`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PrepareId(u64);
 
-pub(crate) type PrepareHook = (PrepareId, Label, Option<Box<dyn FnMut(&mut EventLoop)>>);
-use crate::label::Label;
-use crate::timer_table::{TimerCallback, TimerEntry};
-use crate::EventLoop;
+/// A callback or one-shot timer queued on the loop thread.
+pub(crate) type Callback<D> = Box<dyn FnOnce(&mut EventLoop<D>, &mut D)>;
+/// A periodic timer or prepare hook.
+pub(crate) type Repeating<D> = Box<dyn FnMut(&mut EventLoop<D>, &mut D)>;
 
-impl EventLoop {
+/// A hook, its name, and its closure (`None` while it runs).
+pub(crate) type PrepareHook<D> = (PrepareId, Label, Option<Repeating<D>>);
+
+impl<D> EventLoop<D> {
     /// Runs `callback` on the next iteration (never the current one, so a
     /// callback that re-queues itself cannot starve I/O).
     pub fn add_callback<F>(&mut self, callback: F)
     where
-        F: FnOnce(&mut EventLoop) + 'static,
+        F: FnOnce(&mut EventLoop<D>, &mut D) + 'static,
     {
         self.local.push(LocalCallback {
             name: Label::of::<F>(),
@@ -31,7 +38,7 @@ impl EventLoop {
     /// Runs `callback` once `delay` has passed on the loop's clock.
     pub fn call_later<F>(&mut self, delay: Duration, callback: F) -> TimerId
     where
-        F: FnOnce(&mut EventLoop) + 'static,
+        F: FnOnce(&mut EventLoop<D>, &mut D) + 'static,
     {
         let at = saturating_add(self.now(), delay);
         self.call_at(at, callback)
@@ -41,7 +48,7 @@ impl EventLoop {
     /// next iteration if `at` has passed.
     pub fn call_at<F>(&mut self, at: Instant, callback: F) -> TimerId
     where
-        F: FnOnce(&mut EventLoop) + 'static,
+        F: FnOnce(&mut EventLoop<D>, &mut D) + 'static,
     {
         let id = self.shared.next_timer_id();
         let entry = TimerEntry {
@@ -61,7 +68,7 @@ impl EventLoop {
     /// period is treated as one nanosecond.
     pub fn call_every<F>(&mut self, period: Duration, callback: F) -> TimerId
     where
-        F: FnMut(&mut EventLoop) + 'static,
+        F: FnMut(&mut EventLoop<D>, &mut D) + 'static,
     {
         let id = self.shared.next_timer_id();
         let entry = TimerEntry {
@@ -85,7 +92,7 @@ impl EventLoop {
     /// sleep decision.
     pub fn add_prepare<F>(&mut self, hook: F) -> PrepareId
     where
-        F: FnMut(&mut EventLoop) + 'static,
+        F: FnMut(&mut EventLoop<D>, &mut D) + 'static,
     {
         let id = PrepareId(self.shared.next_timer_id().0);
         self.prepare
@@ -100,7 +107,7 @@ impl EventLoop {
         self.prepare.len() != before
     }
 
-    pub(crate) fn run_prepare_hooks(&mut self) {
+    pub(crate) fn run_prepare_hooks(&mut self, data: &mut D) {
         let mut i = 0;
         while i < self.prepare.len() {
             let (id, name) = (self.prepare[i].0, self.prepare[i].1.clone());
@@ -108,7 +115,7 @@ impl EventLoop {
                 i += 1;
                 continue;
             };
-            self.guarded(&name, |el| hook(el));
+            self.guarded(&name, data, |el, data| hook(el, data));
             // The hook may have removed itself or others: find it again.
             if let Some(slot) = self.prepare.iter_mut().find(|(p, _, _)| *p == id) {
                 slot.2 = Some(hook);

@@ -9,14 +9,23 @@ use rouse_waker::SignalWakeup;
 use crate::label::Label;
 use crate::EventLoop;
 
-type SignalHandler = Box<dyn FnMut(&mut EventLoop, c_int)>;
+type SignalHandler<D> = Box<dyn FnMut(&mut EventLoop<D>, &mut D, c_int)>;
 
-#[derive(Default)]
-pub(crate) struct SignalTable {
-    watched: Vec<(SignalWakeup, Option<SignalHandler>, Label)>,
+/// The signals watched: the wakeup, the handler (`None` while it runs), and
+/// its name for logs.
+pub(crate) struct SignalTable<D> {
+    watched: Vec<(SignalWakeup, Option<SignalHandler<D>>, Label)>,
 }
 
-impl EventLoop {
+impl<D> Default for SignalTable<D> {
+    fn default() -> SignalTable<D> {
+        SignalTable {
+            watched: Vec::new(),
+        }
+    }
+}
+
+impl<D> EventLoop<D> {
     /// Calls `handler` on the loop thread each time `signal` arrives (several
     /// arrivals between two iterations are delivered once). The signal's
     /// default action (SIGINT ending the process, say) is replaced for as
@@ -24,7 +33,7 @@ impl EventLoop {
     /// (SIGKILL, SIGSTOP, ...) and numbers that are not signals are refused.
     pub fn add_signal_handler<F>(&mut self, signal: c_int, handler: F) -> io::Result<()>
     where
-        F: FnMut(&mut EventLoop, c_int) + 'static,
+        F: FnMut(&mut EventLoop<D>, &mut D, c_int) + 'static,
     {
         let wakeup = self.shared.waker.signal_wakeup(&[signal])?;
         self.signals
@@ -33,7 +42,7 @@ impl EventLoop {
         Ok(())
     }
 
-    pub(crate) fn deliver_signals(&mut self) {
+    pub(crate) fn deliver_signals(&mut self, data: &mut D) {
         for i in 0..self.signals.watched.len() {
             let caught = self.signals.watched[i].0.take_pending();
             for signal in caught {
@@ -44,7 +53,7 @@ impl EventLoop {
                 tracing::debug!(signal, handler = %name, "delivering a signal");
                 self.metrics.callbacks_run += 1;
                 let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    handler(self, signal)
+                    handler(self, data, signal)
                 }));
                 if let Err(payload) = ok {
                     self.metrics.panics += 1;

@@ -13,21 +13,21 @@ use std::time::{Duration, Instant};
 use rouse_timer::{Expired, TimerKey, TimerWheel, Timers};
 
 use crate::handle::TimerId;
-use crate::EventLoop;
+use crate::scheduling::{Callback, Repeating};
 
 /// What runs when a timer fires.
-pub(crate) enum TimerCallback {
-    Once(Box<dyn FnOnce(&mut EventLoop)>),
+pub(crate) enum TimerCallback<D> {
+    Once(Callback<D>),
     Every {
-        callback: Box<dyn FnMut(&mut EventLoop)>,
+        callback: Repeating<D>,
         period: Duration,
     },
 }
 
-pub(crate) struct TimerEntry {
+pub(crate) struct TimerEntry<D> {
     pub(crate) id: TimerId,
     pub(crate) name: &'static str,
-    pub(crate) callback: TimerCallback,
+    pub(crate) callback: TimerCallback<D>,
 }
 
 enum Slot {
@@ -37,24 +37,22 @@ enum Slot {
     Running,
 }
 
-pub(crate) struct TimerTable {
-    timers: Box<dyn Timers<TimerEntry>>,
+pub(crate) struct TimerTable<D> {
+    /// The wheel itself, not a `Box<dyn Timers>`: a boxed trait object would
+    /// force the loop's data to be `'static`.
+    timers: TimerWheel<TimerEntry<D>>,
     slots: HashMap<TimerId, Slot>,
 }
 
-impl TimerTable {
-    pub(crate) fn new(start: Instant) -> TimerTable {
-        TimerTable::with_timers(Box::new(TimerWheel::new(start)))
-    }
-
-    pub(crate) fn with_timers(timers: Box<dyn Timers<TimerEntry>>) -> TimerTable {
+impl<D> TimerTable<D> {
+    pub(crate) fn new(start: Instant) -> TimerTable<D> {
         TimerTable {
-            timers,
+            timers: TimerWheel::new(start),
             slots: HashMap::new(),
         }
     }
 
-    pub(crate) fn insert(&mut self, at: Instant, entry: TimerEntry) {
+    pub(crate) fn insert(&mut self, at: Instant, entry: TimerEntry<D>) {
         let id = entry.id;
         let key = self.timers.insert_at(at, entry);
         self.slots.insert(id, Slot::Pending(key));
@@ -79,7 +77,7 @@ impl TimerTable {
 
     /// Moves every timer due at `now` into `out`, in deadline order. Timers
     /// those callbacks schedule cannot join this batch.
-    pub(crate) fn take_due(&mut self, now: Instant, out: &mut Vec<Expired<TimerEntry>>) {
+    pub(crate) fn take_due(&mut self, now: Instant, out: &mut Vec<Expired<TimerEntry<D>>>) {
         while let Some(due) = self.timers.pop_expired(now) {
             match due.value.callback {
                 TimerCallback::Once(_) => {
@@ -95,7 +93,7 @@ impl TimerTable {
 
     /// A periodic timer ran: schedule its next tick unless it was cancelled
     /// while it ran.
-    pub(crate) fn rearm(&mut self, deadline: Instant, now: Instant, entry: TimerEntry) {
+    pub(crate) fn rearm(&mut self, deadline: Instant, now: Instant, entry: TimerEntry<D>) {
         let TimerCallback::Every { period, .. } = &entry.callback else {
             return;
         };

@@ -34,7 +34,7 @@ fn callbacks_from_eight_threads_all_run_exactly_once() {
                 for i in 0..EACH {
                     let (seen, done) = (seen.clone(), done.clone());
                     handle
-                        .add_callback(move |_| {
+                        .add_callback(move |_, _| {
                             seen.lock().unwrap()[t * EACH + i] += 1;
                             done.fetch_add(1, Ordering::Relaxed);
                         })
@@ -43,9 +43,11 @@ fn callbacks_from_eight_threads_all_run_exactly_once() {
             })
         })
         .collect();
-    el.call_later(Duration::from_secs(20), |el| el.stop());
-    el.run_until(|_| done.load(Ordering::Relaxed) == THREADS * EACH)
-        .unwrap();
+    el.call_later(Duration::from_secs(20), |el, _| el.stop());
+    el.run_until(&mut (), |_, _| {
+        done.load(Ordering::Relaxed) == THREADS * EACH
+    })
+    .unwrap();
     for t in threads {
         t.join().unwrap();
     }
@@ -68,7 +70,7 @@ fn stop_from_another_thread_wakes_a_loop_sleeping_in_a_long_poll() {
         handle.stop();
         asked
     });
-    el.run().unwrap();
+    el.run(&mut ()).unwrap();
     let returned = Instant::now();
     let asked = stopper.join().unwrap();
     let took = returned.saturating_duration_since(asked);
@@ -79,14 +81,14 @@ fn stop_from_another_thread_wakes_a_loop_sleeping_in_a_long_poll() {
 fn stop_before_run_returns_at_once_and_run_can_start_again() {
     let mut el = EventLoop::new().unwrap();
     el.handle().stop();
-    el.run().unwrap();
+    el.run(&mut ()).unwrap();
     let ran = Rc::new(RefCell::new(false));
     let r = ran.clone();
-    el.add_callback(move |el| {
+    el.add_callback(move |el, _| {
         *r.borrow_mut() = true;
         el.stop();
     });
-    el.run().unwrap();
+    el.run(&mut ()).unwrap();
     assert!(*ran.borrow());
 }
 
@@ -104,13 +106,13 @@ fn timers_never_fire_early_and_fire_in_deadline_order() {
         ("late", 1000),
     ] {
         let f = fired.clone();
-        el.call_at(start + Duration::from_millis(ms), move |el| {
+        el.call_at(start + Duration::from_millis(ms), move |el, _| {
             f.borrow_mut().push((label, el.now()));
         });
     }
     for _ in 0..100 {
         clock.advance(Duration::from_micros(500));
-        el.run_once(Some(Duration::ZERO)).unwrap();
+        el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     }
     let fired = fired.borrow();
     let order: Vec<&str> = fired.iter().map(|(l, _)| *l).collect();
@@ -135,11 +137,12 @@ fn real_clock_timers_are_never_early() {
     let start = Instant::now();
     for ms in [15u64, 5, 25] {
         let f = fired.clone();
-        el.call_later(Duration::from_millis(ms), move |_| {
+        el.call_later(Duration::from_millis(ms), move |_, _| {
             f.borrow_mut().push((ms, Instant::now()));
         });
     }
-    el.run_until(|_| fired.borrow().len() == 3).unwrap();
+    el.run_until(&mut (), |_, _| fired.borrow().len() == 3)
+        .unwrap();
     let fired = fired.borrow();
     assert_eq!(fired.iter().map(|f| f.0).collect::<Vec<_>>(), [5, 15, 25]);
     for (ms, at) in fired.iter() {
@@ -152,11 +155,11 @@ fn cancelled_timers_do_not_fire_and_cancel_is_idempotent() {
     let (mut el, clock) = manual_loop();
     let fired = Rc::new(RefCell::new(0));
     let f = fired.clone();
-    let id = el.call_later(Duration::from_millis(5), move |_| *f.borrow_mut() += 1);
+    let id = el.call_later(Duration::from_millis(5), move |_, _| *f.borrow_mut() += 1);
     assert!(el.cancel(id));
     assert!(!el.cancel(id));
     clock.advance(Duration::from_secs(1));
-    el.run_once(Some(Duration::ZERO)).unwrap();
+    el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     assert_eq!(*fired.borrow(), 0);
 }
 
@@ -166,7 +169,7 @@ fn periodic_timer_skips_missed_ticks_without_drift() {
     let start = clock.now();
     let ticks = Rc::new(RefCell::new(Vec::new()));
     let (t, c) = (ticks.clone(), clock.clone());
-    el.call_every(Duration::from_millis(100), move |el| {
+    el.call_every(Duration::from_millis(100), move |el, _| {
         let n = t.borrow().len();
         t.borrow_mut()
             .push(el.now().duration_since(start).as_millis());
@@ -176,7 +179,7 @@ fn periodic_timer_skips_missed_ticks_without_drift() {
     });
     for _ in 0..80 {
         clock.advance(Duration::from_millis(10));
-        el.run_once(Some(Duration::ZERO)).unwrap();
+        el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     }
     // 100, 200 (overran to 450), so 300 and 400 are skipped: 500, 600, ...
     let ticks = ticks.borrow();
@@ -189,7 +192,7 @@ fn periodic_timer_can_cancel_itself() {
     let runs = Rc::new(RefCell::new(0));
     let id_cell = Rc::new(RefCell::new(None));
     let (r, idc) = (runs.clone(), id_cell.clone());
-    let id = el.call_every(Duration::from_millis(10), move |el| {
+    let id = el.call_every(Duration::from_millis(10), move |el, _| {
         *r.borrow_mut() += 1;
         if *r.borrow() == 3 {
             assert!(el.cancel(idc.borrow().unwrap()));
@@ -198,7 +201,7 @@ fn periodic_timer_can_cancel_itself() {
     *id_cell.borrow_mut() = Some(id);
     for _ in 0..20 {
         clock.advance(Duration::from_millis(10));
-        el.run_once(Some(Duration::ZERO)).unwrap();
+        el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     }
     assert_eq!(*runs.borrow(), 3);
     assert_eq!(el.metrics().pending_timers, 0);
@@ -209,14 +212,14 @@ fn callbacks_added_during_an_iteration_run_on_the_next() {
     let mut el = EventLoop::new().unwrap();
     let log = Rc::new(RefCell::new(Vec::new()));
     let l = log.clone();
-    el.add_callback(move |el| {
+    el.add_callback(move |el, _| {
         l.borrow_mut().push(el.metrics().iterations);
         let l2 = l.clone();
-        el.add_callback(move |el| l2.borrow_mut().push(el.metrics().iterations));
+        el.add_callback(move |el, _| l2.borrow_mut().push(el.metrics().iterations));
     });
-    el.run_once(Some(Duration::ZERO)).unwrap();
+    el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     assert_eq!(log.borrow().len(), 1);
-    el.run_once(Some(Duration::ZERO)).unwrap();
+    el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     let log = log.borrow();
     assert_eq!(log.len(), 2);
     assert_eq!(log[1], log[0] + 1);
@@ -227,15 +230,15 @@ fn timers_scheduled_by_due_timers_wait_for_the_next_iteration() {
     let (mut el, clock) = manual_loop();
     let log = Rc::new(RefCell::new(Vec::new()));
     let l = log.clone();
-    el.call_later(Duration::from_millis(1), move |el| {
+    el.call_later(Duration::from_millis(1), move |el, _| {
         l.borrow_mut().push("first");
         let l2 = l.clone();
-        el.call_later(Duration::ZERO, move |_| l2.borrow_mut().push("second"));
+        el.call_later(Duration::ZERO, move |_, _| l2.borrow_mut().push("second"));
     });
     clock.advance(Duration::from_millis(5));
-    el.run_once(Some(Duration::ZERO)).unwrap();
+    el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     assert_eq!(*log.borrow(), ["first"]);
-    el.run_once(Some(Duration::ZERO)).unwrap();
+    el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     assert_eq!(*log.borrow(), ["first", "second"]);
 }
 
@@ -248,24 +251,24 @@ fn handle_timers_and_cancel_from_another_thread() {
     let f2 = fired.clone();
     std::thread::spawn(move || {
         let keep = handle
-            .call_later(Duration::from_millis(20), move |_| {
+            .call_later(Duration::from_millis(20), move |_, _| {
                 f1.fetch_add(1, Ordering::SeqCst);
             })
             .unwrap();
         let drop_it = handle
-            .call_later(Duration::from_millis(10), move |_| {
+            .call_later(Duration::from_millis(10), move |_, _| {
                 f2.fetch_add(100, Ordering::SeqCst);
             })
             .unwrap();
         handle.cancel(drop_it).unwrap();
         handle
-            .call_later(Duration::from_millis(60), |el| el.stop())
+            .call_later(Duration::from_millis(60), |el, _| el.stop())
             .unwrap();
         keep
     })
     .join()
     .unwrap();
-    el.run().unwrap();
+    el.run(&mut ()).unwrap();
     assert_eq!(fired.load(Ordering::SeqCst), 1);
 }
 
@@ -273,21 +276,21 @@ fn handle_timers_and_cancel_from_another_thread() {
 fn a_panicking_callback_is_logged_and_the_loop_goes_on() {
     let mut el = EventLoop::new().unwrap();
     let ran = Rc::new(RefCell::new(false));
-    el.add_callback(|_| panic!("callback bug"));
+    el.add_callback(|_, _| panic!("callback bug"));
     let r = ran.clone();
-    el.add_callback(move |_| *r.borrow_mut() = true);
-    el.run_once(Some(Duration::ZERO)).unwrap();
+    el.add_callback(move |_, _| *r.borrow_mut() = true);
+    el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
     assert!(*ran.borrow());
     assert_eq!(el.metrics().panics, 1);
 }
 
 #[test]
 fn a_dropped_loop_refuses_more_work() {
-    let el = EventLoop::new().unwrap();
+    let el: EventLoop = EventLoop::new().unwrap();
     let handle = el.handle();
     drop(el);
     assert!(handle.is_closed());
-    assert!(handle.add_callback(|_| {}).is_err());
+    assert!(handle.add_callback(|_, _| {}).is_err());
 }
 
 #[test]
@@ -295,8 +298,10 @@ fn idle_loop_sleeps_until_its_timer_instead_of_spinning() {
     let mut el = EventLoop::new().unwrap();
     let fired = Rc::new(RefCell::new(false));
     let f = fired.clone();
-    el.call_later(Duration::from_millis(50), move |_| *f.borrow_mut() = true);
-    el.run_until(|_| *fired.borrow()).unwrap();
+    el.call_later(Duration::from_millis(50), move |_, _| {
+        *f.borrow_mut() = true
+    });
+    el.run_until(&mut (), |_, _| *fired.borrow()).unwrap();
     // A handful of iterations, not thousands of zero-timeout polls.
     assert!(el.metrics().iterations < 10, "{:?}", el.metrics());
 }
@@ -310,7 +315,7 @@ fn bare_wake_runs_prepare_hooks_which_see_work_handed_over() {
     let inbox = Arc::new(Mutex::new(Vec::<u32>::new()));
     let seen = Rc::new(RefCell::new(Vec::new()));
     let (i, s) = (inbox.clone(), seen.clone());
-    let id = el.add_prepare(move |el| {
+    let id = el.add_prepare(move |el, _| {
         s.borrow_mut().extend(i.lock().unwrap().drain(..));
         if s.borrow().len() == 3 {
             el.stop();
@@ -325,7 +330,7 @@ fn bare_wake_runs_prepare_hooks_which_see_work_handed_over() {
         }
     });
     let start = Instant::now();
-    el.run().unwrap();
+    el.run(&mut ()).unwrap();
     producer.join().unwrap();
     assert_eq!(*seen.borrow(), [0, 1, 2]);
     assert!(

@@ -16,7 +16,7 @@ fn signal_is_delivered_as_a_callback_on_the_loop_thread() {
     let got = Rc::new(RefCell::new(Vec::new()));
     let g = got.clone();
     let loop_thread = std::thread::current().id();
-    el.add_signal_handler(libc::SIGUSR1, move |el, sig| {
+    el.add_signal_handler(libc::SIGUSR1, move |el, _, sig| {
         assert_eq!(std::thread::current().id(), loop_thread);
         g.borrow_mut().push(sig);
         el.stop();
@@ -28,10 +28,10 @@ fn signal_is_delivered_as_a_callback_on_the_loop_thread() {
         unsafe { libc::kill(libc::getpid(), libc::SIGUSR1) };
     });
     let start = Instant::now();
-    el.call_later(Duration::from_secs(10), |el| el.stop());
-    el.run().unwrap();
+    el.call_later(Duration::from_secs(10), |el, _| el.stop());
+    el.run(&mut ()).unwrap();
     raiser.join().unwrap();
     assert_eq!(*got.borrow(), vec![libc::SIGUSR1]);
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert!(el.add_signal_handler(libc::SIGKILL, |_, _| {}).is_err());
+    assert!(el.add_signal_handler(libc::SIGKILL, |_, _, _| {}).is_err());
 }

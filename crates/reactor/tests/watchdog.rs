@@ -20,7 +20,7 @@ impl Write for Captured {
     }
 }
 
-fn slow_callback_for_the_watchdog(_: &mut EventLoop) {
+fn slow_callback_for_the_watchdog(_: &mut EventLoop, _: &mut ()) {
     std::thread::sleep(Duration::from_millis(300));
 }
 
@@ -40,8 +40,8 @@ fn a_blocking_callback_is_reported_while_running_and_after() {
         .build()
         .unwrap();
     el.add_callback(slow_callback_for_the_watchdog);
-    el.add_callback(|_| {}); // fast: never reported
-    el.run_once(Some(Duration::ZERO)).unwrap();
+    el.add_callback(|_, _| {}); // fast: never reported
+    el.run_once(&mut (), Some(Duration::ZERO)).unwrap();
 
     let m = el.metrics();
     assert_eq!(m.blocked_reports, 1, "one report while it ran");

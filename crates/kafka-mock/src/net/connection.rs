@@ -9,6 +9,8 @@
 //!                                                                        the rest)
 //! ```
 //!
+//! The connection (socket, buffers and caps) is the registered source,
+//! owned by the loop: the handler returning `PostAction::Remove` closes it.
 //! The registration is edge-triggered and watches READ while nothing is
 //! ready to write. Output that does not fit the socket turns WRITE on until
 //! it drains. A delayed response schedules a timer that turns WRITE on when
@@ -28,14 +30,16 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use mio::net::TcpStream;
-use rouse_reactor::{EventLoop, Interest, Ready, SourceKey};
+use rouse_reactor::{Interest, PostAction, Ready, SourceKey};
 
+use super::sockets::{Loop, Sockets};
 use crate::frame::{FrameDecoder, LENGTH_PREFIX};
 use crate::{ClusterHandle, Outcome};
 
@@ -45,8 +49,9 @@ struct Pending {
     due: Instant,
 }
 
-/// The state of one accepted connection.
+/// One accepted connection: its socket and its state.
 pub(super) struct Connection {
+    stream: TcpStream,
     cluster: ClusterHandle,
     broker: i32,
     peer: SocketAddr,
@@ -63,6 +68,7 @@ pub(super) struct Connection {
 
 impl Connection {
     pub(super) fn new(
+        stream: TcpStream,
         cluster: ClusterHandle,
         broker: i32,
         peer: SocketAddr,
@@ -70,6 +76,7 @@ impl Connection {
     ) -> Connection {
         let config = cluster.config();
         Connection {
+            stream,
             decoder: FrameDecoder::new(config.max_request_size()),
             cluster,
             broker,
@@ -83,48 +90,45 @@ impl Connection {
         }
     }
 
-    /// The reactor handler: `Err(WouldBlock)` parks it until the next edge;
-    /// an EOF or abort error closes the connection quietly.
+    /// The reactor handler: `Wait` once drained, until the next edge;
+    /// `Remove` (the loop closes the socket) when the client hung up, the
+    /// socket failed, a frame was refused or a buffer cap was passed.
     pub(super) fn on_ready(
-        &mut self,
-        el: &mut EventLoop,
-        stream: &mut TcpStream,
+        el: &mut Loop,
+        _: &mut Sockets,
+        conn: &mut Connection,
         ready: Ready,
-    ) -> io::Result<()> {
+    ) -> io::Result<PostAction> {
         if ready.error {
-            return Err(io::ErrorKind::ConnectionReset.into());
+            return Ok(PostAction::Remove);
         }
-        let key = el.current_source().ok_or(io::ErrorKind::Other)?;
-        if ready.readable || ready.hang_up {
-            // Frames that arrived before a close are served too: a client
-            // may send and hang up at once (acks=0), and those count.
-            self.read_and_serve(el, key, stream)?;
+        let key = el.current_source().expect("called as a handler");
+        // Frames that arrived before a close are served too: a client may
+        // send and hang up at once (acks=0), and those count.
+        if (ready.readable || ready.hang_up) && conn.read_and_serve(el, key)? == Keep::Close {
+            return Ok(PostAction::Remove);
         }
-        self.write_due(el, stream)?;
-        self.watch_write_if_blocked(el, key)?;
-        Err(io::ErrorKind::WouldBlock.into())
+        conn.write_due(el)?;
+        conn.watch_write_if_blocked(el, key)?;
+        Ok(PostAction::Wait) // drained: wait for the next edge
     }
 
     /// Reads until the socket is drained, serving whole frames after each
     /// read and checking the buffer caps.
-    fn read_and_serve(
-        &mut self,
-        el: &mut EventLoop,
-        key: SourceKey,
-        stream: &mut TcpStream,
-    ) -> io::Result<()> {
+    fn read_and_serve(&mut self, el: &mut Loop, key: SourceKey) -> io::Result<Keep> {
         let mut chunk = [0u8; 64 * 1024];
         loop {
-            match stream.read(&mut chunk) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Ok(Keep::Close), // the client hung up
                 Ok(n) => {
                     self.inbox.extend_from_slice(&chunk[..n]);
                     let served = self.serve_frames(el, key);
                     self.count_buffered();
-                    served?;
-                    self.check_buffered()?;
+                    if served == Keep::Close || self.over_cap() {
+                        return Ok(Keep::Close);
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Keep::Open),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
@@ -144,15 +148,15 @@ impl Connection {
         self.counted = held;
     }
 
-    /// Closes the connection when its partial frame is over its cap, or
-    /// when it holds some and all connections together are over theirs.
-    fn check_buffered(&self) -> io::Result<()> {
+    /// Whether the connection must close: its partial frame is over its
+    /// cap, or it holds some and all connections together are over theirs.
+    fn over_cap(&self) -> bool {
         let held = self.inbox.len();
         let total = self.buffered.load(Ordering::Acquire);
         let over_own = held > self.max_buffered;
         let over_total = held > 0 && total > self.max_buffered_total;
         if !(over_own || over_total) {
-            return Ok(());
+            return false;
         }
         let announced = self
             .inbox
@@ -168,20 +172,20 @@ impl Connection {
             "closing connection: partial request frame over the {} buffer cap",
             if over_own { "per-connection" } else { "cluster-wide" },
         );
-        Err(io::ErrorKind::ConnectionAborted.into())
+        true
     }
 
     /// Answers every whole frame in the inbox. A frame the cluster refuses
     /// (malformed, unknown API, stopped broker, injected drop) closes this
     /// connection only.
-    fn serve_frames(&mut self, el: &mut EventLoop, key: SourceKey) -> io::Result<()> {
+    fn serve_frames(&mut self, el: &mut Loop, key: SourceKey) -> Keep {
         loop {
             let frame = match self.decoder.decode(&mut self.inbox) {
                 Ok(Some(frame)) => frame,
-                Ok(None) => return Ok(()),
+                Ok(None) => return Keep::Open,
                 Err(error) => {
                     tracing::warn!(broker = self.broker, peer = %self.peer, %error, "closing connection: bad frame");
-                    return Err(io::ErrorKind::ConnectionAborted.into());
+                    return Keep::Close;
                 }
             };
             match self.cluster.handle(self.broker, frame) {
@@ -190,7 +194,7 @@ impl Connection {
                     if delay.is_some() {
                         // Turn WRITE on when it is due; a stale key (the
                         // connection closed meanwhile) is refused harmlessly.
-                        el.call_at(due, move |el| {
+                        el.call_at(due, move |el, _| {
                             let _ = el.set_interest(key, Interest::READ_WRITE);
                         });
                     }
@@ -199,7 +203,7 @@ impl Connection {
                 Outcome::NoResponse => {}
                 Outcome::Close { reason } => {
                     tracing::warn!(broker = self.broker, %reason, "closing connection");
-                    return Err(io::ErrorKind::ConnectionAborted.into());
+                    return Keep::Close;
                 }
             }
         }
@@ -207,14 +211,14 @@ impl Connection {
 
     /// Writes due responses from the head of the outbox, in order, until the
     /// socket is full or the head is not due yet.
-    fn write_due(&mut self, el: &EventLoop, stream: &mut TcpStream) -> io::Result<()> {
+    fn write_due(&mut self, el: &Loop) -> io::Result<()> {
         let now = el.now();
         while let Some(head) = self.outbox.front_mut() {
             if head.due > now {
                 return Ok(());
             }
             while head.bytes.has_remaining() {
-                match stream.write(&head.bytes) {
+                match self.stream.write(&head.bytes) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => head.bytes.advance(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -229,7 +233,7 @@ impl Connection {
 
     /// WRITE is watched only while a due response waits for socket room
     /// (a delay timer may have turned it on: read back what is set).
-    fn watch_write_if_blocked(&mut self, el: &mut EventLoop, key: SourceKey) -> io::Result<()> {
+    fn watch_write_if_blocked(&mut self, el: &mut Loop, key: SourceKey) -> io::Result<()> {
         let now = el.now();
         let blocked = self.outbox.front().is_some_and(|head| head.due <= now);
         let want = if blocked {
@@ -249,4 +253,17 @@ impl Drop for Connection {
     fn drop(&mut self) {
         self.buffered.fetch_sub(self.counted, Ordering::AcqRel);
     }
+}
+
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        self.stream.as_raw_fd()
+    }
+}
+
+/// Whether the connection stays open after a read or a batch of frames.
+#[derive(Debug, PartialEq, Eq)]
+enum Keep {
+    Open,
+    Close,
 }

@@ -13,15 +13,17 @@ mod sockets;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::bounded;
 use mio::net::TcpListener;
-use rouse_reactor::{EventLoop, Handle};
+use rouse_reactor::Handle;
 
 use crate::{ClusterConfig, ClusterError, ClusterHandle};
-use sockets::Sockets;
+use sockets::{Loop, Sockets};
 
 /// How long a command to the loop thread may take before it is reported as
 /// a failure (the loop is stuck or gone).
@@ -48,8 +50,10 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct MockCluster {
     cluster: ClusterHandle,
     addresses: Vec<(i32, SocketAddr)>,
-    sockets: Sockets,
-    loop_handle: Handle,
+    /// Partial-frame bytes of every connection (the loop's connections
+    /// count them; `buffered_bytes` reads them).
+    buffered: Arc<AtomicUsize>,
+    loop_handle: Handle<Sockets>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -73,22 +77,25 @@ impl MockCluster {
             listeners.push((broker.id, addr, listener));
         }
         let addresses = listeners.iter().map(|(id, addr, _)| (*id, *addr)).collect();
-        let sockets = Sockets::default();
+        let buffered = Arc::new(AtomicUsize::new(0));
         let (ready_tx, ready_rx) = bounded(1);
-        let (serving, serving_cluster) = (sockets.clone(), cluster.clone());
+        let (serving_buffered, serving_cluster) = (Arc::clone(&buffered), cluster.clone());
         let thread = std::thread::Builder::new()
             .name("rouse-kafka-mock".into())
             .spawn(move || {
-                let started = EventLoop::new().and_then(|mut el| {
+                // The sockets table is the loop's data: accept handlers and
+                // the test thread's commands get it in turn.
+                let mut sockets = Sockets::new(serving_buffered);
+                let started = Loop::new().and_then(|mut el| {
                     for (id, _, listener) in listeners {
-                        serving.listen(&mut el, serving_cluster.clone(), id, listener)?;
+                        sockets.listen(&mut el, serving_cluster.clone(), id, listener)?;
                     }
                     Ok(el)
                 });
                 match started {
                     Ok(mut el) => {
                         let _ = ready_tx.send(Ok(el.handle()));
-                        if let Err(error) = el.run() {
+                        if let Err(error) = el.run(&mut sockets) {
                             tracing::error!(%error, "mock cluster loop failed");
                         }
                     }
@@ -112,7 +119,7 @@ impl MockCluster {
         Ok(MockCluster {
             cluster,
             addresses,
-            sockets,
+            buffered,
             loop_handle,
             thread: Some(thread),
         })
@@ -141,9 +148,7 @@ impl MockCluster {
     /// connections; bounded by
     /// [`ClusterConfig::with_max_buffered_total`].
     pub fn buffered_bytes(&self) -> usize {
-        self.sockets
-            .buffered
-            .load(std::sync::atomic::Ordering::Acquire)
+        self.buffered.load(Ordering::Acquire)
     }
 
     /// The cluster's state: inject faults and inspect records and requests.
@@ -170,8 +175,7 @@ impl MockCluster {
     /// thread did not answer.
     pub fn stop_broker(&self, broker: i32) -> Result<(), ClusterError> {
         self.cluster.stop_broker(broker)?;
-        let sockets = self.sockets.clone();
-        let closed = self.on_loop(move |el| Ok(sockets.close_broker(el, broker)))?;
+        let closed = self.on_loop(move |el, sockets| Ok(sockets.close_broker(el, broker)))?;
         tracing::info!(broker, connections = closed, "fault: broker sockets closed");
         Ok(())
     }
@@ -195,8 +199,8 @@ impl MockCluster {
         }
         let listener = TcpListener::bind(addr)
             .map_err(|e| io_error(&format!("binding {addr} again for broker {broker}"), e))?;
-        let (sockets, cluster) = (self.sockets.clone(), self.cluster.clone());
-        self.on_loop(move |el| sockets.listen(el, cluster, broker, listener))?;
+        let cluster = self.cluster.clone();
+        self.on_loop(move |el, sockets| sockets.listen(el, cluster, broker, listener))?;
         self.cluster.restart_broker(broker)
     }
 
@@ -204,12 +208,12 @@ impl MockCluster {
     fn on_loop<T, F>(&self, command: F) -> Result<T, ClusterError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut EventLoop) -> io::Result<T> + Send + 'static,
+        F: FnOnce(&mut Loop, &mut Sockets) -> io::Result<T> + Send + 'static,
     {
         let (tx, rx) = bounded(1);
         self.loop_handle
-            .add_callback(move |el| {
-                let _ = tx.send(command(el));
+            .add_callback(move |el, sockets| {
+                let _ = tx.send(command(el, sockets));
             })
             .map_err(|e| {
                 io_error(

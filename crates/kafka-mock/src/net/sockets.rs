@@ -1,22 +1,24 @@
 //! Which sockets each broker owns on the loop, so a stopped broker can close
 //! its listener and every connection it accepted.
 //!
-//! Shared between the accept handlers (loop thread) and the commands the
-//! test thread sends through the loop's `Handle`, hence a mutex; only the
-//! loop thread ever touches it, one command at a time, so it is never
-//! contended.
+//! [`Sockets`] is the mock loop's data (`EventLoop<Sockets>`): the accept
+//! handlers and the commands the test thread sends through the loop's
+//! `Handle` all get it as `&mut Sockets` on the loop thread, one at a time,
+//! so it needs no lock.
 
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use mio::net::{TcpListener, TcpStream};
-use parking_lot::Mutex;
-use rouse_reactor::{EventLoop, Ready, SourceKey, Watch};
+use mio::net::TcpListener;
+use rouse_reactor::{EventLoop, PostAction, Ready, SourceKey, Watch};
 
 use super::connection::Connection;
 use crate::ClusterHandle;
+
+/// The mock cluster's event loop.
+pub(super) type Loop = EventLoop<Sockets>;
 
 /// One broker's registrations.
 #[derive(Default)]
@@ -26,67 +28,72 @@ struct BrokerSockets {
 }
 
 /// Every broker's registrations.
-#[derive(Default, Clone)]
 pub(super) struct Sockets {
-    brokers: Arc<Mutex<HashMap<i32, BrokerSockets>>>,
-    /// Partial-frame bytes buffered by every connection together.
-    pub(super) buffered: Arc<AtomicUsize>,
+    brokers: HashMap<i32, BrokerSockets>,
+    /// Partial-frame bytes buffered by every connection together (read by
+    /// the test thread too, through `MockCluster::buffered_bytes`).
+    buffered: Arc<AtomicUsize>,
 }
 
 impl Sockets {
-    /// Serves `listener` as broker `broker` (on the loop thread).
+    /// No sockets yet; connections will count their partial frames in
+    /// `buffered`.
+    pub(super) fn new(buffered: Arc<AtomicUsize>) -> Sockets {
+        Sockets {
+            brokers: HashMap::new(),
+            buffered,
+        }
+    }
+
+    /// Serves `listener` as broker `broker`.
     pub(super) fn listen(
-        &self,
-        el: &mut EventLoop,
+        &mut self,
+        el: &mut Loop,
         cluster: ClusterHandle,
         broker: i32,
         listener: TcpListener,
     ) -> io::Result<()> {
-        let sockets = self.clone();
         let watch = Watch::read().named(format!("mock broker {broker} accept"));
         let key = el
             .register(
                 listener,
                 watch,
-                move |el, listener: &mut TcpListener, _: Ready| {
+                move |el, sockets: &mut Sockets, listener: &mut TcpListener, _: Ready| {
                     sockets.accept_all(el, &cluster, broker, listener)
                 },
             )
             .map_err(io::Error::other)?;
-        self.brokers.lock().entry(broker).or_default().listener = Some(key);
+        self.brokers.entry(broker).or_default().listener = Some(key);
         Ok(())
     }
 
     fn accept_all(
-        &self,
-        el: &mut EventLoop,
+        &mut self,
+        el: &mut Loop,
         cluster: &ClusterHandle,
         broker: i32,
         listener: &mut TcpListener,
-    ) -> io::Result<()> {
+    ) -> io::Result<PostAction> {
         loop {
             let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(PostAction::Wait),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // EMFILE and the like: keep listening, the client retries.
                 Err(e) => {
                     tracing::warn!(broker, error = %e, "accept failed");
-                    return Ok(());
+                    return Ok(PostAction::Wait);
                 }
             };
             stream.set_nodelay(true)?;
-            let mut connection =
-                Connection::new(cluster.clone(), broker, peer, Arc::clone(&self.buffered));
+            let buffered = Arc::clone(&self.buffered);
+            let connection = Connection::new(stream, cluster.clone(), broker, peer, buffered);
             let watch = Watch::read().named(format!("mock broker {broker} client {peer}"));
             let key = el
-                .register(stream, watch, move |el, stream: &mut TcpStream, ready| {
-                    connection.on_ready(el, stream, ready)
-                })
+                .register(connection, watch, Connection::on_ready)
                 .map_err(io::Error::other)?;
             tracing::debug!(broker, %peer, "connection accepted");
-            let mut brokers = self.brokers.lock();
-            let owned = brokers.entry(broker).or_default();
+            let owned = self.brokers.entry(broker).or_default();
             // Forget connections the loop has closed since, then add this one.
             owned.connections.retain(|k| el.contains(*k));
             owned.connections.push(key);
@@ -94,8 +101,8 @@ impl Sockets {
     }
 
     /// Closes a broker's listener and every connection it accepted.
-    pub(super) fn close_broker(&self, el: &mut EventLoop, broker: i32) -> usize {
-        let owned = self.brokers.lock().remove(&broker).unwrap_or_default();
+    pub(super) fn close_broker(&mut self, el: &mut Loop, broker: i32) -> usize {
+        let owned = self.brokers.remove(&broker).unwrap_or_default();
         let closed = owned
             .connections
             .into_iter()

@@ -28,9 +28,7 @@ mod responses;
 mod sequences;
 mod wire;
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -38,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use crate::BrokerId;
 use parking_lot::Mutex;
-use rouse_reactor::{EventLoop, Handle};
+use rouse_reactor::Handle;
 
 pub use latency::BrokerLatency;
 
@@ -51,7 +49,7 @@ use crate::record::Record;
 use crate::stats::ProducerStats;
 use latency::LatencyWindow;
 use metadata::{Lookup, Metadata};
-use poller::Poller;
+use poller::{Loop, Poller};
 
 /// What the handles and the poller thread share.
 pub(crate) struct Shared {
@@ -91,7 +89,7 @@ pub struct Producer {
 struct Inner {
     shared: Arc<Shared>,
     partitioner: Arc<dyn Partitioner>,
-    handle: Handle,
+    handle: Handle<Poller>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -125,7 +123,7 @@ impl Producer {
         config: ProducerConfig,
         partitioner: Arc<dyn Partitioner>,
     ) -> Result<Producer, ProducerError> {
-        let waker: Arc<OnceLock<Handle>> = Arc::new(OnceLock::new());
+        let waker: Arc<OnceLock<Handle<Poller>>> = Arc::new(OnceLock::new());
         let hook_waker = Arc::clone(&waker);
         let accumulator = Accumulator::new(&config).on_blocked(move || {
             if let Some(handle) = hook_waker.get() {
@@ -367,13 +365,13 @@ impl Drop for Inner {
 }
 
 /// Starts `rouse-kafka-poller` and returns its loop's handle.
-fn spawn_poller(shared: Arc<Shared>) -> Result<(Handle, JoinHandle<()>), ProducerError> {
+fn spawn_poller(shared: Arc<Shared>) -> Result<(Handle<Poller>, JoinHandle<()>), ProducerError> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let poll_timeout = shared.config.poll_timeout();
     let thread = std::thread::Builder::new()
         .name("rouse-kafka-poller".into())
         .spawn(move || {
-            let mut el = match EventLoop::builder().default_timeout(poll_timeout).build() {
+            let mut el = match Loop::builder().default_timeout(poll_timeout).build() {
                 Ok(el) => el,
                 Err(error) => {
                     let _ = tx.send(Err(error));
@@ -381,15 +379,16 @@ fn spawn_poller(shared: Arc<Shared>) -> Result<(Handle, JoinHandle<()>), Produce
                 }
             };
             let _ = tx.send(Ok(el.handle()));
-            let poller =
-                Rc::new_cyclic(|this| RefCell::new(Poller::new(shared, this.clone(), &el)));
-            let pump = Rc::clone(&poller);
-            el.add_prepare(move |el| pump.borrow_mut().pump(el));
+            // The poller is the loop's data: its handlers, hook and timer
+            // borrow it one call at a time.
+            let mut poller = Poller::new(shared, &el);
+            el.add_prepare(|el, poller| poller.pump(el));
             let span = tracing::info_span!("rouse-kafka-poller");
             let _entered = span.enter();
-            if let Err(error) = el.run() {
+            if let Err(error) = el.run(&mut poller) {
                 tracing::error!(%error, "the poller's event loop failed");
             }
+            // The loop first (it closes every connection), then the rest.
             drop(el);
             drop(poller);
         })

@@ -38,9 +38,12 @@ type Answer = (String, Result<SocketAddr, String>);
 /// A blocking name lookup: the system's, or a test's.
 type Lookup = Arc<dyn Fn(&str) -> Result<SocketAddr, String> + Send + Sync>;
 
+/// Wakes the loop that asked (its `Handle::wake`, whatever the loop's data).
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
 /// The poller's resolver and its cache.
 pub(crate) struct Resolver {
-    wake: Handle,
+    wake: Wake,
     lookup: Lookup,
     answers_tx: Sender<Answer>,
     answers: Receiver<Answer>,
@@ -50,14 +53,14 @@ pub(crate) struct Resolver {
 
 impl Resolver {
     /// A resolver that wakes the loop of `wake` when an answer arrives.
-    pub(crate) fn new(wake: Handle) -> Resolver {
+    pub(crate) fn new<D: 'static>(wake: Handle<D>) -> Resolver {
         Resolver::with_lookup(wake, Arc::new(resolve))
     }
 
-    fn with_lookup(wake: Handle, lookup: Lookup) -> Resolver {
+    fn with_lookup<D: 'static>(wake: Handle<D>, lookup: Lookup) -> Resolver {
         let (answers_tx, answers) = crossbeam_channel::unbounded();
         Resolver {
-            wake,
+            wake: Arc::new(move || wake.wake()),
             lookup,
             answers_tx,
             answers,
@@ -108,7 +111,7 @@ impl Resolver {
         }
         let (tx, wake, name) = (
             self.answers_tx.clone(),
-            self.wake.clone(),
+            Arc::clone(&self.wake),
             server.to_owned(),
         );
         let lookup = Arc::clone(&self.lookup);
@@ -118,7 +121,7 @@ impl Resolver {
                 let answer = lookup(&name);
                 // The producer may be gone; then nobody needs the answer.
                 if tx.send((name, answer)).is_ok() {
-                    wake.wake();
+                    wake();
                 }
             });
         if let Err(error) = spawned {
@@ -149,7 +152,7 @@ mod tests {
 
     #[test]
     fn literals_are_ready_names_are_looked_up_off_thread() {
-        let el = EventLoop::builder().build().unwrap();
+        let el: EventLoop = EventLoop::new().unwrap();
         let mut resolver = Resolver::new(el.handle());
         assert_eq!(
             resolver.address("127.0.0.1:9092"),
@@ -184,7 +187,7 @@ mod tests {
 
     #[test]
     fn a_hanging_lookup_holds_up_only_its_own_name() {
-        let el = EventLoop::builder().build().unwrap();
+        let el: EventLoop = EventLoop::new().unwrap();
         let (release, hold) = crossbeam_channel::bounded::<()>(0);
         let lookup: Lookup = Arc::new(move |server: &str| {
             if server == "hangs:1" {

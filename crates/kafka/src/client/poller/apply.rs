@@ -9,7 +9,9 @@ use bytes::Bytes;
 use kafka_protocol::messages::{
     ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse,
 };
+use rouse_reactor::SourceKey;
 
+use super::connections::Link;
 use super::Poller;
 use crate::accumulator::ProducerBatch;
 use crate::client::connection::{InFlight, Purpose};
@@ -25,11 +27,12 @@ pub(super) fn lost_answer(error: &DeliveryError) -> Verdict {
 }
 
 impl Poller {
-    /// Applies the response to `request` on connection `id`; an error
+    /// Applies the response to `request` on connection `key`; an error
     /// closes the connection.
     pub(super) fn apply(
         &mut self,
-        id: u64,
+        key: SourceKey,
+        link: &mut Link,
         request: InFlight,
         payload: Bytes,
         now: Instant,
@@ -40,12 +43,10 @@ impl Poller {
                 let response: ApiVersionsResponse =
                     wire::response(api, version, payload).map_err(|e| e.to_string())?;
                 match responses::api_versions(&response, version) {
-                    Ok(Negotiated::AskAtV0) => self.send_api_versions(id, 0, now),
+                    Ok(Negotiated::AskAtV0) => self.send_api_versions(link, 0, now),
                     Ok(Negotiated::Versions(versions)) => {
-                        if let Some(slot) = self.conns.get_mut(&id) {
-                            slot.conn.versions = versions;
-                        }
-                        self.connection_ready(id);
+                        link.conn.versions = versions;
+                        self.connection_ready(link);
                         Ok(())
                     }
                     Err(reason) => {
@@ -60,7 +61,7 @@ impl Poller {
                 let response: MetadataResponse =
                     wire::response(api, version, payload).map_err(|e| e.to_string())?;
                 self.shared.metadata.update(&response, now);
-                self.adopt_bootstrap_connection(id);
+                self.adopt_bootstrap_connection(key, link);
                 tracing::debug!(
                     brokers = response.brokers.len(),
                     topics = response.topics.len(),
@@ -82,7 +83,7 @@ impl Poller {
                 Ok(())
             }
             Purpose::Produce(batches) => {
-                self.record_latency(id, now.duration_since(request.sent));
+                self.record_latency(link, now.duration_since(request.sent));
                 match wire::response::<ProduceResponse>(api, version, payload) {
                     Ok(response) => {
                         for batch in batches {
@@ -108,8 +109,8 @@ impl Poller {
         }
     }
 
-    fn record_latency(&self, id: u64, latency: std::time::Duration) {
-        if let Some(broker) = self.conns.get(&id).and_then(|s| s.conn.broker) {
+    fn record_latency(&self, link: &Link, latency: std::time::Duration) {
+        if let Some(broker) = link.conn.broker {
             self.shared
                 .latency
                 .lock()

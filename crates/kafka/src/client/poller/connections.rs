@@ -3,25 +3,31 @@
 //! closing a connection so that everything in flight on it gets an outcome.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
 use crate::BrokerId;
 use kafka_protocol::messages::ApiKey;
-use rouse_reactor::{EventLoop, Interest, Ready, SourceKey, Watch};
+use rouse_reactor::{Interest, PostAction, Ready, SourceKey, Watch};
 
-use super::Poller;
+use super::{Loop, Poller};
 use crate::client::connection::{Connection, InFlight, Phase, Purpose};
 use crate::client::resolver::Address;
 use crate::client::{requests, wire};
 use crate::delivery::DeliveryError;
 
-/// A connection, its registration with the loop, and the name it was
-/// dialled by (`host:port`, for the resolver and for messages).
-pub(crate) struct Slot {
+/// A broker connection as the loop owns it (the registered source), with
+/// the name it was dialled by (`host:port`, for the resolver and for
+/// messages). Dropping it closes the socket.
+pub(crate) struct Link {
     pub(super) conn: Connection,
-    pub(super) key: SourceKey,
     server: String,
+}
+
+impl AsRawFd for Link {
+    fn as_raw_fd(&self) -> RawFd {
+        self.conn.stream.as_raw_fd()
+    }
 }
 
 /// When a broker may be dialled again, after how many failures in a row.
@@ -39,24 +45,61 @@ fn role(broker: Option<BrokerId>) -> String {
     )
 }
 
+/// The reactor handler of every broker connection: serve what `ready`
+/// says, then wait for the next edge, or, if the connection failed, settle
+/// what was in flight on it and have the loop close it.
+fn on_ready(
+    el: &mut Loop,
+    poller: &mut Poller,
+    link: &mut Link,
+    ready: Ready,
+) -> io::Result<PostAction> {
+    let key = el.current_source().expect("called as a handler");
+    let now = el.now();
+    match poller.serve(key, link, ready, now) {
+        Ok(()) => {
+            sync_interest(el, key, link.conn.wants_write());
+            Ok(PostAction::Wait) // read and written to WouldBlock
+        }
+        Err(reason) => {
+            poller.forget(key);
+            poller.closed(el, link, &reason, now);
+            Ok(PostAction::Remove) // the loop drops the link: socket closed
+        }
+    }
+}
+
+/// Watches WRITE only while the connection has bytes waiting for room.
+pub(super) fn sync_interest(el: &mut Loop, key: SourceKey, wants_write: bool) {
+    let want = if wants_write {
+        Interest::READ_WRITE
+    } else {
+        Interest::READ
+    };
+    if el.interest(key) != Some(want) {
+        if let Err(error) = el.set_interest(key, want) {
+            tracing::warn!(%error, "could not change a broker socket's interest");
+        }
+    }
+}
+
 impl Poller {
     /// A Ready connection: `broker`'s, or any when `broker` is `None`.
-    pub(super) fn ready_conn(&self, broker: Option<BrokerId>) -> Option<u64> {
-        let ready = |id: &u64| {
-            self.conns
-                .get(id)
-                .is_some_and(|s| s.conn.phase == Phase::Ready)
+    pub(super) fn ready_conn(&self, el: &Loop, broker: Option<BrokerId>) -> Option<SourceKey> {
+        let ready = |key: &SourceKey| {
+            el.source::<Link>(*key)
+                .is_some_and(|l| l.conn.phase == Phase::Ready)
         };
         match broker {
             Some(b) => self.by_broker.get(&b).copied().filter(ready),
-            None => self.conns.keys().copied().find(ready),
+            None => self.conns.iter().copied().find(ready),
         }
     }
 
     /// Dials `broker` (or, for `None`, the next bootstrap server) unless a
     /// connection exists, its name is still being resolved, or the
     /// reconnect backoff has not passed.
-    pub(super) fn connect(&mut self, el: &mut EventLoop, broker: Option<BrokerId>, now: Instant) {
+    pub(super) fn connect(&mut self, el: &mut Loop, broker: Option<BrokerId>, now: Instant) {
         if broker.is_some_and(|b| self.by_broker.contains_key(&b)) {
             return;
         }
@@ -86,7 +129,7 @@ impl Poller {
             Address::Ready(addr) => addr,
             Address::Pending => return, // the answer wakes the loop
             Address::Failed(why) => {
-                self.connect_failed(broker, &server, &why, now);
+                self.connect_failed(el, broker, &server, &why, now);
                 return;
             }
         };
@@ -94,31 +137,22 @@ impl Poller {
             Ok(conn) => self.register(el, conn, server),
             Err(error) => {
                 let why = format!("could not connect to {addr}: {error}");
-                self.connect_failed(broker, &server, &why, now);
+                self.connect_failed(el, broker, &server, &why, now);
             }
         }
     }
 
-    fn register(&mut self, el: &mut EventLoop, conn: Connection, server: String) {
-        let id = self.next_conn;
-        self.next_conn += 1;
-        let this = self.this.clone();
-        let watch = Watch::read_write().named(format!("rouse-kafka broker {}", conn.addr));
-        let registered = el.register(
-            conn.stream.as_raw_fd(),
-            watch,
-            move |el, _, ready| match this.upgrade() {
-                Some(poller) => poller.borrow_mut().on_ready(el, id, ready),
-                None => Err(io::ErrorKind::ConnectionAborted.into()),
-            },
-        );
-        match registered {
+    /// Hands a new connection to the loop.
+    fn register(&mut self, el: &mut Loop, conn: Connection, server: String) {
+        let (addr, broker) = (conn.addr, conn.broker);
+        let watch = Watch::read_write().named(format!("rouse-kafka broker {addr}"));
+        match el.register(Link { conn, server }, watch, on_ready) {
             Ok(key) => {
-                tracing::debug!(addr = %conn.addr, broker = ?conn.broker, "connecting");
-                if let Some(b) = conn.broker {
-                    self.by_broker.insert(b, id);
+                tracing::debug!(%addr, ?broker, "connecting");
+                if let Some(b) = broker {
+                    self.by_broker.insert(b, key);
                 }
-                self.conns.insert(id, Slot { conn, key, server });
+                self.conns.insert(key);
             }
             Err(error) => tracing::error!(%error, "could not watch a broker socket"),
         }
@@ -127,7 +161,14 @@ impl Poller {
     /// A connection to `server` could not be made, or was lost: back off
     /// exponentially, and while no broker at all is reachable, keep the
     /// reason (naming the server) for senders waiting on metadata.
-    fn connect_failed(&mut self, broker: Option<BrokerId>, server: &str, why: &str, now: Instant) {
+    fn connect_failed(
+        &mut self,
+        el: &Loop,
+        broker: Option<BrokerId>,
+        server: &str,
+        why: &str,
+        now: Instant,
+    ) {
         let failures = self.reconnect.get(&broker).map_or(0, |r| r.failures) + 1;
         let wait = self
             .shared
@@ -142,35 +183,22 @@ impl Poller {
         );
         self.resolver.forget(server);
         tracing::warn!(server, why, failures, ?wait, "{} unreachable", role(broker));
-        if self.ready_conn(None).is_none() {
+        if self.ready_conn(el, None).is_none() {
             self.shared
                 .metadata
                 .set_unreachable(Some(format!("{} {server}: {why}", role(broker))));
         }
     }
 
-    /// The reactor handler of connection `id`.
-    fn on_ready(&mut self, el: &mut EventLoop, id: u64, ready: Ready) -> io::Result<()> {
-        let now = el.now();
-        match self.serve(id, ready, now) {
-            Ok(()) => {
-                self.sync_interest(el, id);
-                Err(io::ErrorKind::WouldBlock.into())
-            }
-            Err(reason) => {
-                if let Some(slot) = self.detach(id) {
-                    self.closed(slot, &reason, now, true);
-                }
-                // The loop removes the registration; the stream dies on
-                // the next pump (see `graveyard`).
-                Err(io::ErrorKind::ConnectionAborted.into())
-            }
-        }
-    }
-
-    fn serve(&mut self, id: u64, ready: Ready, now: Instant) -> Result<(), String> {
-        let slot = self.conns.get_mut(&id).ok_or("connection gone")?;
-        let conn = &mut slot.conn;
+    /// Serves one readiness of connection `key`; an error closes it.
+    fn serve(
+        &mut self,
+        key: SourceKey,
+        link: &mut Link,
+        ready: Ready,
+        now: Instant,
+    ) -> Result<(), String> {
+        let conn = &mut link.conn;
         if ready.error {
             let error = conn.stream.take_error().ok().flatten();
             let error = error.map_or_else(|| "socket error".into(), |e| e.to_string());
@@ -188,15 +216,14 @@ impl Poller {
             }
             tracing::debug!(addr = %conn.addr, "connected");
             conn.phase = Phase::Negotiating;
-            self.send_api_versions(id, requests::API_VERSIONS, now)?;
+            self.send_api_versions(link, requests::API_VERSIONS, now)?;
         }
-        let slot = self.conns.get_mut(&id).ok_or("connection gone")?;
         if ready.writable {
-            slot.conn.flush().map_err(|e| e.to_string())?;
+            link.conn.flush().map_err(|e| e.to_string())?;
         }
         if ready.readable || ready.hang_up {
-            let read = slot.conn.read_available();
-            self.handle_responses(id, now)?;
+            let read = link.conn.read_available();
+            self.handle_responses(key, link, now)?;
             read.map_err(|e| match e.kind() {
                 io::ErrorKind::UnexpectedEof => "the broker closed the connection".to_string(),
                 _ => e.to_string(),
@@ -205,37 +232,37 @@ impl Poller {
         Ok(())
     }
 
-    fn handle_responses(&mut self, id: u64, now: Instant) -> Result<(), String> {
-        loop {
-            let slot = self.conns.get_mut(&id).ok_or("connection gone")?;
-            let Some((request, payload)) = slot.conn.next_response().map_err(|e| e.to_string())?
-            else {
-                return Ok(());
-            };
-            self.apply(id, request, payload, now)?;
+    fn handle_responses(
+        &mut self,
+        key: SourceKey,
+        link: &mut Link,
+        now: Instant,
+    ) -> Result<(), String> {
+        while let Some((request, payload)) = link.conn.next_response().map_err(|e| e.to_string())? {
+            self.apply(key, link, request, payload, now)?;
         }
+        Ok(())
     }
 
     /// The connection answered ApiVersions: it is usable, so the broker is
     /// reachable and its reconnect backoff starts over.
-    pub(super) fn connection_ready(&mut self, id: u64) {
-        if let Some(slot) = self.conns.get_mut(&id) {
-            slot.conn.phase = Phase::Ready;
-            self.reconnect.remove(&slot.conn.broker);
-            self.shared.metadata.set_unreachable(None);
-            tracing::debug!(addr = %slot.conn.addr, versions = ?slot.conn.versions, "versions negotiated");
-        }
+    pub(super) fn connection_ready(&mut self, link: &mut Link) {
+        let conn = &mut link.conn;
+        conn.phase = Phase::Ready;
+        self.reconnect.remove(&conn.broker);
+        self.shared.metadata.set_unreachable(None);
+        tracing::debug!(addr = %conn.addr, versions = ?conn.versions, "versions negotiated");
     }
 
     pub(super) fn send_api_versions(
         &mut self,
-        id: u64,
+        link: &mut Link,
         version: i16,
         now: Instant,
     ) -> Result<(), String> {
         let body = requests::api_versions();
         self.send_request(
-            id,
+            link,
             ApiKey::ApiVersions,
             version,
             &body,
@@ -245,11 +272,32 @@ impl Poller {
         )
     }
 
-    /// Encodes and sends one request on connection `id`.
+    /// Encodes and sends one request on connection `key` (from the pump:
+    /// the loop holds the connection).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn send_on<R: kafka_protocol::protocol::Request>(
+        &mut self,
+        el: &mut Loop,
+        key: SourceKey,
+        api: ApiKey,
+        version: i16,
+        body: &R,
+        purpose: Purpose,
+        now: Instant,
+        expect_response: bool,
+    ) -> Result<(), String> {
+        let Some(link) = el.source_mut::<Link>(key) else {
+            self.settle_unsent(purpose, &DeliveryError::network("connection gone"), now);
+            return Err("connection gone".into());
+        };
+        self.send_request(link, api, version, body, purpose, now, expect_response)
+    }
+
+    /// Encodes and sends one request on `link`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn send_request<R: kafka_protocol::protocol::Request>(
         &mut self,
-        id: u64,
+        link: &mut Link,
         api: ApiKey,
         version: i16,
         body: &R,
@@ -258,11 +306,7 @@ impl Poller {
         expect_response: bool,
     ) -> Result<(), String> {
         let client_id = self.shared.config.client_id().to_owned();
-        let Some(slot) = self.conns.get_mut(&id) else {
-            self.settle_unsent(purpose, &DeliveryError::network("connection gone"), now);
-            return Err("connection gone".into());
-        };
-        let conn = &mut slot.conn;
+        let conn = &mut link.conn;
         let correlation_id = conn.next_id();
         let frame = match wire::request(version, correlation_id, &client_id, body) {
             Ok(frame) => frame,
@@ -309,109 +353,89 @@ impl Poller {
         }
     }
 
-    pub(super) fn sync_interest(&mut self, el: &mut EventLoop, id: u64) {
-        if let Some(slot) = self.conns.get(&id) {
-            let want = if slot.conn.wants_write() {
-                Interest::READ_WRITE
-            } else {
-                Interest::READ
-            };
-            if el.interest(slot.key) != Some(want) {
-                if let Err(error) = el.set_interest(slot.key, want) {
-                    tracing::warn!(%error, "could not change a broker socket's interest");
-                }
-            }
-        }
+    /// Forgets connection `key` (its registration is being removed).
+    pub(super) fn forget(&mut self, key: SourceKey) {
+        self.conns.remove(&key);
+        self.by_broker.retain(|_, k| *k != key);
     }
 
-    /// Takes connection `id` out of the tables (its registration stays until
-    /// the caller or the loop removes it).
-    pub(super) fn detach(&mut self, id: u64) -> Option<Slot> {
-        let slot = self.conns.remove(&id)?;
-        if let Some(b) = slot.conn.broker {
-            if self.by_broker.get(&b) == Some(&id) {
-                self.by_broker.remove(&b);
-            }
-        }
-        Some(slot)
+    /// Forgets connections the loop removed on its own: a handler that
+    /// panicked (a bug, logged by the loop) loses its connection and what
+    /// was in flight on it; the broker is then dialled afresh.
+    pub(super) fn forget_removed(&mut self, el: &Loop) {
+        self.conns.retain(|key| el.contains(*key));
+        self.by_broker.retain(|_, key| el.contains(*key));
     }
 
-    /// Closes connection `id` from outside its handler.
-    pub(super) fn close(&mut self, el: &mut EventLoop, id: u64, reason: &str, now: Instant) {
-        if let Some(slot) = self.detach(id) {
-            el.remove(slot.key);
-            self.closed(slot, reason, now, false);
+    /// Closes connection `key` from outside its handler: the loop hands the
+    /// link back, and dropping it closes the socket.
+    pub(super) fn close(&mut self, el: &mut Loop, key: SourceKey, reason: &str, now: Instant) {
+        self.forget(key);
+        if let Some(mut link) = el.take::<Link>(key) {
+            self.closed(el, &mut link, reason, now);
         }
     }
 
     /// Everything in flight on a closed connection is retried or failed,
     /// and the broker is dialled again only after a backoff.
-    fn closed(&mut self, mut slot: Slot, reason: &str, now: Instant, in_handler: bool) {
-        let broker = slot.conn.broker;
-        if slot.conn.phase == Phase::Ready {
+    fn closed(&mut self, el: &Loop, link: &mut Link, reason: &str, now: Instant) {
+        let broker = link.conn.broker;
+        if link.conn.phase == Phase::Ready {
             // It worked until now: the backoff starts over.
             self.reconnect.remove(&broker);
         }
-        self.connect_failed(broker, &slot.server, reason, now);
+        self.connect_failed(el, broker, &link.server, reason, now);
         let error = DeliveryError::network(reason);
-        for request in slot.conn.take_in_flight() {
+        for request in link.conn.take_in_flight() {
             self.settle_unsent(request.purpose, &error, now);
         }
         self.shared.metadata.mark_stale();
-        if in_handler {
-            self.graveyard.push(slot);
-        }
     }
 
     /// Closes every connection that waited longer than `request.timeout.ms`
     /// for a connect, ApiVersions, or its oldest response.
-    pub(super) fn time_out(&mut self, el: &mut EventLoop, now: Instant) {
+    pub(super) fn time_out(&mut self, el: &mut Loop, now: Instant) {
         let limit = self.shared.config.request_timeout();
-        let expired: Vec<(u64, &'static str)> = self
+        let expired: Vec<(SourceKey, &'static str)> = self
             .conns
             .iter()
-            .filter_map(|(id, s)| {
-                if s.conn.phase != Phase::Ready && now.duration_since(s.conn.opened) >= limit {
+            .filter_map(|key| Some((*key, &el.source::<Link>(*key)?.conn)))
+            .filter_map(|(key, conn)| {
+                if conn.phase != Phase::Ready && now.duration_since(conn.opened) >= limit {
                     Some((
-                        *id,
+                        key,
                         "connect and ApiVersions took longer than request.timeout.ms",
                     ))
-                } else if s
-                    .conn
+                } else if conn
                     .oldest_request()
                     .is_some_and(|sent| now.duration_since(sent) >= limit)
                 {
-                    Some((*id, "no response within request.timeout.ms"))
+                    Some((key, "no response within request.timeout.ms"))
                 } else {
                     None
                 }
             })
             .collect();
-        for (id, reason) in expired {
-            self.close(el, id, reason, now);
+        for (key, reason) in expired {
+            self.close(el, key, reason, now);
         }
     }
 
     /// A bootstrap connection whose address is a broker's becomes that
     /// broker's connection, so it is not dialled twice.
-    pub(super) fn adopt_bootstrap_connection(&mut self, id: u64) {
-        let Some(slot) = self.conns.get(&id) else {
-            return;
-        };
-        if slot.conn.broker.is_some() {
+    pub(super) fn adopt_bootstrap_connection(&mut self, key: SourceKey, link: &mut Link) {
+        if link.conn.broker.is_some() {
             return;
         }
-        let addr = slot.conn.addr;
+        let addr = link.conn.addr;
         let brokers = self.shared.metadata.brokers();
         let found = brokers.into_iter().find(|(broker, host, port)| {
             !self.by_broker.contains_key(broker)
                 && self.resolver.address(&format!("{host}:{port}")) == Address::Ready(addr)
         });
         if let Some((broker, _, _)) = found {
-            if let Some(slot) = self.conns.get_mut(&id) {
-                slot.conn.broker = Some(broker);
-                self.by_broker.insert(broker, id);
-            }
+            link.conn.broker = Some(broker);
+            self.by_broker.insert(broker, key);
         }
     }
 }

@@ -27,20 +27,26 @@
 //!
 //! What cannot be recovered is a fatal error ([`Poller::raise_fatal`]):
 //! every pending batch fails at once, and every later `send` is refused.
+//!
+//! Ownership: the poller is the loop's data (`EventLoop<Poller>`), lent to
+//! the connection handlers, the prepare hook and the timer one call at a
+//! time. The loop owns each broker connection ([`Link`], registered as the
+//! source): the handler of a connection gets it as its argument, the pump
+//! reaches the others by key (`el.source_mut`), and closing one is removing
+//! its registration (`PostAction::Remove` from its handler, `el.take`
+//! elsewhere), which drops the socket.
 
 mod apply;
 mod connections;
 mod send;
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::rc::Weak;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::BrokerId;
-use rouse_reactor::{EventLoop, TimerId};
+use rouse_reactor::{EventLoop, SourceKey, TimerId};
 
 use super::connection::Phase;
 use super::identity::Identity;
@@ -49,19 +55,18 @@ use super::sequences::Sequences;
 use super::Shared;
 use crate::delivery::DeliveryError;
 use crate::record::TopicPartition;
-use connections::{Reconnect, Slot};
+use connections::{Link, Reconnect};
 
-/// Everything the poller thread owns.
+/// The poller thread's event loop: its data is the [`Poller`].
+pub(crate) type Loop = EventLoop<Poller>;
+
+/// Everything the poller thread owns but its connections (the loop owns
+/// those; see the module docs).
 pub(crate) struct Poller {
     shared: Arc<Shared>,
-    this: Weak<RefCell<Poller>>,
-    conns: HashMap<u64, Slot>,
-    by_broker: HashMap<BrokerId, u64>,
-    next_conn: u64,
-    /// Connections closed inside their own handler: dropped (fd closed) on
-    /// the next pump, once the loop has forgotten the registration, so the
-    /// fd number cannot be reused under it.
-    graveyard: Vec<Slot>,
+    /// The registrations of every live connection ([`Link`]s).
+    conns: HashSet<SourceKey>,
+    by_broker: HashMap<BrokerId, SourceKey>,
     /// When each broker (or the bootstrap list, `None`) may be dialled again.
     reconnect: HashMap<Option<BrokerId>, Reconnect>,
     resolver: Resolver,
@@ -80,7 +85,7 @@ pub(crate) struct Poller {
 }
 
 impl Poller {
-    pub(crate) fn new(shared: Arc<Shared>, this: Weak<RefCell<Poller>>, el: &EventLoop) -> Poller {
+    pub(crate) fn new(shared: Arc<Shared>, el: &Loop) -> Poller {
         let now = el.now();
         let config = &shared.config;
         let identity = Identity::new(
@@ -89,10 +94,8 @@ impl Poller {
             now,
         );
         Poller {
-            conns: HashMap::new(),
+            conns: HashSet::new(),
             by_broker: HashMap::new(),
-            next_conn: 0,
-            graveyard: Vec::new(),
             reconnect: HashMap::new(),
             resolver: Resolver::new(el.handle()),
             bootstrap_turn: 0,
@@ -105,17 +108,15 @@ impl Poller {
             last_idle: Duration::ZERO,
             pending_fatal: None,
             shared,
-            this,
         }
     }
 
     /// One pass before the loop sleeps; see the module docs.
-    pub(crate) fn pump(&mut self, el: &mut EventLoop) {
+    pub(crate) fn pump(&mut self, el: &mut Loop) {
         let now = el.now();
         let idle = el.metrics().idle;
         let slept = idle.saturating_sub(self.last_idle);
         self.last_idle = idle;
-        self.graveyard.clear();
         if self.shared.abort.load(Ordering::Acquire) {
             self.abort(el);
             return;
@@ -127,6 +128,7 @@ impl Poller {
             return; // everything was failed when it was raised
         }
         self.resolver.take_answers();
+        self.forget_removed(el);
         self.time_out(el, now);
         self.refresh_metadata(el, now);
         self.init_producer_id(el, now);
@@ -150,7 +152,7 @@ impl Poller {
 
     /// Asks for a new producer identity once a partition's sequence stream
     /// is broken and nothing of it is left in doubt.
-    fn renew_identity(&mut self, el: &mut EventLoop, now: Instant) {
+    fn renew_identity(&mut self, el: &mut Loop, now: Instant) {
         let Some(current) = self.identity.current() else {
             return;
         };
@@ -164,7 +166,7 @@ impl Poller {
     }
 
     /// One timer for the earliest deadline that needs the loop awake.
-    fn arm_timer(&mut self, el: &mut EventLoop, now: Instant) {
+    fn arm_timer(&mut self, el: &mut Loop, now: Instant) {
         let config = &self.shared.config;
         let mut next: Option<Instant> = None;
         let mut consider = |at: Option<Instant>| {
@@ -186,11 +188,11 @@ impl Poller {
         consider(self.identity.wanted_at());
         consider(self.shared.metadata.next_refresh(config.metadata_max_age()));
         consider(Some(self.metadata_not_before));
-        for slot in self.conns.values() {
-            let started = slot
-                .conn
+        for link in self.conns.iter().filter_map(|key| el.source::<Link>(*key)) {
+            let conn = &link.conn;
+            let started = conn
                 .oldest_request()
-                .or((slot.conn.phase != Phase::Ready).then_some(slot.conn.opened));
+                .or((conn.phase != Phase::Ready).then_some(conn.opened));
             consider(started.map(|s| s + config.request_timeout()));
         }
         for reconnect in self.reconnect.values() {
@@ -204,14 +206,14 @@ impl Poller {
                 }
                 // The pump runs on the iteration the timer wakes; the
                 // callback itself has nothing to do.
-                self.timer = next.map(|at| (at, el.call_at(at, |_| {})));
+                self.timer = next.map(|at| (at, el.call_at(at, |_, _| {})));
             }
         }
     }
 
     /// The producer cannot go on: say so once, loudly; fail every batch
     /// queued or in flight; refuse every later send.
-    pub(super) fn raise_fatal(&mut self, el: &mut EventLoop, reason: &str) {
+    pub(super) fn raise_fatal(&mut self, el: &mut Loop, reason: &str) {
         if self.shared.fatal.set(reason.to_owned()).is_err() {
             return;
         }
@@ -224,7 +226,7 @@ impl Poller {
     }
 
     /// The producer is closing for good: fail what is left and stop.
-    fn abort(&mut self, el: &mut EventLoop) {
+    fn abort(&mut self, el: &mut Loop) {
         self.fail_all(
             el,
             &DeliveryError::aborted(
@@ -236,24 +238,27 @@ impl Poller {
     }
 
     /// Closes every connection, failing its batches with `in_flight`, and
-    /// fails every queued batch with `queued`.
-    fn fail_all(&mut self, el: &mut EventLoop, in_flight: &DeliveryError, queued: &DeliveryError) {
-        let ids: Vec<u64> = self.conns.keys().copied().collect();
-        for id in ids {
-            if let Some(mut slot) = self.detach(id) {
-                el.remove(slot.key);
-                // Requests already handed to the socket layer (acks=0 ones
-                // count as sent) get one last chance to leave.
-                let _ = slot.conn.flush();
-                for batch in slot
-                    .conn
-                    .take_in_flight()
-                    .into_iter()
-                    .flat_map(|r| r.purpose.into_batches())
-                {
-                    batch.fail(in_flight.clone());
-                }
+    /// fails every queued batch with `queued`. Runs in the pump, outside
+    /// any connection's handler, so every connection can be taken back.
+    fn fail_all(&mut self, el: &mut Loop, in_flight: &DeliveryError, queued: &DeliveryError) {
+        let keys: Vec<SourceKey> = self.conns.drain().collect();
+        self.by_broker.clear();
+        for key in keys {
+            let Some(mut link) = el.take::<Link>(key) else {
+                continue;
+            };
+            // Requests already handed to the socket layer (acks=0 ones
+            // count as sent) get one last chance to leave.
+            let _ = link.conn.flush();
+            for batch in link
+                .conn
+                .take_in_flight()
+                .into_iter()
+                .flat_map(|r| r.purpose.into_batches())
+            {
+                batch.fail(in_flight.clone());
             }
+            // Dropping the link closes its socket.
         }
         self.shared.accumulator.abort_all(queued.clone());
     }

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use crate::BrokerId;
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
-use rouse_reactor::EventLoop;
+use rouse_reactor::SourceKey;
 
-use super::Poller;
+use super::connections::{sync_interest, Link};
+use super::{Loop, Poller};
 use crate::accumulator::ProducerBatch;
 use crate::batch::{BatchError, ProducerIdentity};
-use crate::client::connection::Purpose;
+use crate::client::connection::{Purpose, Versions};
 use crate::client::requests;
 use crate::client::responses::Verdict;
 use crate::client::sequences::SendStamp;
@@ -25,7 +26,7 @@ use crate::record::TopicPartition;
 const MAX_DRAIN_ROUNDS: usize = 8;
 
 impl Poller {
-    pub(super) fn refresh_metadata(&mut self, el: &mut EventLoop, now: Instant) {
+    pub(super) fn refresh_metadata(&mut self, el: &mut Loop, now: Instant) {
         let metadata = &self.shared.metadata;
         if self.metadata_in_flight
             || now < self.metadata_not_before
@@ -33,36 +34,42 @@ impl Poller {
         {
             return;
         }
-        let Some(id) = self.ready_conn(None) else {
+        let Some((key, versions)) = self.ready_versions(el) else {
             self.connect(el, None, now);
             return;
         };
         let topics = metadata.wanted();
-        let version = self.conns[&id].conn.versions.metadata;
         let body = requests::metadata(&topics);
-        match self.send_request(
-            id,
+        match self.send_on(
+            el,
+            key,
             ApiKey::Metadata,
-            version,
+            versions.metadata,
             &body,
             Purpose::Metadata,
             now,
             true,
         ) {
             Ok(()) => self.metadata_in_flight = true,
-            Err(reason) => self.close(el, id, &reason, now),
+            Err(reason) => self.close(el, key, &reason, now),
         }
     }
 
-    pub(super) fn init_producer_id(&mut self, el: &mut EventLoop, now: Instant) {
+    /// Any Ready connection, and the versions it negotiated.
+    fn ready_versions(&self, el: &Loop) -> Option<(SourceKey, Versions)> {
+        let key = self.ready_conn(el, None)?;
+        Some((key, el.source::<Link>(key)?.conn.versions))
+    }
+
+    pub(super) fn init_producer_id(&mut self, el: &mut Loop, now: Instant) {
         if !self.identity.wanted_at().is_some_and(|at| at <= now) {
             return;
         }
-        let Some(id) = self.ready_conn(None) else {
+        let Some((key, versions)) = self.ready_versions(el) else {
             self.connect(el, None, now);
             return;
         };
-        let Some(version) = self.conns[&id].conn.versions.init_producer_id else {
+        let Some(version) = versions.init_producer_id else {
             if let Err(reason) = self.identity.unsupported() {
                 self.raise_fatal(el, &reason);
             }
@@ -74,8 +81,9 @@ impl Poller {
         let body = requests::init_producer_id(timeout_ms, producer_id, epoch);
         self.identity.asked();
         let purpose = Purpose::InitProducerId;
-        if let Err(reason) = self.send_request(
-            id,
+        if let Err(reason) = self.send_on(
+            el,
+            key,
             ApiKey::InitProducerId,
             version,
             &body,
@@ -83,7 +91,7 @@ impl Poller {
             now,
             true,
         ) {
-            self.close(el, id, &reason, now);
+            self.close(el, key, &reason, now);
         }
     }
 
@@ -101,13 +109,14 @@ impl Poller {
     }
 
     /// Whether connection to `broker` can take one more Produce request.
-    fn has_room(&self, broker: BrokerId) -> bool {
+    fn has_room(&self, el: &Loop, broker: BrokerId) -> bool {
         let max = self.shared.config.max_in_flight_requests_per_connection();
-        self.ready_conn(Some(broker))
-            .is_some_and(|id| self.conns[&id].conn.produce_in_flight() < max)
+        self.ready_conn(el, Some(broker))
+            .and_then(|key| el.source::<Link>(key))
+            .is_some_and(|link| link.conn.produce_in_flight() < max)
     }
 
-    pub(super) fn send_ready(&mut self, el: &mut EventLoop, now: Instant, slept: Duration) {
+    pub(super) fn send_ready(&mut self, el: &mut Loop, now: Instant, slept: Duration) {
         if !self.identity.is_ready() {
             return; // idempotent: nothing goes before the producer id
         }
@@ -122,7 +131,7 @@ impl Poller {
                 now,
                 |tp| {
                     let leader = shared.metadata.leader(tp)?;
-                    self.has_room(leader).then_some(leader)
+                    self.has_room(el, leader).then_some(leader)
                 },
                 |tp, batch| {
                     current.map_or(true, |c| {
@@ -171,7 +180,7 @@ impl Poller {
 
     fn produce(
         &mut self,
-        el: &mut EventLoop,
+        el: &mut Loop,
         broker: BrokerId,
         batches: Vec<ProducerBatch>,
         current: Option<ProducerIdentity>,
@@ -199,7 +208,10 @@ impl Poller {
         if encoded.is_empty() {
             return;
         }
-        let Some(id) = self.ready_conn(Some(broker)) else {
+        let Some((key, link)) = self
+            .ready_conn(el, Some(broker))
+            .and_then(|key| Some((key, el.source::<Link>(key)?)))
+        else {
             let lost = DeliveryError::network("the leader's connection closed");
             for (batch, _) in encoded {
                 self.settle(batch, Verdict::Retry(lost.clone()), now);
@@ -212,16 +224,25 @@ impl Poller {
             .collect();
         let body = requests::produce(acks, timeout_ms, &refs);
         drop(refs);
-        let version = self.conns[&id].conn.versions.produce;
+        let version = link.conn.versions.produce;
         let batches: Vec<ProducerBatch> = encoded.into_iter().map(|(b, _)| b).collect();
         tracing::trace!(broker = broker.0, batches = batches.len(), "produce");
         let purpose = Purpose::Produce(batches);
-        if let Err(reason) =
-            self.send_request(id, ApiKey::Produce, version, &body, purpose, now, acks != 0)
-        {
-            self.close(el, id, &reason, now);
+        if let Err(reason) = self.send_on(
+            el,
+            key,
+            ApiKey::Produce,
+            version,
+            &body,
+            purpose,
+            now,
+            acks != 0,
+        ) {
+            self.close(el, key, &reason, now);
+        } else if let Some(link) = el.source::<Link>(key) {
+            // Bytes the socket did not take wait for WRITE readiness.
+            sync_interest(el, key, link.conn.wants_write());
         }
-        self.sync_interest(el, id);
     }
 
     /// A batch of `tp` left for the broker: mute the partition at its limit.
