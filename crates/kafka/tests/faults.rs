@@ -88,8 +88,9 @@ fn outage_run(seed: u64) -> Report {
 
 #[test]
 fn an_outage_longer_than_delivery_timeout_is_recovered_from() {
-    // Three seeds at a time: each run is 13 s of light load.
-    for seeds in [[1, 2, 3], [4, 5, 6]] {
+    // Two seeds at a time (each run is 13 s of light load): on two busy
+    // cores more at once can starve the runs themselves.
+    for seeds in [[1, 2], [3, 4], [5, 6]] {
         let runs: Vec<_> = seeds
             .map(|seed| std::thread::spawn(move || (seed, outage_run(seed))))
             .into_iter()

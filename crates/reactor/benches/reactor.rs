@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use rouse_bench_support::{machine, median};
 use rouse_reactor::EventLoop;
 
 const CALLBACKS: u64 = 1_000_000;
@@ -223,16 +224,11 @@ fn load(addr: SocketAddr) -> (f64, f64) {
     (rate, p99)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn main() {
     let mut md = String::from("## Reactor\n\nCommand: `cargo xtask bench reactor` (release build, one run, peers side by side).\n");
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
     md.push_str(&format!(
-        "Machine: {cores} cores. Each figure is the median of {RUNS} runs.\n\n"
+        "Machine: {}. Each figure is the median of {RUNS} runs.\n\n",
+        machine()
     ));
 
     md.push_str(&format!(
@@ -287,7 +283,5 @@ fn main() {
         "| tokio current-thread | {t_rate:.0} | {t_p99:.1} | 1.00x |\n"
     ));
     println!("{md}");
-    if let Ok(path) = std::env::var("ROUSE_BENCH_MD") {
-        std::fs::write(&path, &md).unwrap_or_else(|e| panic!("writing {path}: {e}"));
-    }
+    rouse_bench_support::write_section(&md);
 }
