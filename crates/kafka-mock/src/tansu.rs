@@ -143,12 +143,16 @@ impl Tansu {
                 .args(["topic", "create", topic, "--broker"])
                 .arg(format!("tcp://{own}"))
                 .args(["--partitions", &partitions.to_string()])
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .output()?;
             // A client may have created it first (tansu creates topics on
-            // Metadata): that is fine.
-            let said = String::from_utf8_lossy(&created.stderr);
+            // Metadata): that is fine. tansu logs its errors to stdout.
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&created.stdout),
+                String::from_utf8_lossy(&created.stderr)
+            );
             if !created.status.success() && !said.contains("already exists") {
                 return Err(io::Error::other(format!(
                     "tansu topic create {topic} --partitions {partitions} failed ({}): {}",
