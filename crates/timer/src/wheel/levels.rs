@@ -26,11 +26,14 @@
 //! minimum over levels, not simply the first occupied bucket of the lowest
 //! level.
 //!
-//! Buckets are plain dense vectors of slot indices. Each timer's slot
-//! remembers its bucket and position, so cancel removes the entry at once
-//! with `swap_remove` (order inside a bucket does not matter: the ready heap
-//! orders by exact deadline) and fixes the position of the one entry that
-//! moved: O(1), no list to unlink, and no stale entries ever left behind.
+//! A bucket is a list of chunks of `(slot index, check)` entries (see
+//! `chunks`): cancel leaves its entry behind, and the visit (or a chunk's
+//! compaction) drops it. Each bucket also keeps the earliest deadline pushed
+//! into it since it was last visited, so `next_deadline` can name a real
+//! deadline instead of the bucket's boundary.
+
+use super::chunks::{Chunks, Entry};
+use super::slots::ChunkId;
 
 /// Bits of tick per level.
 const BITS: u32 = 8;
@@ -38,24 +41,18 @@ const BITS: u32 = 8;
 pub(crate) const SLOTS: usize = 1 << BITS;
 /// Levels: enough for every `u64` tick.
 const LEVELS: usize = 64 / BITS as usize;
-/// Buckets whose capacity exceeds this shrink when three quarters empty.
-const KEEP_CAPACITY: usize = 1024;
-/// An emptied bucket keeps its buffer if it holds no more entries than this.
-const KEEP_EMPTY: usize = 64;
-
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
-
-/// A bucket entry: the timer's slot index.
-pub(crate) type Hint = u32;
-
-/// "In no bucket": the timer is in the ready heap (or the slot is free).
-pub(crate) const NO_BUCKET: BucketId = BucketId::MAX;
 
 /// All buckets of the wheel; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Levels {
-    buckets: Vec<Vec<Hint>>,
+    /// Per bucket: its chunks, the open one (pushed to) last.
+    buckets: Vec<Vec<ChunkId>>,
+    /// Per bucket: the earliest deadline (ns) pushed since its last visit;
+    /// `u64::MAX` when empty. A lower bound: cancel does not raise it.
+    earliest: Vec<u64>,
+    chunks: Chunks,
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
     occupied_levels: u8,
@@ -65,6 +62,8 @@ impl Levels {
     pub(crate) fn new() -> Self {
         Self {
             buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            earliest: vec![u64::MAX; LEVELS * SLOTS],
+            chunks: Chunks::default(),
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
         }
@@ -82,49 +81,50 @@ impl Levels {
         Some((level as usize * SLOTS + slot) as BucketId)
     }
 
-    /// Appends `hint` to `bucket`; returns its position there.
+    /// Appends an entry for a timer due at `deadline_ns` to `bucket`;
+    /// returns the chunk it went to.
     #[inline]
-    pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint) -> u32 {
-        let list = &mut self.buckets[bucket as usize];
-        if list.len() == list.capacity() {
-            // Grow by a quarter, not double: buckets hold most of the wheel's
-            // memory and doubling would leave a quarter of it unused on
-            // average. Still geometric, so pushes stay amortised O(1).
-            list.reserve_exact((list.len() / 4).max(16));
-        }
-        list.push(hint);
-        let pos = (list.len() - 1) as u32;
-        if pos == 0 {
+    pub(crate) fn push(&mut self, bucket: BucketId, entry: Entry, deadline_ns: u64) -> ChunkId {
+        let b = bucket as usize;
+        let earliest = &mut self.earliest[b];
+        *earliest = (*earliest).min(deadline_ns);
+        if let Some(&open) = self.buckets[b].last() {
+            if self.chunks.push(open, entry) {
+                return open;
+            }
+        } else {
             self.set_occupied(bucket, true);
         }
-        pos
+        let open = self.chunks.open(bucket);
+        let pushed = self.chunks.push(open, entry);
+        debug_assert!(pushed, "a new chunk has room");
+        self.buckets[b].push(open);
+        open
     }
 
-    /// Removes the entry at `pos` of `bucket` by moving the last entry into
-    /// its place; returns the entry that moved there (its slot must learn
-    /// its new position), if any.
+    /// Lowers `bucket`'s earliest deadline to `deadline_ns` (a timer in it
+    /// was moved earlier without a new entry).
+    pub(crate) fn lower_earliest(&mut self, bucket: BucketId, deadline_ns: u64) {
+        let earliest = &mut self.earliest[bucket as usize];
+        *earliest = (*earliest).min(deadline_ns);
+    }
+
+    /// The earliest deadline pushed into `bucket` since its last visit: no
+    /// live timer in it is due before.
+    pub(crate) fn earliest(&self, bucket: BucketId) -> u64 {
+        self.earliest[bucket as usize]
+    }
+
+    /// The bucket chunk `chunk` belongs to.
     #[inline]
-    pub(crate) fn remove_at(&mut self, bucket: BucketId, pos: u32) -> Option<Hint> {
-        let list = self.buckets.get_mut(bucket as usize)?;
-        let pos = pos as usize;
-        if pos >= list.len() {
-            return None;
-        }
-        list.swap_remove(pos);
-        let moved = list.get(pos).copied();
-        if list.is_empty() {
-            // An emptied bucket keeps a small buffer only: 2048 buckets
-            // keeping a kilobyte each would hold megabytes in an idle loop.
-            if list.capacity() > KEEP_EMPTY {
-                *list = Vec::new();
-            }
-            self.set_occupied(bucket, false);
-        } else if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
-            // A big bucket that drained gives memory back (the quarter rule
-            // leaves room to grow again without churn).
-            list.shrink_to(list.capacity() / 2);
-        }
-        moved
+    pub(crate) fn bucket_of(&self, chunk: ChunkId) -> Option<BucketId> {
+        self.chunks.bucket_of(chunk)
+    }
+
+    /// Counts one stale entry in `chunk`; see [`Chunks::add_garbage`].
+    #[inline]
+    pub(crate) fn add_garbage(&mut self, chunk: ChunkId, keep: impl FnMut(&Entry) -> bool) {
+        self.chunks.add_garbage(chunk, keep);
     }
 
     /// The next bucket to visit, seen from tick `now` (all visits at ticks
@@ -166,37 +166,58 @@ impl Levels {
     /// Number of levels.
     pub(crate) const LEVELS: usize = LEVELS;
 
-    /// Empties `bucket`, handing its entries over. Give the vector back with
-    /// [`Levels::recycle`] once done so a small bucket keeps its capacity.
-    pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Hint> {
+    /// Empties `bucket`, handing its chunks over: take each one's entries
+    /// with [`Levels::take_chunk`], then give the list back with
+    /// [`Levels::recycle`].
+    pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<ChunkId> {
         self.set_occupied(bucket, false);
+        self.earliest[bucket as usize] = u64::MAX;
         std::mem::take(&mut self.buckets[bucket as usize])
     }
 
-    /// Returns a vector obtained from [`Levels::take`], cleared, if the
-    /// bucket is still empty and the vector small.
-    pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<Hint>) {
+    /// The entries of a chunk handed over by [`Levels::take`]; the chunk is
+    /// freed. Give the buffer back with [`Levels::recycle_entries`].
+    pub(crate) fn take_chunk(&mut self, chunk: ChunkId) -> Vec<Entry> {
+        self.chunks.take(chunk)
+    }
+
+    /// Returns a buffer from [`Levels::take_chunk`] for reuse.
+    pub(crate) fn recycle_entries(&mut self, entries: Vec<Entry>) {
+        self.chunks.recycle(entries);
+    }
+
+    /// Returns a list from [`Levels::take`], cleared, if the bucket is still
+    /// empty (so a bucket keeps its small list buffer).
+    pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<ChunkId>) {
         let slot = &mut self.buckets[bucket as usize];
-        if slot.is_empty() && slot.capacity() == 0 && list.capacity() <= KEEP_EMPTY {
+        if slot.is_empty() && slot.capacity() == 0 && list.capacity() <= 64 {
             list.clear();
             *slot = list;
         }
     }
 
-    /// Entries across all buckets.
+    /// Entries across all buckets, live and stale.
     #[cfg(test)]
     pub(crate) fn entries(&self) -> usize {
-        self.buckets.iter().map(Vec::len).sum()
+        self.chunks.entries()
     }
 
-    /// Bytes of heap memory held by the buckets.
+    /// Chunks in use across all buckets.
+    #[cfg(test)]
+    pub(crate) fn chunks_in_use(&self) -> usize {
+        self.chunks.in_use()
+    }
+
+    /// Bytes of heap memory held by the buckets and their chunks.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        self.buckets.capacity() * std::mem::size_of::<Vec<u32>>()
+        self.buckets.capacity() * std::mem::size_of::<Vec<ChunkId>>()
+            + self.earliest.capacity() * std::mem::size_of::<u64>()
             + self
                 .buckets
                 .iter()
-                .map(|b| b.capacity() * std::mem::size_of::<Hint>())
+                .map(|b| b.capacity() * std::mem::size_of::<ChunkId>())
                 .sum::<usize>()
+            + self.chunks.allocated_bytes()
     }
 
     /// First occupied slot of `level` after `digit`, wrapping around (so
@@ -237,8 +258,20 @@ impl Levels {
 mod tests {
     use super::*;
 
-    fn hint(index: u32) -> Hint {
-        index
+    fn hint(index: u32) -> Entry {
+        Entry { index, check: 0 }
+    }
+
+    fn push(levels: &mut Levels, bucket: BucketId, entry: Entry) {
+        levels.push(bucket, entry, 0);
+    }
+
+    fn indices(levels: &mut Levels, bucket: BucketId) -> Vec<u32> {
+        let mut out = Vec::new();
+        for chunk in levels.take(bucket) {
+            out.extend(levels.take_chunk(chunk).iter().map(|e| e.index));
+        }
+        out
     }
 
     #[test]
@@ -261,23 +294,23 @@ mod tests {
         let mut levels = Levels::new();
         assert_eq!(levels.next_bucket(0), None);
         let far = Levels::bucket_for(5, 3 * 256 + 7).unwrap();
-        levels.push(far, hint(1));
+        push(&mut levels, far, hint(1));
         assert_eq!(levels.next_bucket(5), Some((3 * 256, far)));
         // Level 0, due after the level-1 visit: the level-1 bucket comes first.
         let near = Levels::bucket_for(700, 900).unwrap();
-        levels.push(near, hint(2));
+        push(&mut levels, near, hint(2));
         assert_eq!(levels.next_bucket(700), Some((3 * 256, far)));
-        assert_eq!(levels.take(far), vec![hint(1)]);
+        assert_eq!(indices(&mut levels, far), [1]);
         assert_eq!(levels.next_bucket(700), Some((900, near)));
         levels.take(near);
         // A slot equal to the current digit is one full rotation ahead.
         let rotation = Levels::bucket_for(700, 258 * 256 + 10).unwrap();
         assert_eq!(rotation, SLOTS as u16 + 2);
-        levels.push(rotation, hint(3));
+        push(&mut levels, rotation, hint(3));
         assert_eq!(levels.next_bucket(700), Some((258 * 256, rotation)));
         levels.take(rotation);
         let top = Levels::bucket_for(5, u64::MAX).unwrap();
-        levels.push(top, hint(4));
+        push(&mut levels, top, hint(4));
         assert_eq!(levels.next_bucket(5), Some((255 << 56, top)));
     }
 
@@ -286,35 +319,34 @@ mod tests {
         let mut levels = Levels::new();
         let low = Levels::bucket_for(600, 768).unwrap(); // level 0, tick 768
         let high = Levels::bucket_for(300, 800).unwrap(); // level 1, block 3
-        levels.push(low, hint(1));
-        levels.push(high, hint(2));
+        push(&mut levels, low, hint(1));
+        push(&mut levels, high, hint(2));
         assert_eq!(levels.visit_of(0, 700), Some((768, low)));
         assert_eq!(levels.visit_of(1, 700), Some((768, high)));
         assert_eq!(levels.visit_of(2, 700), None);
     }
 
     #[test]
-    fn remove_at_moves_the_last_entry_and_frees_empty_buckets() {
+    fn buckets_fill_chunk_after_chunk_and_remember_their_earliest() {
         let mut levels = Levels::new();
-        let positions: Vec<u32> = (0..4).map(|i| levels.push(9, hint(i))).collect();
-        assert_eq!(positions, [0, 1, 2, 3]);
-        assert_eq!(
-            levels.remove_at(9, 1),
-            Some(3),
-            "the last entry moved into 1"
-        );
-        assert_eq!(
-            levels.remove_at(9, 2),
-            None,
-            "removing the last moves nothing"
-        );
-        assert_eq!(levels.remove_at(9, 7), None, "out of range");
-        assert_eq!(levels.remove_at(9, 0), Some(3));
-        assert_eq!(levels.remove_at(9, 0), None);
-        assert_eq!(
-            levels.next_bucket(0),
-            None,
-            "bucket 9 emptied: not occupied"
-        );
+        assert_eq!(levels.earliest(9), u64::MAX);
+        let total = super::super::chunks::CHUNK as u32 * 2 + 5;
+        let mut seen = Vec::new();
+        for i in 0..total {
+            let chunk = levels.push(9, hint(i), 1_000 + u64::from(i % 7));
+            assert_eq!(levels.bucket_of(chunk), Some(9));
+            if seen.last() != Some(&chunk) {
+                seen.push(chunk);
+            }
+        }
+        assert_eq!(seen.len(), 3, "two full chunks and an open one");
+        assert_eq!(levels.earliest(9), 1_000);
+        levels.lower_earliest(9, 40);
+        assert_eq!(levels.earliest(9), 40);
+        assert_eq!(levels.next_bucket(0), Some((9, 9)));
+        assert_eq!(indices(&mut levels, 9), (0..total).collect::<Vec<_>>());
+        assert_eq!(levels.earliest(9), u64::MAX, "a visit resets it");
+        assert_eq!(levels.next_bucket(0), None, "taken: not occupied");
+        assert_eq!(levels.chunks_in_use(), 0);
     }
 }
