@@ -151,6 +151,11 @@ impl Chunks {
         }
     }
 
+    /// Chunk `id`'s entries.
+    pub(crate) fn entries_of(&self, id: ChunkId) -> &[Entry] {
+        self.chunks.get(id as usize).map_or(&[], |c| &c.entries)
+    }
+
     pub(crate) fn bucket_of(&self, id: ChunkId) -> Option<u16> {
         self.chunks.get(id as usize).map(|c| c.bucket)
     }

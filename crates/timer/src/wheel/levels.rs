@@ -52,6 +52,9 @@ pub(crate) struct Levels {
     /// Per bucket: the earliest deadline (ns) pushed since its last visit;
     /// `u64::MAX` when empty. A lower bound: cancel does not raise it.
     earliest: Vec<u64>,
+    /// Per bucket: `earliest` was last set by a scan of the live entries
+    /// (see [`Levels::set_scanned`]), so scanning again would not help.
+    scanned: Vec<bool>,
     chunks: Chunks,
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
@@ -63,6 +66,7 @@ impl Levels {
         Self {
             buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
             earliest: vec![u64::MAX; LEVELS * SLOTS],
+            scanned: vec![false; LEVELS * SLOTS],
             chunks: Chunks::default(),
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
@@ -113,6 +117,26 @@ impl Levels {
     /// live timer in it is due before.
     pub(crate) fn earliest(&self, bucket: BucketId) -> u64 {
         self.earliest[bucket as usize]
+    }
+
+    /// Sets `bucket`'s earliest deadline to the one a scan of its live
+    /// entries found.
+    pub(crate) fn set_scanned(&mut self, bucket: BucketId, earliest: u64) {
+        self.earliest[bucket as usize] = earliest;
+        self.scanned[bucket as usize] = true;
+    }
+
+    /// Whether `bucket`'s earliest deadline came from a scan since its last
+    /// visit.
+    pub(crate) fn is_scanned(&self, bucket: BucketId) -> bool {
+        self.scanned[bucket as usize]
+    }
+
+    /// Every entry of `bucket`, live and stale.
+    pub(crate) fn entries_of(&self, bucket: BucketId) -> impl Iterator<Item = &Entry> + '_ {
+        self.buckets[bucket as usize]
+            .iter()
+            .flat_map(|&chunk| self.chunks.entries_of(chunk))
     }
 
     /// The bucket chunk `chunk` belongs to.
@@ -172,6 +196,7 @@ impl Levels {
     pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<ChunkId> {
         self.set_occupied(bucket, false);
         self.earliest[bucket as usize] = u64::MAX;
+        self.scanned[bucket as usize] = false;
         std::mem::take(&mut self.buckets[bucket as usize])
     }
 
@@ -212,6 +237,7 @@ impl Levels {
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.buckets.capacity() * std::mem::size_of::<Vec<ChunkId>>()
             + self.earliest.capacity() * std::mem::size_of::<u64>()
+            + self.scanned.capacity()
             + self
                 .buckets
                 .iter()

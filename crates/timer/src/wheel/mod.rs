@@ -31,9 +31,10 @@
 //!   tick, at most one tick late.
 //! - **next_deadline** answers with a real deadline: it moves the next
 //!   level-0 bucket into `ready` early (exact deadlines), and for a higher
-//!   level uses the earliest deadline pushed into its next bucket. A loop
-//!   sleeping until then finds a timer due, unless that earliest timer was
-//!   cancelled in the meantime.
+//!   level uses the earliest deadline pushed into its next bucket, read
+//!   again from the live entries once if that bucket bounds the answer. A
+//!   loop sleeping until then finds a timer due, unless that timer was
+//!   cancelled in between.
 //!
 //! Pitfalls: deadlines are kept as nanoseconds since the wheel's `start`, so a
 //! deadline before `start` is treated as `start`, and one more than 584 years
@@ -269,11 +270,11 @@ impl<T> TimerWheel<T> {
     /// No timer in any bucket is due before this (ns): per level, the later
     /// of its next visit and the earliest deadline pushed into that bucket
     /// (a level's buckets hold disjoint, increasing ranges of deadlines, so
-    /// its next bucket holds its earliest timer). Also the level-0 bucket
-    /// if it is the one that bounds.
-    fn bucket_bound(&self) -> (u64, Option<BucketId>) {
+    /// its next bucket holds its earliest timer). Also the bucket that
+    /// bounds, and whether it is on level 0.
+    fn bucket_bound(&self) -> (u64, Option<(BucketId, bool)>) {
         let mut bound = u64::MAX;
-        let mut level0 = None;
+        let mut bounding = None;
         for level in 0..Levels::LEVELS {
             if let Some((tick, bucket)) = self.levels.visit_of(level, self.now_tick) {
                 let at = tick
@@ -281,11 +282,30 @@ impl<T> TimerWheel<T> {
                     .max(self.levels.earliest(bucket));
                 if at < bound || (at == bound && level == 0) {
                     bound = at;
-                    level0 = (level == 0).then_some(bucket);
+                    bounding = Some((bucket, level == 0));
                 }
             }
         }
-        (bound, level0)
+        (bound, bounding)
+    }
+
+    /// Replaces a higher-level bucket's earliest deadline (a lower bound
+    /// that cancelled timers leave behind) by the earliest live one, read
+    /// from the slots of its live entries; a bucket found to hold none is
+    /// emptied. Once per visit of the bucket: it costs what the visit will.
+    fn scan(&mut self, bucket: BucketId) {
+        let slots = &self.slots;
+        let earliest = self
+            .levels
+            .entries_of(bucket)
+            .filter(|e| slots.may_be_live(e.index, e.check))
+            .filter_map(|e| slots.live_entry(e.index, e.check))
+            .map(|live| live.deadline_ns)
+            .min();
+        match earliest {
+            Some(deadline_ns) => self.levels.set_scanned(bucket, deadline_ns),
+            None => self.empty_bucket(bucket, false),
+        }
     }
 }
 
@@ -337,18 +357,22 @@ impl<T> Timers<T> for TimerWheel<T> {
         }
         loop {
             let ready = self.ready_top().map(|(deadline_ns, _)| deadline_ns);
-            let (bound, level0) = self.bucket_bound();
+            let (bound, bounding) = self.bucket_bound();
             if let Some(deadline_ns) = ready.filter(|&d| d <= bound) {
                 return Some(self.to_instant(deadline_ns));
             }
-            match level0 {
+            match bounding {
                 // The next level-0 bucket bounds: move it to `ready` now
                 // and answer with its exact earliest live deadline, rather
                 // than a boundary or a cancelled timer's deadline the loop
                 // would wake for in vain.
-                Some(bucket) => self.empty_bucket(bucket, true),
-                None if bound == u64::MAX => return ready.map(|d| self.to_instant(d)),
-                None => return Some(self.to_instant(bound)),
+                Some((bucket, true)) => self.empty_bucket(bucket, true),
+                // A higher level bounds with a recorded earliest deadline,
+                // whose timer may have been cancelled since: read the live
+                // ones once.
+                Some((bucket, false)) if !self.levels.is_scanned(bucket) => self.scan(bucket),
+                Some(_) => return Some(self.to_instant(bound)),
+                None => return ready.map(|d| self.to_instant(d)),
             }
         }
     }

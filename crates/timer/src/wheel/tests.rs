@@ -449,3 +449,24 @@ fn a_loop_sleeping_to_next_deadline_with_cancels_still_fires_on_most_wakes() {
     }
     assert!(empty * 100 <= wakes, "{empty} empty wakes of {wakes}");
 }
+
+#[test]
+fn next_deadline_reads_past_a_cancelled_earliest_on_a_higher_level() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    // Level 1 (2048-2303 ms block): the earliest is cancelled.
+    let first = wheel.insert_at(t0 + ms(2_050), 'a');
+    wheel.insert_at(t0 + ms(2_100), 'b');
+    // A block of only cancelled timers before it: emptied by the scan.
+    let gone = wheel.insert_at(t0 + ms(1_800), 'x');
+    wheel.cancel(gone);
+    wheel.cancel(first);
+    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_100)));
+    assert_eq!(wheel.levels.entries(), 2, "the all-stale bucket is gone");
+    assert!(wheel.pop_expired(t0 + ms(2_099)).is_none());
+    assert_eq!(
+        wheel.pop_expired(t0 + ms(2_100)).map(|e| e.value),
+        Some('b')
+    );
+    assert_eq!(wheel.next_deadline(), None);
+}
