@@ -145,6 +145,11 @@ impl Requests {
         self.fill(&mut h, &mut peer, &mut l);
 
         let window_ticks = (WINDOW_TICKS / self.scale).max(10);
+        // ROUSE_BENCH_WARMUP_WINDOWS=n: exactly n windows, whatever the
+        // timings say (under a cache simulator, where time means nothing).
+        let fixed_windows: Option<usize> = std::env::var("ROUSE_BENCH_WARMUP_WINDOWS")
+            .ok()
+            .and_then(|n| n.parse().ok());
         let warm = Instant::now();
         let warm_tick = l.tick;
         loop {
@@ -160,7 +165,11 @@ impl Requests {
             } else {
                 MAX_WINDOWS
             };
-            if windows.len() >= max || (windows.len() >= MIN_WINDOWS && settled(&windows)) {
+            let done = match fixed_windows {
+                Some(n) => windows.len() >= n,
+                None => windows.len() >= max || (windows.len() >= MIN_WINDOWS && settled(&windows)),
+            };
+            if done {
                 break;
             }
         }

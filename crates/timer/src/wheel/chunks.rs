@@ -80,9 +80,16 @@ struct Counts {
 const SPARE: usize = 16;
 
 impl Chunks {
-    /// A new, empty chunk of `bucket`.
-    pub(crate) fn open(&mut self, bucket: u16) -> ChunkId {
-        let entries = self.spare.pop().unwrap_or_default();
+    /// A new, empty chunk of `bucket`. A `busy` bucket (one that just
+    /// filled a chunk) gets a full-size buffer at once: growing it step by
+    /// step would copy its entries over and over, a miss per line each
+    /// time the old buffer has left the cache.
+    pub(crate) fn open(&mut self, bucket: u16, busy: bool) -> ChunkId {
+        let entries = match self.spare.pop() {
+            Some(spare) => spare,
+            None if busy => Vec::with_capacity(CHUNK),
+            None => Vec::new(),
+        };
         let chunk = Chunk { entries, bucket };
         match self.free.pop() {
             Some(id) => {
@@ -107,10 +114,9 @@ impl Chunks {
             return false;
         }
         if entries.len() == entries.capacity() {
-            // Grow by a quarter (at least 16), not double: entries are most
-            // of the wheel's memory after the slots, and a bucket's open
-            // chunk is usually part-filled.
-            let more = (entries.len() / 4).max(16).min(CHUNK - entries.len());
+            // A quiet bucket's chunk grows by doubling from 16 (a reactor
+            // with a few timers keeps a few bytes per bucket, not 8 KB).
+            let more = entries.len().max(16).min(CHUNK - entries.len());
             entries.reserve_exact(more);
         }
         entries.push(entry);
@@ -239,7 +245,7 @@ mod tests {
     #[test]
     fn a_chunk_fills_to_its_size_then_refuses() {
         let mut chunks = Chunks::default();
-        let id = chunks.open(5);
+        let id = chunks.open(5, false);
         for i in 0..CHUNK as u32 {
             assert!(chunks.push(id, entry(i)));
         }
@@ -248,7 +254,7 @@ mod tests {
         let taken = chunks.take(id);
         assert_eq!(taken.len(), CHUNK);
         chunks.recycle(taken);
-        let again = chunks.open(6);
+        let again = chunks.open(6, true);
         assert_eq!(again, id, "freed ids are reused");
         assert_eq!(chunks.entries(), 0);
     }
@@ -256,13 +262,13 @@ mod tests {
     #[test]
     fn compaction_waits_for_three_quarters_then_keeps_what_may_be_live() {
         let mut chunks = Chunks::default();
-        let id = chunks.open(0);
+        let id = chunks.open(0, false);
         for i in 0..30 {
             chunks.push(id, entry(i));
         }
         // A second chunk of live entries keeps the wheel "clean" (under a
         // third garbage), so the three-quarter threshold applies.
-        let other = chunks.open(1);
+        let other = chunks.open(1, false);
         for i in 0..100 {
             chunks.push(other, entry(i));
         }
@@ -281,7 +287,7 @@ mod tests {
     #[test]
     fn a_dirty_wheel_compacts_at_a_third() {
         let mut chunks = Chunks::default();
-        let id = chunks.open(0);
+        let id = chunks.open(0, false);
         for i in 0..30 {
             chunks.push(id, entry(i));
         }
@@ -304,7 +310,7 @@ mod tests {
     #[test]
     fn a_chunk_all_garbage_is_emptied_without_reading_a_tag() {
         let mut chunks = Chunks::default();
-        let id = chunks.open(0);
+        let id = chunks.open(0, false);
         for i in 0..3 {
             chunks.push(id, entry(i));
         }
@@ -320,7 +326,7 @@ mod tests {
     #[test]
     fn a_chunk_compacted_to_nothing_frees_its_buffer() {
         let mut chunks = Chunks::default();
-        let id = chunks.open(0);
+        let id = chunks.open(0, false);
         for i in 0..100 {
             chunks.push(id, entry(i));
         }

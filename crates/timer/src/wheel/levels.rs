@@ -33,7 +33,7 @@
 //! deadline instead of the bucket's boundary.
 
 use super::chunks::{Chunks, Entry};
-use super::slots::ChunkId;
+use super::slots::{ChunkId, NOWHERE};
 
 /// Bits of tick per level.
 const BITS: u32 = 8;
@@ -44,17 +44,33 @@ const LEVELS: usize = 64 / BITS as usize;
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
 
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    /// The earliest deadline (ns) pushed since the bucket's last visit;
+    /// `u64::MAX` when empty. A lower bound: cancel does not raise it.
+    earliest: u64,
+    /// The chunk pushes go to, or `NOWHERE`.
+    open: ChunkId,
+    /// `earliest` was last set by a scan of the live entries (see
+    /// [`Levels::set_scanned`]), so scanning again would not help.
+    scanned: bool,
+}
+
+const EMPTY: Head = Head {
+    earliest: u64::MAX,
+    open: NOWHERE,
+    scanned: false,
+};
+
 /// All buckets of the wheel; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Levels {
     /// Per bucket: its chunks, the open one (pushed to) last.
     buckets: Vec<Vec<ChunkId>>,
-    /// Per bucket: the earliest deadline (ns) pushed since its last visit;
-    /// `u64::MAX` when empty. A lower bound: cancel does not raise it.
-    earliest: Vec<u64>,
-    /// Per bucket: `earliest` was last set by a scan of the live entries
-    /// (see [`Levels::set_scanned`]), so scanning again would not help.
-    scanned: Vec<bool>,
+    /// Per bucket, what a push needs, in one 16-byte record (a push touches
+    /// the head, the open chunk's header and its tail; the chunk list only
+    /// when a chunk fills).
+    heads: Vec<Head>,
     chunks: Chunks,
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
@@ -65,8 +81,7 @@ impl Levels {
     pub(crate) fn new() -> Self {
         Self {
             buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
-            earliest: vec![u64::MAX; LEVELS * SLOTS],
-            scanned: vec![false; LEVELS * SLOTS],
+            heads: vec![EMPTY; LEVELS * SLOTS],
             chunks: Chunks::default(),
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
@@ -90,46 +105,52 @@ impl Levels {
     #[inline]
     pub(crate) fn push(&mut self, bucket: BucketId, entry: Entry, deadline_ns: u64) -> ChunkId {
         let b = bucket as usize;
-        let earliest = &mut self.earliest[b];
-        *earliest = (*earliest).min(deadline_ns);
-        if let Some(&open) = self.buckets[b].last() {
+        let head = &mut self.heads[b];
+        head.earliest = head.earliest.min(deadline_ns);
+        let open = head.open;
+        let busy = if open != NOWHERE {
+            debug_assert_eq!(self.buckets[b].last(), Some(&open));
             if self.chunks.push(open, entry) {
                 return open;
             }
+            true
         } else {
             self.set_occupied(bucket, true);
-        }
-        let open = self.chunks.open(bucket);
+            false
+        };
+        let open = self.chunks.open(bucket, busy);
         let pushed = self.chunks.push(open, entry);
         debug_assert!(pushed, "a new chunk has room");
         self.buckets[b].push(open);
+        self.heads[b].open = open;
         open
     }
 
     /// Lowers `bucket`'s earliest deadline to `deadline_ns` (a timer in it
     /// was moved earlier without a new entry).
     pub(crate) fn lower_earliest(&mut self, bucket: BucketId, deadline_ns: u64) {
-        let earliest = &mut self.earliest[bucket as usize];
-        *earliest = (*earliest).min(deadline_ns);
+        let head = &mut self.heads[bucket as usize];
+        head.earliest = head.earliest.min(deadline_ns);
     }
 
     /// The earliest deadline pushed into `bucket` since its last visit: no
     /// live timer in it is due before.
     pub(crate) fn earliest(&self, bucket: BucketId) -> u64 {
-        self.earliest[bucket as usize]
+        self.heads[bucket as usize].earliest
     }
 
     /// Sets `bucket`'s earliest deadline to the one a scan of its live
     /// entries found.
     pub(crate) fn set_scanned(&mut self, bucket: BucketId, earliest: u64) {
-        self.earliest[bucket as usize] = earliest;
-        self.scanned[bucket as usize] = true;
+        let head = &mut self.heads[bucket as usize];
+        head.earliest = earliest;
+        head.scanned = true;
     }
 
     /// Whether `bucket`'s earliest deadline came from a scan since its last
     /// visit.
     pub(crate) fn is_scanned(&self, bucket: BucketId) -> bool {
-        self.scanned[bucket as usize]
+        self.heads[bucket as usize].scanned
     }
 
     /// Every entry of `bucket`, live and stale.
@@ -195,8 +216,7 @@ impl Levels {
     /// [`Levels::recycle`].
     pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<ChunkId> {
         self.set_occupied(bucket, false);
-        self.earliest[bucket as usize] = u64::MAX;
-        self.scanned[bucket as usize] = false;
+        self.heads[bucket as usize] = EMPTY;
         std::mem::take(&mut self.buckets[bucket as usize])
     }
 
@@ -236,8 +256,7 @@ impl Levels {
     /// Bytes of heap memory held by the buckets and their chunks.
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.buckets.capacity() * std::mem::size_of::<Vec<ChunkId>>()
-            + self.earliest.capacity() * std::mem::size_of::<u64>()
-            + self.scanned.capacity()
+            + self.heads.capacity() * std::mem::size_of::<Head>()
             + self
                 .buckets
                 .iter()

@@ -161,11 +161,10 @@ impl<T> TimerWheel<T> {
     fn place(&mut self, index: u32, deadline_ns: u64, seq: u64) {
         match Levels::bucket_for(self.now_tick, self.tick.divide(deadline_ns)) {
             Some(bucket) => {
-                let check = self.slots.restamp(index, NOWHERE);
-                let chunk = self
-                    .levels
-                    .push(bucket, Entry { index, check }, deadline_ns);
-                self.slots.set_chunk(index, chunk);
+                let levels = &mut self.levels;
+                self.slots.restamp(index, |check| {
+                    levels.push(bucket, Entry { index, check }, deadline_ns)
+                });
             }
             None => self.ready_up(index, deadline_ns, seq),
         }
@@ -174,7 +173,7 @@ impl<T> TimerWheel<T> {
     /// Gives a live timer a new entry in `ready`.
     #[inline]
     fn ready_up(&mut self, index: u32, deadline_ns: u64, seq: u64) {
-        let check = self.slots.restamp(index, NOWHERE);
+        let check = self.slots.restamp(index, |_| NOWHERE);
         self.ready.push(deadline_ns, seq, index, check);
     }
 

@@ -225,10 +225,11 @@ impl<T> Slots<T> {
     }
 
     /// Gives a live timer a new placement stamp (its older entries go
-    /// stale) and records the chunk its new entry goes to; returns the new
-    /// entry's check.
+    /// stale), hands the new entry's check to `push`, which stores the
+    /// entry and says in which chunk, and records that chunk. One lookup of
+    /// the record for the whole placement.
     #[inline]
-    pub(crate) fn restamp(&mut self, index: u32, chunk: ChunkId) -> u32 {
+    pub(crate) fn restamp(&mut self, index: u32, push: impl FnOnce(u32) -> ChunkId) -> u32 {
         let Some((slot, tag)) = self.slot_mut(index) else {
             debug_assert!(false, "restamp of a slot that does not exist");
             return 0;
@@ -236,19 +237,10 @@ impl<T> Slots<T> {
         debug_assert!(slot.value.is_some(), "restamp of a free slot");
         let stamp = (slot.seq_stamp as u8).wrapping_add(1);
         slot.seq_stamp = (slot.seq_stamp & !0xff) | u64::from(stamp);
-        slot.chunk = chunk;
         let check = slot.check();
         *tag = check as u8;
+        slot.chunk = push(check);
         check
-    }
-
-    /// Records the chunk a live timer's entry was moved to (its check is
-    /// unchanged).
-    #[inline]
-    pub(crate) fn set_chunk(&mut self, index: u32, chunk: ChunkId) {
-        if let Some((slot, _)) = self.slot_mut(index) {
-            slot.chunk = chunk;
-        }
     }
 
     /// The timer in slot `index`, if the slot is occupied.
@@ -322,7 +314,7 @@ mod tests {
     fn generations_move_on_free_and_retire_entries() {
         let mut slots = Slots::new();
         let (a, gen_a) = slots.insert('a', 1, 1);
-        let check = slots.restamp(a, 7);
+        let check = slots.restamp(a, |_| 7);
         let key_a = TimerKey {
             index: a,
             generation: gen_a,
@@ -351,17 +343,16 @@ mod tests {
     fn restamp_retires_the_older_entry_only() {
         let mut slots = Slots::new();
         let (a, _) = slots.insert((), 5, 9);
-        let first = slots.restamp(a, 1);
-        let second = slots.restamp(a, 2);
+        let first = slots.restamp(a, |_| 1);
+        let second = slots.restamp(a, |_| 2);
         assert_ne!(first, second);
         assert!(!slots.may_be_live(a, first));
         assert_eq!(slots.live_entry(a, first), None);
         let live = slots.live_entry(a, second).unwrap();
         assert_eq!((live.deadline_ns, live.seq, live.chunk), (5, 9, 2));
         slots.set_deadline(a, 50);
-        slots.set_chunk(a, 3);
         let live = slots.live_entry(a, second).unwrap();
-        assert_eq!((live.deadline_ns, live.seq, live.chunk), (50, 9, 3));
+        assert_eq!((live.deadline_ns, live.seq, live.chunk), (50, 9, 2));
     }
 
     #[test]
