@@ -19,10 +19,11 @@
 //!   generation, which makes every entry of the timer stale: one record
 //!   touched (plus its tag byte and its chunk's garbage count, both in
 //!   small, cache-resident arrays). The entry stays where it is.
-//! - **Garbage** is bounded per chunk: when more than a third of a chunk's
-//!   entries are stale, that chunk (at most 1024 entries) is compacted by
-//!   reading the tags alone. So entries stay under 1.5x the live timers,
-//!   and no pause exceeds one chunk's pass.
+//! - **Garbage** is bounded per chunk: when three quarters of a chunk's
+//!   entries are stale (a third, while the whole wheel is over a third
+//!   garbage), that chunk (at most 1024 entries) is compacted by reading
+//!   the tags alone. Request timeouts are cancelled in waves, so a chunk is
+//!   read about 1.25 times per wave, and no pause exceeds one chunk's pass.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
 //!   which hands timers out by exact deadline; stale entries are dropped on
@@ -42,9 +43,10 @@
 //! costs as much as the timers due in that bucket's block: at most 256 ticks'
 //! worth for any timer placed less than 65 536 ticks ahead (65 s at 1 ms).
 //! A cancelled timer's entry is only reclaimed with its chunk's compaction or
-//! its bucket's visit, so bytes per live timer depend on the cancel rate:
-//! 41 bytes per timer plus up to half an entry (4 bytes) of garbage for
-//! `T = u32`.
+//! its bucket's visit, so bytes per live timer depend on the cancel pattern:
+//! 41 bytes per timer for `T = u32`, plus garbage (a chunk below its
+//! threshold keeps up to three stale entries per live one; across the wheel
+//! the second threshold keeps it near a third of the entries).
 
 mod chunks;
 mod divider;
@@ -60,6 +62,10 @@ use divider::Divider;
 use levels::{BucketId, Levels};
 use ready::Ready;
 use slots::{Live, Slots, NOWHERE};
+
+/// Entries `next_deadline` reads at most to find a higher-level bucket's
+/// earliest live deadline (a few hundred microseconds of slot reads).
+const SCAN_LIMIT: usize = 4096;
 
 /// The default tick: one millisecond.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
@@ -291,19 +297,39 @@ impl<T> TimerWheel<T> {
     /// Replaces a higher-level bucket's earliest deadline (a lower bound
     /// that cancelled timers leave behind) by the earliest live one, read
     /// from the slots of its live entries; a bucket found to hold none is
-    /// emptied. Once per visit of the bucket: it costs what the visit will.
+    /// emptied. Once per visit of the bucket, and only for buckets of at
+    /// most [`SCAN_LIMIT`] entries: a bigger one belongs to a loop so busy
+    /// that it polls every tick anyway, and reading it would double the
+    /// cost of its visit inside one poll.
     fn scan(&mut self, bucket: BucketId) {
-        let slots = &self.slots;
-        let earliest = self
-            .levels
-            .entries_of(bucket)
-            .filter(|e| slots.may_be_live(e.index, e.check))
-            .filter_map(|e| slots.live_entry(e.index, e.check))
-            .map(|live| live.deadline_ns)
-            .min();
-        match earliest {
-            Some(deadline_ns) => self.levels.set_scanned(bucket, deadline_ns),
-            None => self.empty_bucket(bucket, false),
+        // Ok(earliest live deadline, if any), or Err past the limit.
+        let found: Result<Option<u64>, ()> = {
+            let slots = &self.slots;
+            let mut earliest = None;
+            let mut result = Ok(());
+            for (n, e) in self.levels.entries_of(bucket).enumerate() {
+                if n == SCAN_LIMIT {
+                    result = Err(());
+                    break;
+                }
+                if !slots.may_be_live(e.index, e.check) {
+                    continue;
+                }
+                if let Some(live) = slots.live_entry(e.index, e.check) {
+                    earliest =
+                        Some(earliest.map_or(live.deadline_ns, |m: u64| m.min(live.deadline_ns)));
+                }
+            }
+            result.map(|()| earliest)
+        };
+        match found {
+            Ok(Some(deadline_ns)) => self.levels.set_scanned(bucket, deadline_ns),
+            Ok(None) => self.empty_bucket(bucket, false),
+            // Too big to read: keep the recorded bound, and do not retry.
+            Err(()) => {
+                let bound = self.levels.earliest(bucket);
+                self.levels.set_scanned(bucket, bound);
+            }
         }
     }
 }

@@ -470,3 +470,24 @@ fn next_deadline_reads_past_a_cancelled_earliest_on_a_higher_level() {
     );
     assert_eq!(wheel.next_deadline(), None);
 }
+
+#[test]
+fn next_deadline_does_not_read_a_bucket_bigger_than_the_scan_limit() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    // One level-1 bucket of SCAN_LIMIT + 1 timers; the earliest cancelled.
+    let first = wheel.insert_at(t0 + ms(2_050), 0);
+    for i in 1..=SCAN_LIMIT as u64 {
+        wheel.insert_at(t0 + ms(2_100) + Duration::from_nanos(i), i);
+    }
+    wheel.cancel(first);
+    // The recorded bound stays (a possible empty wake, never a late one)...
+    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_050)));
+    // ...and the wheel still fires everything on time.
+    assert!(wheel.drain_expired(t0 + ms(2_100)).next().is_none());
+    assert_eq!(
+        wheel.drain_expired(t0 + ms(2_101)).count(),
+        SCAN_LIMIT,
+        "all but the cancelled one"
+    );
+}
