@@ -33,8 +33,8 @@ use crate::{alloc, Timeouts, PER_TICK, TICK};
 /// Requests per warm-up window: 1 s of virtual time.
 const WINDOW_TICKS: usize = 1000;
 /// Warm-up windows at least and at most.
-const MIN_WINDOWS: usize = 8;
-const MAX_WINDOWS: usize = 40;
+pub(crate) const MIN_WINDOWS: usize = 8;
+pub(crate) const MAX_WINDOWS: usize = 40;
 /// "Stopped moving": the mean of the last 4 windows within this fraction of
 /// the mean of the 4 before.
 const SETTLED: f64 = 0.05;
@@ -49,6 +49,9 @@ pub(crate) struct Requests {
     pub(crate) requests: usize,
     /// Divides the warm-up windows (quick mode).
     pub(crate) scale: usize,
+    /// Warm-up windows at most ([`MAX_WINDOWS`]; the harness-alone row,
+    /// whose timeouts never fire, would run out of request ids).
+    pub(crate) max_windows: usize,
 }
 
 /// The loop's state between iterations.
@@ -163,7 +166,7 @@ impl Requests {
             let max = if memory_only {
                 MIN_WINDOWS
             } else {
-                MAX_WINDOWS
+                self.max_windows
             };
             let done = match fixed_windows {
                 Some(n) => windows.len() >= n,

@@ -26,14 +26,11 @@
 //! minimum over levels, not simply the first occupied bucket of the lowest
 //! level.
 //!
-//! A bucket is a list of chunks of `(slot index, check)` entries (see
-//! `chunks`): cancel leaves its entry behind, and the visit (or a chunk's
-//! compaction) drops it. Each bucket also keeps the earliest deadline pushed
-//! into it since it was last visited, so `next_deadline` can name a real
-//! deadline instead of the bucket's boundary.
-
-use super::chunks::{Chunks, Entry};
-use super::slots::{ChunkId, NOWHERE};
+//! Buckets are plain dense vectors of slot indices. Each timer's slot
+//! remembers its bucket and position, so cancel removes the entry at once
+//! with `swap_remove` (order inside a bucket does not matter: the ready heap
+//! orders by exact deadline) and fixes the position of the one entry that
+//! moved: O(1), no list to unlink, and no stale entries ever left behind.
 
 /// Bits of tick per level.
 const BITS: u32 = 8;
@@ -41,37 +38,31 @@ const BITS: u32 = 8;
 pub(crate) const SLOTS: usize = 1 << BITS;
 /// Levels: enough for every `u64` tick.
 const LEVELS: usize = 64 / BITS as usize;
+/// Buckets whose capacity exceeds this shrink when three quarters empty.
+const KEEP_CAPACITY: usize = 1024;
+/// An emptied bucket keeps its buffer if it holds no more entries than this.
+const KEEP_EMPTY: usize = 64;
+
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
 
-#[derive(Debug, Clone, Copy)]
-struct Head {
-    /// The earliest deadline (ns) pushed since the bucket's last visit;
-    /// `u64::MAX` when empty. A lower bound: cancel does not raise it.
-    earliest: u64,
-    /// The chunk pushes go to, or `NOWHERE`.
-    open: ChunkId,
-    /// `earliest` was last set by a scan of the live entries (see
-    /// [`Levels::set_scanned`]), so scanning again would not help.
-    scanned: bool,
-}
+/// A bucket entry: the timer's slot index.
+pub(crate) type Hint = u32;
 
-const EMPTY: Head = Head {
-    earliest: u64::MAX,
-    open: NOWHERE,
-    scanned: false,
-};
+/// "In no bucket": the timer is in the ready heap (or the slot is free).
+pub(crate) const NO_BUCKET: BucketId = BucketId::MAX;
 
 /// All buckets of the wheel; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Levels {
-    /// Per bucket: its chunks, the open one (pushed to) last.
-    buckets: Vec<Vec<ChunkId>>,
-    /// Per bucket, what a push needs, in one 16-byte record (a push touches
-    /// the head, the open chunk's header and its tail; the chunk list only
-    /// when a chunk fills).
-    heads: Vec<Head>,
-    chunks: Chunks,
+    buckets: Vec<Vec<Hint>>,
+    /// Per bucket: the earliest deadline (ns) pushed since its last visit,
+    /// `u64::MAX` when empty; a lower bound for `next_deadline` (removing
+    /// an entry does not raise it).
+    earliest: Vec<u64>,
+    /// Per bucket: `earliest` is exact (read from the live entries, and no
+    /// entry at that deadline removed since), so reading again is useless.
+    exact: Vec<bool>,
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
     occupied_levels: u8,
@@ -81,8 +72,8 @@ impl Levels {
     pub(crate) fn new() -> Self {
         Self {
             buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
-            heads: vec![EMPTY; LEVELS * SLOTS],
-            chunks: Chunks::default(),
+            earliest: vec![u64::MAX; LEVELS * SLOTS],
+            exact: vec![false; LEVELS * SLOTS],
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
         }
@@ -100,76 +91,84 @@ impl Levels {
         Some((level as usize * SLOTS + slot) as BucketId)
     }
 
-    /// Appends an entry for a timer due at `deadline_ns` to `bucket`;
-    /// returns the chunk it went to.
+    /// Appends `hint`, a timer due at `deadline_ns`, to `bucket`; returns
+    /// its position there.
     #[inline]
-    pub(crate) fn push(&mut self, bucket: BucketId, entry: Entry, deadline_ns: u64) -> ChunkId {
-        let b = bucket as usize;
-        let head = &mut self.heads[b];
-        head.earliest = head.earliest.min(deadline_ns);
-        let open = head.open;
-        let busy = if open != NOWHERE {
-            debug_assert_eq!(self.buckets[b].last(), Some(&open));
-            if self.chunks.push(open, entry) {
-                return open;
-            }
-            true
-        } else {
+    pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint, deadline_ns: u64) -> u32 {
+        let earliest = &mut self.earliest[bucket as usize];
+        *earliest = (*earliest).min(deadline_ns);
+        let list = &mut self.buckets[bucket as usize];
+        if list.len() == list.capacity() {
+            // Grow by a quarter, not double: buckets hold most of the wheel's
+            // memory and doubling would leave a quarter of it unused on
+            // average. Still geometric, so pushes stay amortised O(1).
+            list.reserve_exact((list.len() / 4).max(16));
+        }
+        list.push(hint);
+        let pos = (list.len() - 1) as u32;
+        if pos == 0 {
             self.set_occupied(bucket, true);
-            false
-        };
-        let open = self.chunks.open(bucket, busy);
-        let pushed = self.chunks.push(open, entry);
-        debug_assert!(pushed, "a new chunk has room");
-        self.buckets[b].push(open);
-        self.heads[b].open = open;
-        open
+        }
+        pos
     }
 
-    /// Lowers `bucket`'s earliest deadline to `deadline_ns` (a timer in it
-    /// was moved earlier without a new entry).
-    pub(crate) fn lower_earliest(&mut self, bucket: BucketId, deadline_ns: u64) {
-        let head = &mut self.heads[bucket as usize];
-        head.earliest = head.earliest.min(deadline_ns);
+    /// Removes the entry at `pos` of `bucket` by moving the last entry into
+    /// its place; returns the entry that moved there (its slot must learn
+    /// its new position), if any.
+    #[inline]
+    pub(crate) fn remove_at(&mut self, bucket: BucketId, pos: u32) -> Option<Hint> {
+        let list = self.buckets.get_mut(bucket as usize)?;
+        let pos = pos as usize;
+        if pos >= list.len() {
+            return None;
+        }
+        list.swap_remove(pos);
+        let moved = list.get(pos).copied();
+        if list.is_empty() {
+            self.earliest[bucket as usize] = u64::MAX;
+            self.exact[bucket as usize] = false;
+            // An emptied bucket keeps a small buffer only: 2048 buckets
+            // keeping a kilobyte each would hold megabytes in an idle loop.
+            if list.capacity() > KEEP_EMPTY {
+                *list = Vec::new();
+            }
+            self.set_occupied(bucket, false);
+        } else if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
+            // A big bucket that drained gives memory back (the quarter rule
+            // leaves room to grow again without churn).
+            list.shrink_to(list.capacity() / 2);
+        }
+        moved
     }
 
-    /// The earliest deadline pushed into `bucket` since its last visit: no
-    /// live timer in it is due before.
+    /// A timer due at `deadline_ns` left `bucket`: if it may have been the
+    /// earliest, the recorded earliest is only a lower bound again.
+    #[inline]
+    pub(crate) fn forget(&mut self, bucket: BucketId, deadline_ns: u64) {
+        if deadline_ns <= self.earliest[bucket as usize] {
+            self.exact[bucket as usize] = false;
+        }
+    }
+
+    /// No timer in `bucket` is due before this (ns).
     pub(crate) fn earliest(&self, bucket: BucketId) -> u64 {
-        self.heads[bucket as usize].earliest
+        self.earliest[bucket as usize]
     }
 
-    /// Sets `bucket`'s earliest deadline to the one a scan of its live
-    /// entries found.
-    pub(crate) fn set_scanned(&mut self, bucket: BucketId, earliest: u64) {
-        let head = &mut self.heads[bucket as usize];
-        head.earliest = earliest;
-        head.scanned = true;
+    /// Whether [`Levels::earliest`] is known exact for `bucket`.
+    pub(crate) fn is_exact(&self, bucket: BucketId) -> bool {
+        self.exact[bucket as usize]
     }
 
-    /// Whether `bucket`'s earliest deadline came from a scan since its last
-    /// visit.
-    pub(crate) fn is_scanned(&self, bucket: BucketId) -> bool {
-        self.heads[bucket as usize].scanned
+    /// Records `bucket`'s earliest deadline, as read from its entries.
+    pub(crate) fn set_exact(&mut self, bucket: BucketId, earliest: u64) {
+        self.earliest[bucket as usize] = earliest;
+        self.exact[bucket as usize] = true;
     }
 
-    /// Every entry of `bucket`, live and stale.
-    pub(crate) fn entries_of(&self, bucket: BucketId) -> impl Iterator<Item = &Entry> + '_ {
-        self.buckets[bucket as usize]
-            .iter()
-            .flat_map(|&chunk| self.chunks.entries_of(chunk))
-    }
-
-    /// The bucket chunk `chunk` belongs to.
-    #[inline]
-    pub(crate) fn bucket_of(&self, chunk: ChunkId) -> Option<BucketId> {
-        self.chunks.bucket_of(chunk)
-    }
-
-    /// Counts one stale entry in `chunk`; see [`Chunks::add_garbage`].
-    #[inline]
-    pub(crate) fn add_garbage(&mut self, chunk: ChunkId, keep: impl FnMut(&Entry) -> bool) {
-        self.chunks.add_garbage(chunk, keep);
+    /// The entries of `bucket`.
+    pub(crate) fn hints(&self, bucket: BucketId) -> &[Hint] {
+        &self.buckets[bucket as usize]
     }
 
     /// The next bucket to visit, seen from tick `now` (all visits at ticks
@@ -211,58 +210,41 @@ impl Levels {
     /// Number of levels.
     pub(crate) const LEVELS: usize = LEVELS;
 
-    /// Empties `bucket`, handing its chunks over: take each one's entries
-    /// with [`Levels::take_chunk`], then give the list back with
-    /// [`Levels::recycle`].
-    pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<ChunkId> {
+    /// Empties `bucket`, handing its entries over. Give the vector back with
+    /// [`Levels::recycle`] once done so a small bucket keeps its capacity.
+    pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Hint> {
         self.set_occupied(bucket, false);
-        self.heads[bucket as usize] = EMPTY;
+        self.earliest[bucket as usize] = u64::MAX;
+        self.exact[bucket as usize] = false;
         std::mem::take(&mut self.buckets[bucket as usize])
     }
 
-    /// The entries of a chunk handed over by [`Levels::take`]; the chunk is
-    /// freed. Give the buffer back with [`Levels::recycle_entries`].
-    pub(crate) fn take_chunk(&mut self, chunk: ChunkId) -> Vec<Entry> {
-        self.chunks.take(chunk)
-    }
-
-    /// Returns a buffer from [`Levels::take_chunk`] for reuse.
-    pub(crate) fn recycle_entries(&mut self, entries: Vec<Entry>) {
-        self.chunks.recycle(entries);
-    }
-
-    /// Returns a list from [`Levels::take`], cleared, if the bucket is still
-    /// empty (so a bucket keeps its small list buffer).
-    pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<ChunkId>) {
+    /// Returns a vector obtained from [`Levels::take`], cleared, if the
+    /// bucket is still empty and the vector small.
+    pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<Hint>) {
         let slot = &mut self.buckets[bucket as usize];
-        if slot.is_empty() && slot.capacity() == 0 && list.capacity() <= 64 {
+        if slot.is_empty() && slot.capacity() == 0 && list.capacity() <= KEEP_EMPTY {
             list.clear();
             *slot = list;
         }
     }
 
-    /// Entries across all buckets, live and stale.
+    /// Entries across all buckets.
     #[cfg(test)]
     pub(crate) fn entries(&self) -> usize {
-        self.chunks.entries()
+        self.buckets.iter().map(Vec::len).sum()
     }
 
-    /// Chunks in use across all buckets.
-    #[cfg(test)]
-    pub(crate) fn chunks_in_use(&self) -> usize {
-        self.chunks.in_use()
-    }
-
-    /// Bytes of heap memory held by the buckets and their chunks.
+    /// Bytes of heap memory held by the buckets.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        self.buckets.capacity() * std::mem::size_of::<Vec<ChunkId>>()
-            + self.heads.capacity() * std::mem::size_of::<Head>()
+        self.buckets.capacity() * std::mem::size_of::<Vec<u32>>()
+            + self.earliest.capacity() * std::mem::size_of::<u64>()
+            + self.exact.capacity()
             + self
                 .buckets
                 .iter()
-                .map(|b| b.capacity() * std::mem::size_of::<ChunkId>())
+                .map(|b| b.capacity() * std::mem::size_of::<Hint>())
                 .sum::<usize>()
-            + self.chunks.allocated_bytes()
     }
 
     /// First occupied slot of `level` after `digit`, wrapping around (so
@@ -303,20 +285,8 @@ impl Levels {
 mod tests {
     use super::*;
 
-    fn hint(index: u32) -> Entry {
-        Entry { index, check: 0 }
-    }
-
-    fn push(levels: &mut Levels, bucket: BucketId, entry: Entry) {
-        levels.push(bucket, entry, 0);
-    }
-
-    fn indices(levels: &mut Levels, bucket: BucketId) -> Vec<u32> {
-        let mut out = Vec::new();
-        for chunk in levels.take(bucket) {
-            out.extend(levels.take_chunk(chunk).iter().map(|e| e.index));
-        }
-        out
+    fn hint(index: u32) -> Hint {
+        index
     }
 
     #[test]
@@ -339,23 +309,23 @@ mod tests {
         let mut levels = Levels::new();
         assert_eq!(levels.next_bucket(0), None);
         let far = Levels::bucket_for(5, 3 * 256 + 7).unwrap();
-        push(&mut levels, far, hint(1));
+        levels.push(far, hint(1), 0);
         assert_eq!(levels.next_bucket(5), Some((3 * 256, far)));
         // Level 0, due after the level-1 visit: the level-1 bucket comes first.
         let near = Levels::bucket_for(700, 900).unwrap();
-        push(&mut levels, near, hint(2));
+        levels.push(near, hint(2), 0);
         assert_eq!(levels.next_bucket(700), Some((3 * 256, far)));
-        assert_eq!(indices(&mut levels, far), [1]);
+        assert_eq!(levels.take(far), vec![hint(1)]);
         assert_eq!(levels.next_bucket(700), Some((900, near)));
         levels.take(near);
         // A slot equal to the current digit is one full rotation ahead.
         let rotation = Levels::bucket_for(700, 258 * 256 + 10).unwrap();
         assert_eq!(rotation, SLOTS as u16 + 2);
-        push(&mut levels, rotation, hint(3));
+        levels.push(rotation, hint(3), 0);
         assert_eq!(levels.next_bucket(700), Some((258 * 256, rotation)));
         levels.take(rotation);
         let top = Levels::bucket_for(5, u64::MAX).unwrap();
-        push(&mut levels, top, hint(4));
+        levels.push(top, hint(4), 0);
         assert_eq!(levels.next_bucket(5), Some((255 << 56, top)));
     }
 
@@ -364,34 +334,35 @@ mod tests {
         let mut levels = Levels::new();
         let low = Levels::bucket_for(600, 768).unwrap(); // level 0, tick 768
         let high = Levels::bucket_for(300, 800).unwrap(); // level 1, block 3
-        push(&mut levels, low, hint(1));
-        push(&mut levels, high, hint(2));
+        levels.push(low, hint(1), 0);
+        levels.push(high, hint(2), 0);
         assert_eq!(levels.visit_of(0, 700), Some((768, low)));
         assert_eq!(levels.visit_of(1, 700), Some((768, high)));
         assert_eq!(levels.visit_of(2, 700), None);
     }
 
     #[test]
-    fn buckets_fill_chunk_after_chunk_and_remember_their_earliest() {
+    fn remove_at_moves_the_last_entry_and_frees_empty_buckets() {
         let mut levels = Levels::new();
-        assert_eq!(levels.earliest(9), u64::MAX);
-        let total = super::super::chunks::CHUNK as u32 * 2 + 5;
-        let mut seen = Vec::new();
-        for i in 0..total {
-            let chunk = levels.push(9, hint(i), 1_000 + u64::from(i % 7));
-            assert_eq!(levels.bucket_of(chunk), Some(9));
-            if seen.last() != Some(&chunk) {
-                seen.push(chunk);
-            }
-        }
-        assert_eq!(seen.len(), 3, "two full chunks and an open one");
-        assert_eq!(levels.earliest(9), 1_000);
-        levels.lower_earliest(9, 40);
-        assert_eq!(levels.earliest(9), 40);
-        assert_eq!(levels.next_bucket(0), Some((9, 9)));
-        assert_eq!(indices(&mut levels, 9), (0..total).collect::<Vec<_>>());
-        assert_eq!(levels.earliest(9), u64::MAX, "a visit resets it");
-        assert_eq!(levels.next_bucket(0), None, "taken: not occupied");
-        assert_eq!(levels.chunks_in_use(), 0);
+        let positions: Vec<u32> = (0..4).map(|i| levels.push(9, hint(i), 0)).collect();
+        assert_eq!(positions, [0, 1, 2, 3]);
+        assert_eq!(
+            levels.remove_at(9, 1),
+            Some(3),
+            "the last entry moved into 1"
+        );
+        assert_eq!(
+            levels.remove_at(9, 2),
+            None,
+            "removing the last moves nothing"
+        );
+        assert_eq!(levels.remove_at(9, 7), None, "out of range");
+        assert_eq!(levels.remove_at(9, 0), Some(3));
+        assert_eq!(levels.remove_at(9, 0), None);
+        assert_eq!(
+            levels.next_bucket(0),
+            None,
+            "bucket 9 emptied: not occupied"
+        );
     }
 }

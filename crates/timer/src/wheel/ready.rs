@@ -6,18 +6,15 @@
 //! never fire early and fire in exact deadline order. It only ever holds the
 //! timers of the ticks just reached, so it stays small.
 //!
-//! Since `next_deadline` moves level-0 buckets here before their tick (so it
-//! can answer with a real deadline), it may also hold timers due a few
-//! ticks ahead; `pop_expired` compares exact deadlines, so that is harmless.
-//!
 //! Cancelling a timer that is already here leaves its entry behind; the
-//! wheel recognises it as stale (slot vacant, or another check or deadline)
-//! and drops it when it surfaces.
+//! wheel recognises it as stale (slot vacant, or another generation, `seq`
+//! or deadline) and drops it when it surfaces.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// One due timer: `(deadline_ns, seq, slot index, check)`, smallest first.
+/// One due timer: `(deadline_ns, seq, slot index, generation)`, smallest
+/// first.
 pub(crate) type ReadyEntry = Reverse<(u64, u64, u32, u32)>;
 
 /// See the module docs.
@@ -27,8 +24,9 @@ pub(crate) struct Ready {
 }
 
 impl Ready {
-    pub(crate) fn push(&mut self, deadline_ns: u64, seq: u64, index: u32, check: u32) {
-        self.heap.push(Reverse((deadline_ns, seq, index, check)));
+    pub(crate) fn push(&mut self, deadline_ns: u64, seq: u64, index: u32, generation: u32) {
+        self.heap
+            .push(Reverse((deadline_ns, seq, index, generation)));
     }
 
     /// The earliest entry, live or stale.

@@ -1,5 +1,4 @@
 use super::*;
-use crate::wheel::chunks;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -155,11 +154,11 @@ fn time_before_start_fires_nothing() {
 
 #[test]
 fn slot_stays_small() {
-    // generation, chunk, value (Option<u32>), deadline, seq:stamp; the tag
-    // byte; the bucket entry (index, check).
+    // deadline + seq, generation, position, bucket, value (Option<u32>),
+    // padded to 8, and the bucket entry.
     assert_eq!(
         TimerWheel::<u32>::bytes_per_timer(),
-        4 + 4 + 8 + 8 + 8 + 1 + 8
+        16 + 4 + 4 + 2 + 8 + 6 + 4
     );
 }
 
@@ -235,15 +234,11 @@ fn a_long_random_mix_agrees_with_the_heap() {
         }
         assert_eq!(wheel.len(), heap.len());
     }
-    // Garbage is bounded per chunk: at most a third of its entries, or
-    // fewer than MIN_GARBAGE (plus what the tags could not prove stale).
-    let entries = wheel.levels.entries();
-    let bound = wheel.len() * 3 / 2 + chunks::MIN_GARBAGE as usize * wheel.levels.chunks_in_use();
+    let entries: usize = wheel.levels.entries();
     assert!(
-        entries <= bound,
-        "{entries} bucket entries for {} timers in {} chunks",
-        wheel.len(),
-        wheel.levels.chunks_in_use()
+        entries <= wheel.len(),
+        "{entries} bucket entries for {} timers",
+        wheel.len()
     );
 }
 
@@ -269,54 +264,20 @@ fn visits_on_two_levels_at_the_same_tick_both_happen() {
 }
 
 #[test]
-fn cancel_leaves_its_entry_until_a_third_of_the_chunk_is_garbage() {
+fn cancel_moves_the_last_entry_of_the_bucket_into_the_hole() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    // One bucket (level 1, 2048-2303 ms), one chunk of 30 entries.
-    let keys: Vec<_> = (0..30u64)
-        .map(|i| wheel.insert_at(t0 + ms(2_048 + i), i))
-        .collect();
-    assert_eq!(wheel.levels.chunks_in_use(), 1);
-    for (i, &k) in keys.iter().enumerate().take(10) {
-        assert_eq!(wheel.cancel(k), Some(i as u64));
-    }
-    assert_eq!(
-        wheel.levels.entries(),
-        30,
-        "10 of 30 stale: not yet a third"
-    );
-    assert_eq!(wheel.cancel(keys[10]), Some(10));
-    assert_eq!(wheel.levels.entries(), 19, "compacted to the live ones");
-    // The survivors fire, in order, from the compacted chunk.
-    let fired: Vec<u64> = wheel
-        .drain_expired(t0 + ms(3_000))
-        .map(|e| e.value)
-        .collect();
-    assert_eq!(fired, (11..30).collect::<Vec<_>>());
+    // Same bucket: a, b, c at positions 0, 1, 2; cancelling a moves c to 0.
+    let a = wheel.insert_at(t0 + ms(2_000), 'a');
+    let b = wheel.insert_at(t0 + ms(2_001), 'b');
+    let c = wheel.insert_at(t0 + ms(2_002), 'c');
+    assert_eq!(wheel.cancel(a), Some('a'));
+    assert_eq!(wheel.levels.entries(), 2);
+    // c's slot learned its new position: cancelling it removes the right entry.
+    assert_eq!(wheel.cancel(c), Some('c'));
+    assert_eq!(wheel.levels.entries(), 1);
+    assert_eq!(wheel.pop_expired(t0 + ms(2_001)).map(|e| e.key), Some(b));
     assert_eq!(wheel.levels.entries(), 0);
-}
-
-#[test]
-fn a_stale_entry_is_never_acted_on_even_when_its_tag_matches() {
-    // 256 reschedules bring a timer's placement stamp round again; its
-    // first entry (left in a bucket it moved away from) then has a matching
-    // tag, and must still not fire or duplicate it.
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    let k = wheel.insert_at(t0 + ms(5_000), 'k');
-    let keep = wheel.insert_at(t0 + ms(5_001), 'x'); // keeps the chunk alive
-    for step in 0..256u64 {
-        // Alternate between two buckets so every move is a new entry.
-        let at = if step % 2 == 0 { 9_000 } else { 5_000 };
-        assert!(wheel.reschedule(k, t0 + ms(at + step)));
-    }
-    let fired: Vec<_> = wheel
-        .drain_expired(t0 + ms(20_000))
-        .map(|e| (e.value, e.deadline))
-        .collect();
-    assert_eq!(fired, [('x', t0 + ms(5_001)), ('k', t0 + ms(5_255))]);
-    assert_eq!(wheel.cancel(keep), None);
-    assert!(wheel.is_empty());
 }
 
 #[test]
@@ -359,8 +320,6 @@ fn a_timer_pushed_back_thousands_of_times_fires_once_at_its_last_deadline() {
     for step in 1..=5_000u64 {
         assert!(wheel.reschedule(k, t0 + ms(10_000 + step * 7)));
     }
-    // Moves within a bucket add no entry; a move out of one leaves an
-    // entry that is its chunk's only one, freed at once.
     assert_eq!(wheel.levels.entries(), 1);
     assert!(wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7 - 1)).is_none());
     assert_eq!(
@@ -416,8 +375,9 @@ fn a_loop_sleeping_to_next_deadline_rarely_wakes_for_nothing() {
 #[test]
 fn a_loop_sleeping_to_next_deadline_with_cancels_still_fires_on_most_wakes() {
     // Every other timer is cancelled just before it is due, when it already
-    // sits in a level-0 bucket (or in `ready`): those buckets are read
-    // exactly, so the loop does not wake for the cancelled ones.
+    // sits in a level-0 bucket (or in `ready`): cancelling a bucket's
+    // earliest makes the bucket be read again, so the loop does not wake
+    // for the cancelled ones.
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
@@ -457,12 +417,12 @@ fn next_deadline_reads_past_a_cancelled_earliest_on_a_higher_level() {
     // Level 1 (2048-2303 ms block): the earliest is cancelled.
     let first = wheel.insert_at(t0 + ms(2_050), 'a');
     wheel.insert_at(t0 + ms(2_100), 'b');
-    // A block of only cancelled timers before it: emptied by the scan.
+    // A block of only cancelled timers before it: nothing left there.
     let gone = wheel.insert_at(t0 + ms(1_800), 'x');
     wheel.cancel(gone);
     wheel.cancel(first);
     assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_100)));
-    assert_eq!(wheel.levels.entries(), 2, "the all-stale bucket is gone");
+    assert_eq!(wheel.levels.entries(), 1);
     assert!(wheel.pop_expired(t0 + ms(2_099)).is_none());
     assert_eq!(
         wheel.pop_expired(t0 + ms(2_100)).map(|e| e.value),
@@ -475,9 +435,9 @@ fn next_deadline_reads_past_a_cancelled_earliest_on_a_higher_level() {
 fn next_deadline_does_not_read_a_bucket_bigger_than_the_scan_limit() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    // One level-1 bucket of SCAN_LIMIT + 1 timers; the earliest cancelled.
+    // One level-1 bucket of SCAN_LIMIT + 2 timers; the earliest cancelled.
     let first = wheel.insert_at(t0 + ms(2_050), 0);
-    for i in 1..=SCAN_LIMIT as u64 {
+    for i in 1..=SCAN_LIMIT as u64 + 1 {
         wheel.insert_at(t0 + ms(2_100) + Duration::from_nanos(i), i);
     }
     wheel.cancel(first);
@@ -487,7 +447,22 @@ fn next_deadline_does_not_read_a_bucket_bigger_than_the_scan_limit() {
     assert!(wheel.drain_expired(t0 + ms(2_100)).next().is_none());
     assert_eq!(
         wheel.drain_expired(t0 + ms(2_101)).count(),
-        SCAN_LIMIT,
+        SCAN_LIMIT + 1,
         "all but the cancelled one"
     );
+}
+
+#[test]
+fn cancelling_the_earliest_after_it_was_reported_makes_the_bucket_read_again() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let a = wheel.insert_at(t0 + ms(2_050), 'a');
+    let b = wheel.insert_at(t0 + ms(2_100), 'b');
+    wheel.insert_at(t0 + ms(2_200), 'c');
+    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_050)));
+    wheel.cancel(a);
+    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_100)));
+    // Moving the earliest away is the same as cancelling it.
+    assert!(wheel.reschedule(b, t0 + ms(2_250)));
+    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_200)));
 }
