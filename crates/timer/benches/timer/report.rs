@@ -477,7 +477,7 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
          bytes the structure holds (garbage and slack included) per live timer, mean over the window (the 16-byte \
          payload run warms up 8 windows). Empty wakes: a separate run of 1e5 timers of the scenario's timeouts, the \
          scenario's share cancelled at once, the loop sleeping to next_deadline() each time. \
-         `TimerWheel::<u32>::bytes_per_timer()` = {} bytes (slot, tag byte and bucket entry, before garbage and slack). \
+         `TimerWheel::<u32>::bytes_per_timer()` = {} bytes (slot and bucket entry, before slack). \
          Timings on a shared 2-core VM with other builds running move between rounds; read ratios of one round.\n",
         rouse_timer::TimerWheel::<u32>::bytes_per_timer(),
     );
