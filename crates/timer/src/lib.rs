@@ -9,8 +9,8 @@
 //!
 //! - [`TimerWheel`] — hierarchical timing wheel over dense slot storage: O(1)
 //!   insert and cancel (cancel removes the timer's bucket entry at once: no
-//!   tombstones), exact deadline order, never early. The one to use for
-//!   request timeouts.
+//!   tombstones), exact deadline order, never early, and a `next_deadline`
+//!   that names a real deadline. The one to use for request timeouts.
 //! - [`TimerHeap`] — binary heap, lazy cancellation, tornado's compaction
 //!   rule. Exact order; good when timers are few.
 //! - [`FixedQueue`] — every timer has the same duration (all request

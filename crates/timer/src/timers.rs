@@ -13,8 +13,10 @@
 //!   [`Timers::reschedule`] returns `false`, even if the storage slot was reused
 //!   by a newer timer.
 //! - **Cheap deadline.** [`Timers::next_deadline`] is what a poll timeout is
-//!   computed from; it may be earlier than the first real deadline (the wheel
-//!   answers with a bucket boundary), never later.
+//!   computed from; never later than the first real deadline, and earlier
+//!   only when a timer it was computed from has since been cancelled or
+//!   moved (the wheel keeps a lower bound per bucket), so a loop sleeping to
+//!   it rarely wakes for nothing.
 //!
 //! Pitfall: a key is only meaningful to the structure that issued it.
 

@@ -87,6 +87,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Inserts and advances only: nothing is cancelled or moved, so a wheel's
+/// per-bucket earliest deadlines are exact.
+fn insert_or_advance() -> impl Strategy<Value = Op> {
+    op().prop_filter("no cancel or reschedule", |op| {
+        matches!(op, Op::Insert(_) | Op::Advance(_))
+    })
+}
+
 fn shift(now: Instant, micros: i64) -> Instant {
     if micros >= 0 {
         now + Duration::from_micros(micros as u64)
@@ -99,7 +107,14 @@ fn shift(now: Instant, micros: i64) -> Instant {
 /// Runs `ops` on `timers` and the model side by side. The loop pops after
 /// every advance and both structures compare exact deadlines, so they must
 /// match the model exactly: nothing early, nothing late, nothing twice.
-fn check<S: Timers<u32>>(mut timers: S, start: Instant, ops: &[Op]) -> Result<(), TestCaseError> {
+/// With `exact`, `next_deadline` must be the first deadline itself, not just
+/// a lower bound (a loop sleeping to it never wakes for nothing).
+fn check<S: Timers<u32>>(
+    mut timers: S,
+    start: Instant,
+    ops: &[Op],
+    exact: bool,
+) -> Result<(), TestCaseError> {
     let mut model = Model::default();
     let mut now = start;
     // Every key ever issued (live or stale), with its model id.
@@ -155,6 +170,7 @@ fn check<S: Timers<u32>>(mut timers: S, start: Instant, ops: &[Op]) -> Result<()
         prop_assert_eq!(timers.len(), model.by_id.len());
         // The poll timeout must never sleep past the first due timer.
         match (timers.next_deadline(), model.first()) {
+            (Some(bound), Some(first)) if exact => prop_assert_eq!(bound, first),
             (Some(bound), Some(first)) => prop_assert!(bound <= first),
             (bound, first) => prop_assert_eq!(bound.is_some(), first.is_some()),
         }
@@ -168,19 +184,31 @@ proptest! {
     #[test]
     fn wheel_matches_model(ops in proptest::collection::vec(op(), 1..300)) {
         let start = Instant::now();
-        check(TimerWheel::new(start), start, &ops)?;
+        check(TimerWheel::new(start), start, &ops, false)?;
     }
 
     #[test]
     fn wheel_with_odd_tick_matches_model(ops in proptest::collection::vec(op(), 1..300)) {
         let start = Instant::now();
         let wheel = TimerWheel::with_tick(start, Duration::from_micros(37)).expect("valid tick");
-        check(wheel, start, &ops)?;
+        check(wheel, start, &ops, false)?;
     }
 
     #[test]
     fn heap_matches_model(ops in proptest::collection::vec(op(), 1..300)) {
         let start = Instant::now();
-        check(TimerHeap::new(), start, &ops)?;
+        check(TimerHeap::new(), start, &ops, false)?;
+    }
+
+    #[test]
+    fn wheel_next_deadline_is_exact_without_cancels(ops in proptest::collection::vec(insert_or_advance(), 1..300)) {
+        let start = Instant::now();
+        check(TimerWheel::new(start), start, &ops, true)?;
+    }
+
+    #[test]
+    fn heap_next_deadline_is_exact_without_cancels(ops in proptest::collection::vec(insert_or_advance(), 1..300)) {
+        let start = Instant::now();
+        check(TimerHeap::new(), start, &ops, true)?;
     }
 }

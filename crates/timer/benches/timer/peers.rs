@@ -10,6 +10,32 @@ use std::time::{Duration, Instant};
 
 use rouse_timer::{FixedQueue, TimerHeap, TimerKey, TimerWheel, Timers};
 
+/// What a timer carries: the request id, alone (4 bytes) or padded to 16
+/// bytes (an id plus, say, a connection and a stream), for the bytes per
+/// live timer at both sizes.
+pub(crate) trait Payload: Copy + Ord + std::fmt::Debug + 'static {
+    fn of(id: u32) -> Self;
+    fn id(self) -> u32;
+}
+
+impl Payload for u32 {
+    fn of(id: u32) -> Self {
+        id
+    }
+    fn id(self) -> u32 {
+        self
+    }
+}
+
+impl Payload for [u32; 4] {
+    fn of(id: u32) -> Self {
+        [id, !id, id ^ 0x5555_5555, 7]
+    }
+    fn id(self) -> u32 {
+        self[0]
+    }
+}
+
 /// What the harness drives.
 pub(crate) trait Peer {
     /// What the request keeps to cancel its timeout later.
@@ -52,27 +78,27 @@ impl Peer for Null {
 }
 
 /// `rouse-timer`'s structures, through the [`Timers`] trait.
-pub(crate) struct Rouse<S>(S);
+pub(crate) struct Rouse<S, P>(S, std::marker::PhantomData<P>);
 
-pub(crate) fn wheel(start: Instant) -> Rouse<TimerWheel<u32>> {
-    Rouse(TimerWheel::new(start))
+pub(crate) fn wheel<P: Payload>(start: Instant) -> Rouse<TimerWheel<P>, P> {
+    Rouse(TimerWheel::new(start), std::marker::PhantomData)
 }
 
-pub(crate) fn heap() -> Rouse<TimerHeap<u32>> {
-    Rouse(TimerHeap::new())
+pub(crate) fn heap<P: Payload>() -> Rouse<TimerHeap<P>, P> {
+    Rouse(TimerHeap::new(), std::marker::PhantomData)
 }
 
-impl<S: Timers<u32>> Peer for Rouse<S> {
+impl<S: Timers<P>, P: Payload> Peer for Rouse<S, P> {
     type Key = TimerKey;
     fn insert(&mut self, id: u32, at: Instant) -> TimerKey {
-        self.0.insert_at(at, id)
+        self.0.insert_at(at, P::of(id))
     }
     fn cancel(&mut self, key: TimerKey) -> bool {
         self.0.cancel(key).is_some()
     }
     fn expire(&mut self, now: Instant, fired: &mut Vec<u32>) {
         while let Some(e) = self.0.pop_expired(now) {
-            fired.push(e.value);
+            fired.push(e.value.id());
         }
     }
     fn next_deadline(&mut self) -> Option<Instant> {
@@ -82,27 +108,27 @@ impl<S: Timers<u32>> Peer for Rouse<S> {
 
 /// `rouse-timer`'s one-duration FIFO, for the fixed 5 s scenarios only: the
 /// request's `now` is its deadline minus the 5 s.
-pub(crate) struct Fixed(FixedQueue<u32>);
+pub(crate) struct Fixed<P>(FixedQueue<P>);
 
 /// The duration of the fixed scenarios.
 const FIXED: Duration = Duration::from_secs(5);
 
-pub(crate) fn fixed(start: Instant) -> Fixed {
+pub(crate) fn fixed<P>(start: Instant) -> Fixed<P> {
     Fixed(FixedQueue::new(start, FIXED))
 }
 
-impl Peer for Fixed {
+impl<P: Payload> Peer for Fixed<P> {
     type Key = TimerKey;
     fn insert(&mut self, id: u32, at: Instant) -> TimerKey {
         let now = at.checked_sub(FIXED).unwrap_or(at);
-        self.0.insert(now, id)
+        self.0.insert(now, P::of(id))
     }
     fn cancel(&mut self, key: TimerKey) -> bool {
         self.0.cancel(key).is_some()
     }
     fn expire(&mut self, now: Instant, fired: &mut Vec<u32>) {
         while let Some(e) = self.0.pop_expired(now) {
-            fired.push(e.value);
+            fired.push(e.value.id());
         }
     }
     fn next_deadline(&mut self) -> Option<Instant> {
@@ -155,24 +181,27 @@ impl<E: Ord> HeapStore<E> for dary_heap::QuaternaryHeap<E> {
     }
 }
 
-/// `(deadline ns, seq, id, generation)`, earliest first: 24 bytes.
-type LazyEntry = Reverse<(u64, u64, u32, u32)>;
+/// `(deadline ns, seq, payload, generation)`, earliest first: 24 bytes with
+/// a 4-byte payload (the entry is the application's timer object).
+type LazyEntry<P> = Reverse<(u64, u64, P, u32)>;
 
 /// What tornado and asyncio do: a heap whose cancelled entries stay until
 /// they surface, compacted when more than 512 and over half are cancelled.
 /// The per-id generation plays the part of the `_Timeout` object's flag.
-pub(crate) struct Lazy<H> {
+pub(crate) struct Lazy<H, P> {
     heap: H,
+    _payload: std::marker::PhantomData<P>,
     generation: Vec<u32>,
     cancelled: usize,
     seq: u64,
     base: Instant,
 }
 
-impl<H: HeapStore<LazyEntry>> Lazy<H> {
+impl<H: HeapStore<LazyEntry<P>>, P: Payload> Lazy<H, P> {
     pub(crate) fn new(base: Instant) -> Self {
         Self {
             heap: H::default(),
+            _payload: std::marker::PhantomData,
             generation: Vec::new(),
             cancelled: 0,
             seq: 0,
@@ -184,7 +213,7 @@ impl<H: HeapStore<LazyEntry>> Lazy<H> {
     }
 }
 
-impl<H: HeapStore<LazyEntry>> Peer for Lazy<H> {
+impl<H: HeapStore<LazyEntry<P>>, P: Payload> Peer for Lazy<H, P> {
     /// The request id and its generation: the `_Timeout` object's identity.
     type Key = (u32, u32);
     fn insert(&mut self, id: u32, at: Instant) -> (u32, u32) {
@@ -195,7 +224,7 @@ impl<H: HeapStore<LazyEntry>> Peer for Lazy<H> {
         self.seq += 1;
         let generation = self.generation[id_us];
         self.heap
-            .push(Reverse((self.ns(at), self.seq, id, generation)));
+            .push(Reverse((self.ns(at), self.seq, P::of(id), generation)));
         (id, generation)
     }
     fn cancel(&mut self, (id, generation): (u32, u32)) -> bool {
@@ -207,14 +236,15 @@ impl<H: HeapStore<LazyEntry>> Peer for Lazy<H> {
         if self.cancelled > 512 && self.cancelled > self.heap.len() / 2 {
             let generation = &self.generation;
             self.heap
-                .retain(|Reverse((_, _, id, g))| generation[*id as usize] == *g);
+                .retain(|Reverse((_, _, p, g))| generation[p.id() as usize] == *g);
             self.cancelled = 0;
         }
         true
     }
     fn expire(&mut self, now: Instant, fired: &mut Vec<u32>) {
         let now = self.ns(now);
-        while let Some(&Reverse((deadline, _, id, g))) = self.heap.peek() {
+        while let Some(&Reverse((deadline, _, p, g))) = self.heap.peek() {
+            let id = p.id();
             if self.generation[id as usize] != g {
                 self.heap.pop();
                 self.cancelled = self.cancelled.saturating_sub(1);
@@ -237,12 +267,12 @@ impl<H: HeapStore<LazyEntry>> Peer for Lazy<H> {
 
 /// `nexus_timer::Wheel`, polled with `poll_and_rebalance`; handles of fired
 /// timers are freed when the loop learns they fired.
-pub(crate) struct Nexus {
-    wheel: nexus_timer::Wheel<u32>,
-    buf: Vec<u32>,
+pub(crate) struct Nexus<P: 'static> {
+    wheel: nexus_timer::Wheel<P>,
+    buf: Vec<P>,
 }
 
-impl Nexus {
+impl<P: Payload> Nexus<P> {
     pub(crate) fn new(start: Instant) -> Self {
         Self {
             wheel: nexus_timer::Wheel::unbounded(4096, start),
@@ -251,10 +281,10 @@ impl Nexus {
     }
 }
 
-impl Peer for Nexus {
-    type Key = nexus_timer::TimerHandle<u32>;
+impl<P: Payload> Peer for Nexus<P> {
+    type Key = nexus_timer::TimerHandle<P>;
     fn insert(&mut self, id: u32, at: Instant) -> Self::Key {
-        self.wheel.schedule(at, id)
+        self.wheel.schedule(at, P::of(id))
     }
     fn cancel(&mut self, key: Self::Key) -> bool {
         // A fired timer's handle is a zombie: cancel frees it, returns None.
@@ -266,7 +296,7 @@ impl Peer for Nexus {
     fn expire(&mut self, now: Instant, fired: &mut Vec<u32>) {
         self.buf.clear();
         self.wheel.poll_and_rebalance(now, &mut self.buf);
-        fired.extend_from_slice(&self.buf);
+        fired.extend(self.buf.iter().map(|p| p.id()));
     }
     fn next_deadline(&mut self) -> Option<Instant> {
         self.wheel.next_deadline()
@@ -292,15 +322,15 @@ impl Wake for NoopWake {
 
 /// `tokio_util::time::DelayQueue` on the paused runtime: its clock is moved
 /// to the harness's virtual time with `tokio::time::advance`.
-pub(crate) struct Delay {
-    queue: tokio_util::time::DelayQueue<u32>,
+pub(crate) struct Delay<P> {
+    queue: tokio_util::time::DelayQueue<P>,
     std_base: Instant,
     tokio_base: tokio::time::Instant,
     clock: Instant,
     waker: Waker,
 }
 
-impl Delay {
+impl<P: Payload> Delay<P> {
     pub(crate) fn new(start: Instant) -> Self {
         Self {
             queue: tokio_util::time::DelayQueue::new(),
@@ -315,13 +345,13 @@ impl Delay {
     }
 }
 
-impl Peer for Delay {
+impl<P: Payload> Peer for Delay<P> {
     /// Not generational: the harness only cancels requests it knows are
     /// still pending, or this could remove a newer timer in the same slot.
     type Key = tokio_util::time::delay_queue::Key;
     fn insert(&mut self, id: u32, at: Instant) -> Self::Key {
         let when = self.to_tokio(at);
-        self.queue.insert_at(id, when)
+        self.queue.insert_at(P::of(id), when)
     }
     fn cancel(&mut self, key: Self::Key) -> bool {
         self.queue.try_remove(&key).is_some()
@@ -329,7 +359,7 @@ impl Peer for Delay {
     fn expire(&mut self, _now: Instant, fired: &mut Vec<u32>) {
         let mut cx = Context::from_waker(&self.waker);
         while let Poll::Ready(Some(e)) = self.queue.poll_expired(&mut cx) {
-            fired.push(e.into_inner());
+            fired.push(e.into_inner().id());
         }
     }
     fn next_deadline(&mut self) -> Option<Instant> {

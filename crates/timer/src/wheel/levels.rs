@@ -56,6 +56,13 @@ pub(crate) const NO_BUCKET: BucketId = BucketId::MAX;
 #[derive(Debug)]
 pub(crate) struct Levels {
     buckets: Vec<Vec<Hint>>,
+    /// Per bucket: the earliest deadline (ns) pushed since its last visit,
+    /// `u64::MAX` when empty; a lower bound for `next_deadline` (removing
+    /// an entry does not raise it).
+    earliest: Vec<u64>,
+    /// Per bucket: `earliest` is exact (read from the live entries, and no
+    /// entry at that deadline removed since), so reading again is useless.
+    exact: Vec<bool>,
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
     occupied_levels: u8,
@@ -65,6 +72,8 @@ impl Levels {
     pub(crate) fn new() -> Self {
         Self {
             buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            earliest: vec![u64::MAX; LEVELS * SLOTS],
+            exact: vec![false; LEVELS * SLOTS],
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
         }
@@ -82,9 +91,12 @@ impl Levels {
         Some((level as usize * SLOTS + slot) as BucketId)
     }
 
-    /// Appends `hint` to `bucket`; returns its position there.
+    /// Appends `hint`, a timer due at `deadline_ns`, to `bucket`; returns
+    /// its position there.
     #[inline]
-    pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint) -> u32 {
+    pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint, deadline_ns: u64) -> u32 {
+        let earliest = &mut self.earliest[bucket as usize];
+        *earliest = (*earliest).min(deadline_ns);
         let list = &mut self.buckets[bucket as usize];
         if list.len() == list.capacity() {
             // Grow by a quarter, not double: buckets hold most of the wheel's
@@ -113,6 +125,8 @@ impl Levels {
         list.swap_remove(pos);
         let moved = list.get(pos).copied();
         if list.is_empty() {
+            self.earliest[bucket as usize] = u64::MAX;
+            self.exact[bucket as usize] = false;
             // An emptied bucket keeps a small buffer only: 2048 buckets
             // keeping a kilobyte each would hold megabytes in an idle loop.
             if list.capacity() > KEEP_EMPTY {
@@ -125,6 +139,36 @@ impl Levels {
             list.shrink_to(list.capacity() / 2);
         }
         moved
+    }
+
+    /// A timer due at `deadline_ns` left `bucket`: if it may have been the
+    /// earliest, the recorded earliest is only a lower bound again.
+    #[inline]
+    pub(crate) fn forget(&mut self, bucket: BucketId, deadline_ns: u64) {
+        if deadline_ns <= self.earliest[bucket as usize] {
+            self.exact[bucket as usize] = false;
+        }
+    }
+
+    /// No timer in `bucket` is due before this (ns).
+    pub(crate) fn earliest(&self, bucket: BucketId) -> u64 {
+        self.earliest[bucket as usize]
+    }
+
+    /// Whether [`Levels::earliest`] is known exact for `bucket`.
+    pub(crate) fn is_exact(&self, bucket: BucketId) -> bool {
+        self.exact[bucket as usize]
+    }
+
+    /// Records `bucket`'s earliest deadline, as read from its entries.
+    pub(crate) fn set_exact(&mut self, bucket: BucketId, earliest: u64) {
+        self.earliest[bucket as usize] = earliest;
+        self.exact[bucket as usize] = true;
+    }
+
+    /// The entries of `bucket`.
+    pub(crate) fn hints(&self, bucket: BucketId) -> &[Hint] {
+        &self.buckets[bucket as usize]
     }
 
     /// The next bucket to visit, seen from tick `now` (all visits at ticks
@@ -170,6 +214,8 @@ impl Levels {
     /// [`Levels::recycle`] once done so a small bucket keeps its capacity.
     pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Hint> {
         self.set_occupied(bucket, false);
+        self.earliest[bucket as usize] = u64::MAX;
+        self.exact[bucket as usize] = false;
         std::mem::take(&mut self.buckets[bucket as usize])
     }
 
@@ -192,6 +238,8 @@ impl Levels {
     /// Bytes of heap memory held by the buckets.
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.buckets.capacity() * std::mem::size_of::<Vec<u32>>()
+            + self.earliest.capacity() * std::mem::size_of::<u64>()
+            + self.exact.capacity()
             + self
                 .buckets
                 .iter()
@@ -261,11 +309,11 @@ mod tests {
         let mut levels = Levels::new();
         assert_eq!(levels.next_bucket(0), None);
         let far = Levels::bucket_for(5, 3 * 256 + 7).unwrap();
-        levels.push(far, hint(1));
+        levels.push(far, hint(1), 0);
         assert_eq!(levels.next_bucket(5), Some((3 * 256, far)));
         // Level 0, due after the level-1 visit: the level-1 bucket comes first.
         let near = Levels::bucket_for(700, 900).unwrap();
-        levels.push(near, hint(2));
+        levels.push(near, hint(2), 0);
         assert_eq!(levels.next_bucket(700), Some((3 * 256, far)));
         assert_eq!(levels.take(far), vec![hint(1)]);
         assert_eq!(levels.next_bucket(700), Some((900, near)));
@@ -273,11 +321,11 @@ mod tests {
         // A slot equal to the current digit is one full rotation ahead.
         let rotation = Levels::bucket_for(700, 258 * 256 + 10).unwrap();
         assert_eq!(rotation, SLOTS as u16 + 2);
-        levels.push(rotation, hint(3));
+        levels.push(rotation, hint(3), 0);
         assert_eq!(levels.next_bucket(700), Some((258 * 256, rotation)));
         levels.take(rotation);
         let top = Levels::bucket_for(5, u64::MAX).unwrap();
-        levels.push(top, hint(4));
+        levels.push(top, hint(4), 0);
         assert_eq!(levels.next_bucket(5), Some((255 << 56, top)));
     }
 
@@ -286,8 +334,8 @@ mod tests {
         let mut levels = Levels::new();
         let low = Levels::bucket_for(600, 768).unwrap(); // level 0, tick 768
         let high = Levels::bucket_for(300, 800).unwrap(); // level 1, block 3
-        levels.push(low, hint(1));
-        levels.push(high, hint(2));
+        levels.push(low, hint(1), 0);
+        levels.push(high, hint(2), 0);
         assert_eq!(levels.visit_of(0, 700), Some((768, low)));
         assert_eq!(levels.visit_of(1, 700), Some((768, high)));
         assert_eq!(levels.visit_of(2, 700), None);
@@ -296,7 +344,7 @@ mod tests {
     #[test]
     fn remove_at_moves_the_last_entry_and_frees_empty_buckets() {
         let mut levels = Levels::new();
-        let positions: Vec<u32> = (0..4).map(|i| levels.push(9, hint(i))).collect();
+        let positions: Vec<u32> = (0..4).map(|i| levels.push(9, hint(i), 0)).collect();
         assert_eq!(positions, [0, 1, 2, 3]);
         assert_eq!(
             levels.remove_at(9, 1),

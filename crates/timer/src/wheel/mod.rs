@@ -21,14 +21,24 @@
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
 //!   which hands timers out by exact deadline. So a timer never fires before
 //!   its deadline and, if the loop polls every tick, at most one tick late.
+//! - **next_deadline** names a real deadline, not a bucket boundary: each
+//!   bucket keeps the earliest deadline pushed into it since its visit, and
+//!   a level's next bucket holds that level's earliest timers, so the answer
+//!   is the least of the ready heap's top and, per level, the later of the
+//!   next visit and that bucket's earliest. When the timer that set a
+//!   bucket's earliest leaves it (cancel, reschedule), the bucket is read
+//!   again the next time it bounds the answer (up to 4096 entries), so a
+//!   loop sleeping to it wakes for nothing only if a timer is cancelled
+//!   between the answer and the wake.
 //!
 //! Pitfalls: deadlines are kept as nanoseconds since the wheel's `start`, so a
 //! deadline before `start` is treated as `start`, and one more than 584 years
 //! after it as 584 years after it. A bucket is cascaded in one go, so a visit
 //! costs as much as the timers due in that bucket's block: at most 256 ticks'
 //! worth for any timer placed less than 65 536 ticks ahead (65 s at 1 ms).
-//! `next_deadline` may name a bucket boundary before the first real deadline
-//! (the loop then wakes, finds nothing due, and asks again).
+//! A bucket of more than 4096 entries is not read for `next_deadline`: its
+//! recorded earliest stays, possibly a cancelled timer's (an early wake,
+//! never a late one; a loop with that many timers polls every tick anyway).
 
 mod divider;
 mod levels;
@@ -39,9 +49,13 @@ use std::time::{Duration, Instant};
 
 use crate::timers::{Expired, SeqCounter, TimerKey, Timers};
 use divider::Divider;
-use levels::{Hint, Levels, NO_BUCKET};
+use levels::{BucketId, Hint, Levels, NO_BUCKET};
 use ready::Ready;
 use slots::{Cold, Slots};
+
+/// Entries `next_deadline` reads at most to find a bucket's earliest
+/// deadline (a few hundred microseconds of slot reads).
+const SCAN_LIMIT: usize = 4096;
 
 /// The default tick: one millisecond.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
@@ -142,7 +156,7 @@ impl<T> TimerWheel<T> {
     fn place(&mut self, index: u32, generation: u32, cold: Cold) {
         match Levels::bucket_for(self.now_tick, self.tick.divide(cold.deadline_ns)) {
             Some(bucket) => {
-                let pos = self.levels.push(bucket, index);
+                let pos = self.levels.push(bucket, index, cold.deadline_ns);
                 self.slots.set_place(index, bucket, pos);
             }
             None => {
@@ -154,9 +168,10 @@ impl<T> TimerWheel<T> {
     }
 
     /// Takes a live timer's entry out of its bucket, if it is in one.
-    fn unplace(&mut self, index: u32) {
+    fn unplace(&mut self, index: u32, deadline_ns: u64) {
         if let Some((bucket, pos)) = self.slots.take_place(index) {
             self.remove_entry(bucket, pos);
+            self.levels.forget(bucket, deadline_ns);
         }
     }
 
@@ -210,6 +225,49 @@ impl<T> TimerWheel<T> {
         self.now_tick = self.now_tick.max(target);
     }
 
+    /// No timer in any bucket is due before this (ns): per level, the later
+    /// of its next visit and the earliest deadline pushed into that bucket
+    /// (a level's buckets hold disjoint, increasing ranges of deadlines, so
+    /// its next bucket holds its earliest timer); and the bucket that
+    /// bounds.
+    fn bucket_bound(&self) -> (u64, Option<BucketId>) {
+        let mut bound = u64::MAX;
+        let mut bounding = None;
+        for level in 0..Levels::LEVELS {
+            if let Some((tick, bucket)) = self.levels.visit_of(level, self.now_tick) {
+                let at = tick
+                    .saturating_mul(self.tick.divisor())
+                    .max(self.levels.earliest(bucket));
+                if at < bound {
+                    bound = at;
+                    bounding = Some(bucket);
+                }
+            }
+        }
+        (bound, bounding)
+    }
+
+    /// Replaces a bucket's recorded earliest deadline (a lower bound once
+    /// its timer was cancelled or moved) by the earliest of its entries,
+    /// read from their slots, for buckets of at most [`SCAN_LIMIT`]
+    /// entries: a bigger one belongs to a loop so busy that it polls every
+    /// tick anyway, and reading it would double the cost of its visit inside
+    /// one poll (it keeps its bound, never late).
+    fn scan(&mut self, bucket: BucketId) {
+        let hints = self.levels.hints(bucket);
+        let earliest = if hints.len() > SCAN_LIMIT {
+            self.levels.earliest(bucket)
+        } else {
+            hints
+                .iter()
+                .filter_map(|&index| self.slots.live(index))
+                .map(|(_, cold)| cold.deadline_ns)
+                .min()
+                .unwrap_or(u64::MAX)
+        };
+        self.levels.set_exact(bucket, earliest);
+    }
+
     /// Drops stale entries from the top of `ready`; returns the live top.
     fn ready_top(&mut self) -> Option<(u64, u32)> {
         while let Some((deadline_ns, seq, index, generation)) = self.ready.peek() {
@@ -240,8 +298,9 @@ impl<T> Timers<T> for TimerWheel<T> {
     #[inline]
     fn cancel(&mut self, key: TimerKey) -> Option<T> {
         let (value, place) = self.slots.cancel(key)?;
-        if let Some((bucket, pos)) = place {
+        if let Some(((bucket, pos), deadline_ns)) = place {
             self.remove_entry(bucket, pos);
+            self.levels.forget(bucket, deadline_ns);
         }
         Some(value)
     }
@@ -251,7 +310,11 @@ impl<T> Timers<T> for TimerWheel<T> {
             return false;
         }
         let deadline_ns = self.to_ns(deadline);
-        self.unplace(key.index);
+        let old_ns = self
+            .slots
+            .live(key.index)
+            .map_or(0, |(_, cold)| cold.deadline_ns);
+        self.unplace(key.index, old_ns);
         let Some((generation, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
             return false;
         };
@@ -263,11 +326,20 @@ impl<T> Timers<T> for TimerWheel<T> {
         if self.slots.len() == 0 {
             return None;
         }
-        if let Some((deadline_ns, _)) = self.ready_top() {
-            return Some(self.to_instant(deadline_ns));
+        loop {
+            let ready = self.ready_top().map(|(deadline_ns, _)| deadline_ns);
+            let (bound, bounding) = self.bucket_bound();
+            if let Some(deadline_ns) = ready.filter(|&d| d <= bound) {
+                return Some(self.to_instant(deadline_ns));
+            }
+            match bounding {
+                // The bound is a recorded earliest deadline whose timer may
+                // have left since: read the bucket's entries once.
+                Some(bucket) if !self.levels.is_exact(bucket) => self.scan(bucket),
+                Some(_) => return Some(self.to_instant(bound)),
+                None => return ready.map(|d| self.to_instant(d)),
+            }
         }
-        let (tick, _) = self.levels.next_bucket(self.now_tick)?;
-        Some(self.to_instant(tick.saturating_mul(self.tick.divisor())))
     }
 
     fn pop_expired(&mut self, now: Instant) -> Option<Expired<T>> {

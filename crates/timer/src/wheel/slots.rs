@@ -28,6 +28,10 @@ const PAGE_BITS: u32 = 12;
 
 /// Where a timer's bucket entry is: its bucket and position there.
 pub(crate) type Place = (BucketId, u32);
+
+/// A freed timer's bucket entry, if it had one, and its deadline (the
+/// bucket's recorded earliest may have been it).
+pub(crate) type Left = Option<(Place, u64)>;
 const PAGE: usize = 1 << PAGE_BITS;
 
 /// What the passing of time needs of a timer.
@@ -138,7 +142,7 @@ impl<T> Slots<T> {
     /// value and where its bucket entry is (for the caller to remove), in
     /// one visit to the record.
     #[inline]
-    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Option<Place>)> {
+    pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Left)> {
         self.vacate(key.index, Some(key.generation))
             .map(|(value, _, place)| (value, place))
     }
@@ -155,13 +159,14 @@ impl<T> Slots<T> {
     /// given): its value, the generation its key had, and where its bucket
     /// entry is.
     #[inline]
-    fn vacate(&mut self, index: u32, generation: Option<u32>) -> Option<(T, u32, Option<Place>)> {
+    fn vacate(&mut self, index: u32, generation: Option<u32>) -> Option<(T, u32, Left)> {
         let slot = self.slot_mut(index)?;
         if generation.is_some_and(|g| g != slot.generation) {
             return None;
         }
         let value = slot.value.take()?;
-        let place = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.pos));
+        let place =
+            (slot.bucket != NO_BUCKET).then_some(((slot.bucket, slot.pos), slot.cold.deadline_ns));
         slot.bucket = NO_BUCKET;
         let generation = slot.generation;
         slot.generation = generation.wrapping_add(1);
@@ -286,7 +291,7 @@ mod tests {
             index: a,
             generation: 0,
         };
-        assert_eq!(slots.cancel(key), Some(((), Some((9, 4)))));
+        assert_eq!(slots.cancel(key), Some(((), Some(((9, 4), 1)))));
         assert_eq!(slots.cancel(key), None);
         assert_eq!(slots.len(), 0);
     }
