@@ -34,6 +34,10 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
         });
     };
     let out = root().join("target").join(format!("bench-{name}.md"));
+    // target/ may not exist here when CARGO_TARGET_DIR points elsewhere.
+    if let Some(dir) = out.parent() {
+        let _ = fs::create_dir_all(dir);
+    }
     let _ = fs::remove_file(&out);
     let mut step = Step::cargo(&["bench", "-p", package, "--bench", target])
         .env("ROUSE_BENCH_MD", out.display().to_string());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rouse_timer::Clock;
+use rouse_timer::{saturating_add, Clock};
 use rouse_waker::{Waker, WakerStats};
 
 use crate::error::LoopClosed;
@@ -184,10 +184,4 @@ impl<D> std::fmt::Debug for Handle<D> {
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
-}
-
-/// `at + by`, saturating far in the future instead of panicking.
-pub(crate) fn saturating_add(at: Instant, by: Duration) -> Instant {
-    at.checked_add(by)
-        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
 }

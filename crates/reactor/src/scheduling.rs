@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use crate::dispatch::LocalCallback;
-use crate::handle::{saturating_add, TimerId};
+use rouse_timer::saturating_add;
+
+use crate::handle::TimerId;
 use crate::label::Label;
 use crate::timer_table::{TimerCallback, TimerEntry};
 use crate::EventLoop;

@@ -41,6 +41,8 @@
 //! assert_eq!(fired, ["flush"]);
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod clock;
 mod fixed;
 mod heap;
@@ -70,11 +72,13 @@ pub(crate) fn ns_since(start: Instant, at: Instant) -> u64 {
     })
 }
 
-/// `at + by`, or the latest instant reachable from `at` if that overflows.
+/// `at + by`, or the latest instant reachable from `at` if that overflows:
+/// a deadline for "after `by`" that never panics, for timers and for the
+/// event loops that schedule them.
 ///
 /// `Instant` has no `MAX`, so this halves the remaining step until it fits:
 /// at most 64 halvings, never a panic.
-pub(crate) fn saturating_add(at: Instant, by: Duration) -> Instant {
+pub fn saturating_add(at: Instant, by: Duration) -> Instant {
     if let Some(sum) = at.checked_add(by) {
         return sum;
     }

@@ -40,6 +40,7 @@
 
 mod batch;
 mod drain;
+mod flush;
 mod pool;
 
 #[cfg(all(test, loom))]
@@ -51,7 +52,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, RwLock};
 
@@ -66,6 +67,7 @@ use crate::record::{Record, TopicPartition};
 use crate::stats::{Counters, ProducerStats};
 pub use batch::ProducerBatch;
 pub use drain::Drained;
+pub use flush::Flush;
 use pool::{BufferPool, ReserveError};
 
 /// What a successful [`Accumulator::append`] reports.
@@ -463,44 +465,4 @@ fn check_partition(
         partition,
         partition_count: partitions.count,
     })
-}
-
-/// A flush in progress; see [`Accumulator::begin_flush`].
-#[derive(Debug)]
-pub struct Flush<'a> {
-    accumulator: &'a Accumulator,
-    upto: u64,
-}
-
-impl Flush<'_> {
-    /// Blocks until every batch opened before the flush began has ended, or
-    /// `timeout` passes (`None`: no limit). Returns whether they all ended.
-    pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        let shared = &self.accumulator.shared;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut incomplete = shared.incomplete.lock();
-        loop {
-            if incomplete.first().map_or(true, |&id| id >= self.upto) {
-                return true;
-            }
-            match deadline {
-                Some(deadline) => {
-                    if shared
-                        .batch_ended
-                        .wait_until(&mut incomplete, deadline)
-                        .timed_out()
-                    {
-                        return incomplete.first().map_or(true, |&id| id >= self.upto);
-                    }
-                }
-                None => shared.batch_ended.wait(&mut incomplete),
-            }
-        }
-    }
-}
-
-impl Drop for Flush<'_> {
-    fn drop(&mut self) {
-        self.accumulator.flushes.fetch_sub(1, Ordering::SeqCst);
-    }
 }

@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use rouse_bench_support::{machine, median};
+
 /// One run's numbers.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Sample {
@@ -136,13 +138,6 @@ pub(crate) struct Row {
 /// pattern matches everything): the ROUSE_BENCH_ONLY and _FILTER syntax.
 pub(crate) fn matches_any(patterns: &str, name: &str) -> bool {
     patterns.split('|').any(|p| name.contains(p))
-}
-
-fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
-    // Unmeasured numbers are NaN (all of a row's, or none): order them
-    // anywhere rather than panic.
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    v[v.len() / 2]
 }
 
 fn range(v: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -321,20 +316,6 @@ fn warm_line(r: &Row) -> Option<String> {
     ))
 }
 
-fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    format!("{cpus} CPUs, {model}")
-}
-
 fn find<'a>(rows: &'a [Row], scenario: &str, peer: PeerKind) -> Option<&'a Row> {
     rows.iter()
         .find(|r| r.scenario.contains(scenario) && r.peer == peer)
@@ -439,9 +420,9 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
     let reading = reading(rows);
     let machine = machine();
     println!("\n{table}\n{warm}\n{reading}\nmachine: {machine}");
-    let Some(path) = std::env::var_os("ROUSE_BENCH_MD") else {
+    if std::env::var_os("ROUSE_BENCH_MD").is_none() {
         return;
-    };
+    }
     let mut md = String::new();
     let _ = writeln!(md, "## Timers\n");
     let env: String = ["ROUSE_BENCH_RUNS", "ROUSE_BENCH_ONLY", "ROUSE_BENCH_FILTER"]
@@ -485,13 +466,5 @@ pub(crate) fn emit(rows: &[Row], runs: usize, quick: bool) {
     let _ = writeln!(md, "\nWarm-up (post-fill numbers are not steady state):\n");
     md.push_str(&warm);
     let _ = writeln!(md, "\n{reading}");
-    let path = std::path::PathBuf::from(path);
-    if let Some(dir) = path.parent() {
-        // The target directory may not exist under the repository when
-        // CARGO_TARGET_DIR points elsewhere.
-        let _ = std::fs::create_dir_all(dir);
-    }
-    if let Err(e) = std::fs::write(&path, md) {
-        println!("could not write ROUSE_BENCH_MD ({}): {e}", path.display());
-    }
+    rouse_bench_support::write_section(&md);
 }
