@@ -43,6 +43,15 @@ pub(crate) struct Versions {
     pub(crate) init_producer_id: Option<i16>,
 }
 
+/// Whether the broker still has its side of the connection open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// Open: more may come.
+    Open,
+    /// The broker closed the connection (end of stream).
+    Closed,
+}
+
 /// What a request in flight was for.
 #[derive(Debug)]
 pub(crate) enum Purpose {
@@ -174,14 +183,15 @@ impl Connection {
         self.phase == Phase::Connecting || !self.out.is_empty()
     }
 
-    /// Reads what the socket has; `Err(UnexpectedEof)` when the peer closed.
-    pub(crate) fn read_available(&mut self) -> io::Result<()> {
+    /// Reads what the socket has, and says whether the peer closed its side
+    /// (what was read before the close is kept for `next_response`).
+    pub(crate) fn read_available(&mut self) -> io::Result<Peer> {
         let mut chunk = [0u8; 64 * 1024];
         loop {
             match self.stream.read(&mut chunk) {
-                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(0) => return Ok(Peer::Closed),
                 Ok(n) => self.inbox.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Peer::Open),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

@@ -11,7 +11,7 @@ use kafka_protocol::messages::ApiKey;
 use rouse_reactor::{Interest, PostAction, Ready, SourceKey, Watch};
 
 use super::{Loop, Poller};
-use crate::client::connection::{Connection, InFlight, Phase, Purpose};
+use crate::client::connection::{Connection, InFlight, Peer, Phase, Purpose};
 use crate::client::resolver::Address;
 use crate::client::{requests, wire};
 use crate::delivery::DeliveryError;
@@ -223,11 +223,11 @@ impl Poller {
         }
         if ready.readable || ready.hang_up {
             let read = link.conn.read_available();
+            // Responses that arrived before a close still count.
             self.handle_responses(key, link, now)?;
-            read.map_err(|e| match e.kind() {
-                io::ErrorKind::UnexpectedEof => "the broker closed the connection".to_string(),
-                _ => e.to_string(),
-            })?;
+            if read.map_err(|e| e.to_string())? == Peer::Closed {
+                return Err("the broker closed the connection".to_string());
+            }
         }
         Ok(())
     }
