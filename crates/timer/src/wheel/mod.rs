@@ -154,8 +154,10 @@ impl<T> TimerWheel<T> {
     /// or `ready` if its tick has come.
     #[inline]
     fn place(&mut self, index: u32, generation: u32, cold: Cold) {
-        match Levels::bucket_for(self.now_tick, self.tick.divide(cold.deadline_ns)) {
+        let due_tick = self.tick.divide(cold.deadline_ns);
+        match Levels::bucket_for(self.now_tick, due_tick) {
             Some(bucket) => {
+                debug_assert!(due_tick > self.now_tick, "only future ticks go in buckets");
                 let pos = self.levels.push(bucket, index, cold.deadline_ns);
                 self.slots.set_place(index, bucket, pos);
             }
@@ -170,9 +172,22 @@ impl<T> TimerWheel<T> {
     /// Takes a live timer's entry out of its bucket, if it is in one.
     fn unplace(&mut self, index: u32, deadline_ns: u64) {
         if let Some((bucket, pos)) = self.slots.take_place(index) {
+            self.debug_check_place(index, bucket, pos);
             self.remove_entry(bucket, pos);
             self.levels.forget(bucket, deadline_ns);
         }
+    }
+
+    /// The invariant that makes cancel O(1): a timer's recorded place is
+    /// the bucket entry that holds it (kept so by `remove_entry` telling the
+    /// entry it moves where it went).
+    #[inline]
+    fn debug_check_place(&self, index: u32, bucket: BucketId, pos: u32) {
+        debug_assert_eq!(
+            self.levels.hints(bucket).get(pos as usize),
+            Some(&index),
+            "timer {index}'s recorded place is not its bucket entry"
+        );
     }
 
     /// Removes the entry at `pos` of `bucket`, telling the entry moved into
@@ -215,7 +230,17 @@ impl<T> TimerWheel<T> {
                 }
                 // Every entry is live: cancel removes its entry at once.
                 for &index in &hints {
+                    debug_assert!(
+                        self.slots.live(index).is_some(),
+                        "no dead entry in a bucket"
+                    );
                     if let Some((generation, cold)) = self.slots.live(index) {
+                        // Never late: a bucket is visited no later than the
+                        // tick of any timer in it.
+                        debug_assert!(
+                            self.tick.divide(cold.deadline_ns) >= tick,
+                            "a timer due before its bucket's visit"
+                        );
                         self.place(index, generation, cold);
                     }
                 }
@@ -299,6 +324,7 @@ impl<T> Timers<T> for TimerWheel<T> {
     fn cancel(&mut self, key: TimerKey) -> Option<T> {
         let (value, place) = self.slots.cancel(key)?;
         if let Some(((bucket, pos), deadline_ns)) = place {
+            self.debug_check_place(key.index, bucket, pos);
             self.remove_entry(bucket, pos);
             self.levels.forget(bucket, deadline_ns);
         }
