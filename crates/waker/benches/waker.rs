@@ -362,27 +362,39 @@ fn latency_rounds(peers: &[Peer], rounds: usize, placement: Placement) -> Vec<Ve
     all
 }
 
+/// What the poller and the waking thread of [`paired`] share.
+#[derive(Default)]
+struct PairedState {
+    /// The poller is about to poll: the next wake may go.
+    armed: AtomicBool,
+    /// When the last wake was sent (ns since the run's base; 0: none).
+    stamp: AtomicU64,
+    /// Which peer sent it: 0 rouse, 1 and 2 mio.
+    which: AtomicU64,
+    /// The CPU the waking thread ran on.
+    waker_cpu: AtomicU64,
+    /// The waking thread is finished.
+    done: AtomicBool,
+}
+
 /// Rouse's eventfd and `mio::Waker` waking one poller in alternation (rouse,
 /// mio, mio again), so that both see the same threads, CPUs and moments of
 /// the machine: `[rouse, mio, mio again]`, `samples` wakes each.
 fn paired(samples: usize, placement: Placement) -> [Round; 3] {
     let (poller_cpu, waker_cpu_pin) = placement.cpus();
     let base = Instant::now();
-    let armed = Arc::new(AtomicBool::new(false));
-    let stamp = Arc::new(AtomicU64::new(0));
-    let which = Arc::new(AtomicU64::new(0));
-    let waker_cpu = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
+    let state = Arc::new(PairedState::default());
     let (tx, rx) = std::sync::mpsc::channel::<(Arc<Waker>, Arc<mio::Waker>)>();
     let poller = {
-        let (armed, stamp, which, waker_cpu, done) = (
-            armed.clone(),
-            stamp.clone(),
-            which.clone(),
-            waker_cpu.clone(),
-            done.clone(),
-        );
+        let state = Arc::clone(&state);
         thread::spawn(move || {
+            let PairedState {
+                armed,
+                stamp,
+                which,
+                waker_cpu,
+                done,
+            } = &*state;
             if let Some(cpu) = poller_cpu {
                 pin_to(cpu);
             }
@@ -418,14 +430,15 @@ fn paired(samples: usize, placement: Placement) -> [Round; 3] {
     };
     let (rouse, mio) = rx.recv().unwrap();
     let waking = {
-        let (armed, stamp, which, waker_cpu, done) = (
-            armed.clone(),
-            stamp.clone(),
-            which.clone(),
-            waker_cpu.clone(),
-            done.clone(),
-        );
+        let state = Arc::clone(&state);
         thread::spawn(move || {
+            let PairedState {
+                armed,
+                stamp,
+                which,
+                waker_cpu,
+                done,
+            } = &*state;
             if let Some(cpu) = waker_cpu_pin {
                 pin_to(cpu);
             }
