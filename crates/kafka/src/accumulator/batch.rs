@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::Shared;
-use crate::batch::{restamp, AppendError, BatchBuilder, BatchError, Stamp};
+use crate::batch::{
+    record_size_upper_bound, restamp, AppendError, BatchBuilder, BatchError, Stamp,
+};
 use crate::config::Compression;
 use crate::delivery::{Completer, DeliveryError, DeliveryFuture, OnDelivery, RecordMetadata};
 use crate::record::{Record, TopicPartition};
@@ -65,6 +67,8 @@ pub struct ProducerBatch {
     pub(super) retry_at: Option<Instant>,
     /// Appends go to the last batch of a queue only while it is open.
     pub(super) open: bool,
+    /// `buffer.memory` could not grow the batch: it is as full as it gets.
+    out_of_memory: bool,
     pub(super) in_flight: bool,
     /// The poll that ended before the poller first drained the batch.
     poll_duration: Option<Duration>,
@@ -107,6 +111,7 @@ impl ProducerBatch {
             attempts: 0,
             retry_at: None,
             open: true,
+            out_of_memory: false,
             in_flight: false,
             poll_duration: None,
             shared,
@@ -127,9 +132,17 @@ impl ProducerBatch {
             Contents::Building(builder) if self.open => builder,
             _ => return Err((AppendError::Full, on_delivery)),
         };
+        if !Self::make_room(builder, &mut self.reserved, &self.shared, record) {
+            self.out_of_memory = true;
+            return Err((AppendError::Full, on_delivery));
+        }
         if let Err(e) = builder.append(record, timestamp) {
             return Err((e, on_delivery));
         }
+        debug_assert!(
+            builder.size_in_bytes() <= self.reserved,
+            "a batch holds no more than its buffer.memory reservation"
+        );
         let grown = builder.size_in_bytes() - self.size;
         let full = builder.is_full();
         self.size += grown;
@@ -146,10 +159,45 @@ impl ProducerBatch {
         Ok((future, full))
     }
 
-    /// Whether no more records fit under `batch.size`.
+    /// Grows the batch's `buffer.memory` reservation (and its buffer) so
+    /// `record` fits, doubling up to `batch.size`: a batch starts small and
+    /// grows only while its partition has a backlog. False when the pool
+    /// has no bytes free right now or senders are waiting for memory: the
+    /// batch then counts as full and the record opens a new one (where the
+    /// sender may block, in turn).
+    fn make_room(
+        builder: &mut BatchBuilder,
+        reserved: &mut usize,
+        shared: &Shared,
+        record: &Record,
+    ) -> bool {
+        if builder.is_empty() {
+            return true; // the opener reserved the first record's exact size
+        }
+        let needed = builder.size_in_bytes() + record_size_upper_bound(record);
+        if needed <= *reserved {
+            return true;
+        }
+        // Past batch.size the builder refuses the record itself.
+        let target = needed
+            .max(reserved.saturating_mul(2))
+            .min(builder.batch_size());
+        if target <= *reserved {
+            return true;
+        }
+        if !shared.pool.try_reserve(target - *reserved) {
+            return false;
+        }
+        *reserved = target;
+        builder.reserve_total(target);
+        true
+    }
+
+    /// Whether no more records fit under `batch.size`, or `buffer.memory`
+    /// had no room to grow the batch for the last one.
     pub fn is_full(&self) -> bool {
         match &self.contents {
-            Contents::Building(b) => b.is_full(),
+            Contents::Building(b) => self.out_of_memory || b.is_full(),
             _ => true,
         }
     }

@@ -46,6 +46,8 @@ mod pool;
 #[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(test)]
+mod memory_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -141,6 +143,9 @@ pub struct Accumulator {
     config: ProducerConfig,
     /// `batch.size`, but never above `max.request.size`.
     batch_limit: usize,
+    /// What a new batch reserves and allocates: `batch_limit` halved until
+    /// it is near [`FIRST_BATCH_BYTES`], so doubling lands on the limit.
+    first_batch_bytes: usize,
     queues: RwLock<HashMap<Arc<str>, HashMap<i32, Queue>>>,
     shared: Arc<Shared>,
     next_batch_id: AtomicU64,
@@ -160,6 +165,23 @@ impl fmt::Debug for Accumulator {
     }
 }
 
+/// About what a new batch starts with. Batches start small and double while
+/// their partition has a backlog, so a large `batch.size` costs memory only
+/// where records queue up: a thousand partitions with a record each hold a
+/// thousand small buffers, not a thousand `batch.size` ones.
+const FIRST_BATCH_BYTES: usize = 16 * 1024;
+
+/// `limit` halved while the half is still at least [`FIRST_BATCH_BYTES`]
+/// (a limit below that is taken whole), so a batch that keeps doubling
+/// ends exactly at `limit`.
+fn first_batch_bytes(limit: usize) -> usize {
+    let mut bytes = limit;
+    while bytes / 2 >= FIRST_BATCH_BYTES {
+        bytes /= 2;
+    }
+    bytes
+}
+
 fn wall_clock_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -169,8 +191,10 @@ fn wall_clock_ms() -> i64 {
 impl Accumulator {
     /// An empty accumulator for these settings.
     pub fn new(config: &ProducerConfig) -> Accumulator {
+        let batch_limit = config.batch_size().min(config.max_request_size());
         Accumulator {
-            batch_limit: config.batch_size().min(config.max_request_size()),
+            batch_limit,
+            first_batch_bytes: first_batch_bytes(batch_limit),
             config: config.clone(),
             queues: RwLock::new(HashMap::new()),
             shared: Arc::new(Shared {
@@ -313,7 +337,9 @@ impl Accumulator {
             partition,
             size,
         } = placed;
-        let want = size.max(self.batch_limit).min(self.config.buffer_memory());
+        let want = size
+            .max(self.first_batch_bytes)
+            .min(self.config.buffer_memory());
         let blocked = || {
             tracing::debug!(want, "buffer.memory exhausted; send blocks");
             if let Some(hook) = &self.on_blocked {

@@ -125,6 +125,17 @@ impl BufferPool {
         outcome
     }
 
+    /// Takes `bytes` only if they are free now and no sender is waiting
+    /// for memory: a growing batch never jumps the queue of blocked senders.
+    pub(crate) fn try_reserve(&self, bytes: usize) -> bool {
+        let mut state = self.state.lock();
+        let granted = !state.closed && state.waiting.is_empty() && state.available >= bytes;
+        if granted {
+            state.available -= bytes;
+        }
+        granted
+    }
+
     /// Gives back bytes taken by [`reserve`](Self::reserve).
     pub(crate) fn release(&self, bytes: usize) {
         let mut state = self.state.lock();
@@ -175,6 +186,35 @@ mod tests {
         assert_eq!(pool.used(), 100);
         pool.release(kept);
         assert_eq!(pool.used(), 0);
+    }
+
+    #[test]
+    fn growth_takes_only_free_bytes_and_never_jumps_a_blocked_sender() {
+        let pool = Arc::new(BufferPool::new(100));
+        assert!(pool.try_reserve(60));
+        assert!(!pool.try_reserve(50), "only 40 bytes are free");
+        let (tx, rx) = mpsc::sync_channel(1);
+        let waiter = {
+            let pool = Arc::clone(&pool);
+            std::thread::spawn(move || {
+                let r = pool.reserve(50, Duration::from_secs(10), || tx.send(()).unwrap());
+                r.map(Reservation::keep)
+            })
+        };
+        rx.recv().unwrap();
+        // Wait until the waiter is queued: its ticket is in before the hook.
+        assert!(pool.has_waiters());
+        assert!(
+            !pool.try_reserve(10),
+            "40 bytes are free, but a sender waits"
+        );
+        pool.release(20);
+        assert_eq!(waiter.join().unwrap(), Ok(50));
+        assert!(pool.try_reserve(10));
+        assert_eq!(pool.used(), 100);
+        pool.close();
+        pool.release(100);
+        assert!(!pool.try_reserve(1), "a closed pool gives nothing");
     }
 
     #[test]

@@ -115,6 +115,14 @@ pub fn record_size_in_first_position(record: &Record) -> usize {
     varint_len(body as i32) + body
 }
 
+/// Bytes one record may take anywhere in a batch: its first-position size
+/// plus the widest timestamp and offset deltas (varints of up to 10 and 5
+/// bytes where the first record's take 1) and a length prefix one byte
+/// longer. What a batch must have room for before it takes the record.
+pub(crate) fn record_size_upper_bound(record: &Record) -> usize {
+    record_size_in_first_position(record) + 9 + 4 + 1
+}
+
 fn bytes_field_len(field: Option<&[u8]>) -> usize {
     match field {
         Some(b) => varint_len(b.len() as i32) + b.len(),
@@ -248,6 +256,21 @@ impl BatchBuilder {
         self.count += 1;
         self.max_timestamp = self.max_timestamp.max(timestamp);
         Ok(())
+    }
+
+    /// Makes room for `total` bytes in all (header included) without
+    /// waiting for an append to grow the buffer, so the memory follows the
+    /// caller's `buffer.memory` reservation rather than the allocator's
+    /// doubling.
+    pub fn reserve_total(&mut self, total: usize) {
+        if let Some(more) = total.checked_sub(self.buf.len()) {
+            self.buf.reserve(more);
+        }
+    }
+
+    /// The size at which the batch counts as full (`batch.size`).
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
     }
 
     /// Records appended so far.
