@@ -78,6 +78,7 @@ mod client;
 mod config;
 mod delivery;
 mod error;
+mod fast_map;
 mod partitioner;
 mod record;
 mod stats;

@@ -21,8 +21,8 @@
 //! as unsigned, which is the same thing. Ports that sign-extend disagree with
 //! Java for any byte above 0x7f.
 
+use crate::fast_map::FastMap;
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 
@@ -129,7 +129,7 @@ pub struct DefaultPartitioner {
 #[derive(Debug)]
 struct Sticky {
     /// The current sticky partition of each topic.
-    current: HashMap<String, i32>,
+    current: FastMap<String, i32>,
     /// xorshift64* state; the choice only needs to spread, not be secret.
     rng: u64,
 }
@@ -151,7 +151,7 @@ impl DefaultPartitioner {
     pub fn with_seed(seed: u64) -> DefaultPartitioner {
         DefaultPartitioner {
             state: Mutex::new(Sticky {
-                current: HashMap::new(),
+                current: FastMap::default(),
                 // xorshift must not start at zero.
                 rng: seed | 1,
             }),

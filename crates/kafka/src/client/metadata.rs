@@ -17,6 +17,7 @@ use kafka_protocol::messages::MetadataResponse;
 use kafka_protocol::ResponseError;
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::fast_map::FastMap;
 use crate::record::TopicPartition;
 
 /// One topic's layout.
@@ -37,8 +38,8 @@ pub(crate) enum Lookup {
     Known(Arc<TopicLayout>),
     /// The brokers answered that the topic cannot be used (error code).
     Refused(i16),
-    /// No answer within the wait.
-    TimedOut,
+    /// No answer within the wait (how long the sender waited).
+    TimedOut(Duration),
     /// The producer closed (or failed fatally) while the sender waited.
     Closed,
 }
@@ -46,7 +47,7 @@ pub(crate) enum Lookup {
 #[derive(Debug, Default)]
 struct State {
     brokers: HashMap<BrokerId, (String, u16)>,
-    topics: HashMap<Arc<str>, Arc<TopicLayout>>,
+    topics: FastMap<Arc<str>, Arc<TopicLayout>>,
     refused: HashMap<String, i16>,
     wanted: BTreeSet<String>,
     refreshed: Option<Instant>,
@@ -78,7 +79,9 @@ impl Metadata {
             state.wanted.insert(topic.to_owned());
         }
         wake();
-        let deadline = Instant::now() + max_block;
+        // Only a sender that must wait reads the clock.
+        let started = Instant::now();
+        let deadline = started + max_block;
         let mut guard = self.waiters.lock();
         loop {
             {
@@ -94,7 +97,7 @@ impl Metadata {
                 }
             }
             if self.changed.wait_until(&mut guard, deadline).timed_out() {
-                return Lookup::TimedOut;
+                return Lookup::TimedOut(started.elapsed());
             }
         }
     }
@@ -292,7 +295,7 @@ mod tests {
         assert!(matches!(looked, Lookup::Refused(29)), "{looked:?}");
         assert!(matches!(
             metadata.lookup("other", Duration::from_millis(10), || {}),
-            Lookup::TimedOut
+            Lookup::TimedOut(waited) if waited >= Duration::from_millis(10)
         ));
         assert!(
             metadata.needs_refresh(Instant::now(), Duration::from_secs(300)),

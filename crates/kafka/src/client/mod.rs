@@ -189,7 +189,6 @@ impl Producer {
         if shared.accumulator.is_closed() {
             return Err(self.refused(record));
         }
-        let started = Instant::now();
         let layout = match shared
             .metadata
             .lookup(&record.topic, config.max_block(), || self.wake(true))
@@ -203,10 +202,10 @@ impl Producer {
                 })
             }
             Lookup::Closed => return Err(self.refused(record)),
-            Lookup::TimedOut => {
+            Lookup::TimedOut(waited) => {
                 return Err(ProducerError::MetadataTimeout {
                     topic: record.topic.clone(),
-                    waited: started.elapsed(),
+                    waited,
                     cause: shared.metadata.unreachable(),
                     record: Box::new(record),
                 })
@@ -216,12 +215,12 @@ impl Producer {
             count: layout.partitions,
             available: &layout.available,
         };
-        let appended = match shared.accumulator.append(
+        let appended = match shared.accumulator.append_at(
             record,
             &*self.inner.partitioner,
             partitions,
             on_delivery,
-            Instant::now(),
+            Instant::now,
         ) {
             Ok(appended) => appended,
             Err(ProducerError::Closed { record }) => return Err(self.refused(*record)),
