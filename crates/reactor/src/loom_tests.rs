@@ -230,6 +230,8 @@ fn loom_the_watchdog_thread_exits_when_dropped() {
         let entered = watchdog.enter(&name);
         watchdog.exit(entered, &name);
         // Returns only if the thread saw the stop: a lost unpark deadlocks.
+        // (Here loom's park is the real one, and the watchdog thread blocks
+        // on nothing else, so loom keeps every unpark's token.)
         drop(watchdog);
     });
 }
