@@ -6,7 +6,7 @@ use crate::cmd::{Failed, Step};
 /// Crates with loom models, run with `--cfg loom` in their own target dir so
 /// the normal build stays cached. Only tests named for loom run there: other
 /// unit tests would touch loom's types outside a model.
-const LOOM_CRATES: &[&str] = &["rouse-waker", "rouse-kafka"];
+const LOOM_CRATES: &[&str] = &["rouse-waker", "rouse-reactor", "rouse-kafka"];
 
 /// The topic (and partitions) crates/kafka/tests/tansu.rs writes to on the
 /// tansu this task starts.

@@ -21,7 +21,6 @@
 
 use std::io;
 use std::marker::PhantomData;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +28,7 @@ use mio::{Events, Interest as MioInterest, Poll};
 use rouse_timer::{Clock, Expired, MonotonicClock};
 use rouse_waker::Waker;
 
-use crate::handle::{Command, Handle, Shared};
+use crate::handle::{report_unrun, Command, Handle, Shared};
 use crate::io_table::{IoTable, SourceKey, WAKER_TOKEN};
 use crate::metrics::Metrics;
 use crate::signals::SignalTable;
@@ -177,15 +176,19 @@ impl<D> EventLoop<D> {
         self.shared.clock.now()
     }
 
-    /// Makes `run` return after this iteration.
+    /// Makes `run` return after this iteration (if no run is in progress,
+    /// the next one returns at once).
     pub fn stop(&mut self) {
-        self.shared.stopping.store(true, Ordering::Release);
+        // Our own thread: it is awake, no wake needed.
+        self.shared.lifecycle.request_stop(|| {});
     }
 
     /// Runs until [`stop`](EventLoop::stop) (from any thread), lending
     /// `data` to every handler, callback and timer. A stop that came before
-    /// the call makes it return at once. Only errors of the poller itself
-    /// end it early; handler errors never do.
+    /// the call makes it return at once; a stop is never lost (one from
+    /// another thread wakes a sleeping loop), and each stop ends one run.
+    /// Only errors of the poller itself end it early; handler errors never
+    /// do.
     pub fn run(&mut self, data: &mut D) -> io::Result<()> {
         self.run_until(data, |_, _| false)
     }
@@ -199,7 +202,7 @@ impl<D> EventLoop<D> {
         mut done: impl FnMut(&mut EventLoop<D>, &mut D) -> bool,
     ) -> io::Result<()> {
         loop {
-            if self.shared.stopping.swap(false, Ordering::AcqRel) || done(self, data) {
+            if self.shared.lifecycle.take_stop() || done(self, data) {
                 return Ok(());
             }
             self.turn(data, None, &mut done)?;
@@ -225,7 +228,7 @@ impl<D> EventLoop<D> {
 
         // 1. What this round runs: work queued so far, timers due now.
         let mut local = std::mem::take(&mut self.local);
-        std::mem::swap(&mut *self.shared.queue.lock(), &mut self.commands);
+        self.shared.lifecycle.take_posted(&mut self.commands);
         let now = self.now();
         let mut due = std::mem::take(&mut self.due);
         self.timers.take_due(now, &mut due);
@@ -272,10 +275,11 @@ impl<D> EventLoop<D> {
     }
 
     fn poll_timeout(&mut self, max_wait: Option<Duration>) -> Duration {
+        // The stop and posted work are looked at here, after this round
+        // took them: one that comes later wakes the poll below.
         let work_waiting = !self.local.is_empty()
-            || self.shared.has_queued()
             || self.io.any_level_owed()
-            || self.shared.stopping.load(Ordering::Acquire);
+            || self.shared.lifecycle.work_waiting();
         let timeout = if work_waiting {
             Duration::ZERO
         } else {
@@ -355,12 +359,17 @@ impl<D> EventLoop<D> {
 }
 
 impl<D> Drop for EventLoop<D> {
+    /// Closes the loop: from here on its handles refuse everything (and say
+    /// [`is_closed`](Handle::is_closed)); work they queued that never ran is
+    /// reported, then every registration is removed (its source closed).
     fn drop(&mut self) {
-        self.shared.closed.store(true, Ordering::Release);
+        let unrun = self.shared.lifecycle.close();
         for key in self.io.keys() {
             self.remove(key);
         }
-        self.shared.queue.lock().clear();
+        // Dropped outside the queue's lock: their destructors may use a
+        // handle (and are refused).
+        report_unrun(unrun);
     }
 }
 

@@ -3,15 +3,15 @@
 //! at most one wake syscall per loop sleep (the waker coalesces the rest, and
 //! none at all while the loop is awake).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use rouse_timer::{saturating_add, Clock};
 use rouse_waker::{Waker, WakerStats};
 
 use crate::error::LoopClosed;
+use crate::lifecycle::Lifecycle;
 use crate::EventLoop;
 
 /// A callback queued from another thread.
@@ -37,11 +37,12 @@ pub(crate) enum Command<D> {
     Cancel(TimerId),
 }
 
+/// What the loop shares with its handles.
 pub(crate) struct Shared<D> {
     pub(crate) waker: Waker,
-    pub(crate) queue: Mutex<Vec<Command<D>>>,
-    pub(crate) stopping: AtomicBool,
-    pub(crate) closed: AtomicBool,
+    /// The queue, the stop request and the closed flag (their contracts are
+    /// in `lifecycle.rs`).
+    pub(crate) lifecycle: Lifecycle<Command<D>>,
     next_timer: AtomicU64,
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -50,9 +51,7 @@ impl<D> Shared<D> {
     pub(crate) fn new(waker: Waker, clock: Arc<dyn Clock>) -> Shared<D> {
         Shared {
             waker,
-            queue: Mutex::new(Vec::new()),
-            stopping: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
+            lifecycle: Lifecycle::new(),
             next_timer: AtomicU64::new(1),
             clock,
         }
@@ -62,13 +61,12 @@ impl<D> Shared<D> {
         TimerId(self.next_timer.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// Queues `command` and wakes the loop; a closed loop refuses it (the
+    /// command is dropped here, on the caller's thread).
     fn push(&self, command: Command<D>) -> Result<(), LoopClosed> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(LoopClosed);
-        }
-        self.queue.lock().push(command);
-        self.wake();
-        Ok(())
+        self.lifecycle
+            .post(command, || self.wake())
+            .map_err(|_refused| LoopClosed)
     }
 
     pub(crate) fn wake(&self) {
@@ -76,9 +74,35 @@ impl<D> Shared<D> {
             tracing::error!(%err, "waking the event loop failed");
         }
     }
+}
 
-    pub(crate) fn has_queued(&self) -> bool {
-        !self.queue.lock().is_empty()
+/// Reports the work a dropped loop never ran (what other threads queued in
+/// its last iteration), then drops it. Callbacks were promised a run, so they
+/// are a warning; timers and cancels die with the loop's own timers.
+pub(crate) fn report_unrun<D>(commands: Vec<Command<D>>) {
+    let (mut callbacks, mut timers, mut first) = (0usize, 0usize, None);
+    for command in &commands {
+        match command {
+            Command::Callback { name, .. } => {
+                callbacks += 1;
+                first = first.or(Some(*name));
+            }
+            Command::Timer { .. } => timers += 1,
+            Command::Cancel(_) => {}
+        }
+    }
+    if let Some(first) = first {
+        tracing::warn!(
+            callbacks,
+            timers,
+            first,
+            "the event loop was dropped with callbacks other threads had queued; they will not run"
+        );
+    } else if timers > 0 {
+        tracing::debug!(
+            timers,
+            "the event loop was dropped with timers queued from other threads"
+        );
     }
 }
 
@@ -87,9 +111,15 @@ impl<D> Shared<D> {
 /// only the callbacks that will get it travel).
 ///
 /// Everything it queues runs on the loop thread, in the order queued, on the
-/// loop's next iteration, with the loop and its data. A loop that was
-/// dropped answers [`LoopClosed`]; a callback that races with the drop may
-/// be dropped without running.
+/// loop's next iteration, with the loop and its data.
+///
+/// Racing with the loop's drop, each call has one of two outcomes, never a
+/// third: it is refused with [`LoopClosed`] (the callback is dropped on the
+/// calling thread and never runs), or it is accepted before the drop began:
+/// then it runs, or, if the loop is dropped before its next iteration, it
+/// is dropped with the loop and reported (a `tracing` warning naming the
+/// first such callback). Nothing accepted runs after the drop began, and
+/// nothing is left queued on a dropped loop.
 pub struct Handle<D = ()> {
     pub(crate) shared: Arc<Shared<D>>,
 }
@@ -156,15 +186,20 @@ impl<D> Handle<D> {
     }
 
     /// Makes [`EventLoop::run`] return after the current iteration, waking a
-    /// sleeping loop at once.
+    /// sleeping loop at once; if no run is in progress, the next one returns
+    /// at once. A stop is never lost, whatever the loop is doing, and what
+    /// this thread did before `stop` is visible to the loop thread once the
+    /// run it ends returns.
     pub fn stop(&self) {
-        self.shared.stopping.store(true, Ordering::Release);
-        self.shared.wake();
+        let shared = &*self.shared;
+        shared.lifecycle.request_stop(|| shared.wake());
     }
 
-    /// Whether the loop was dropped.
+    /// Whether the loop was dropped (true from the moment its drop began:
+    /// it will run nothing more and refuses everything). Once this answers
+    /// true, what the loop thread did before the drop is visible here.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
+        self.shared.lifecycle.is_closed()
     }
 
     /// The loop's clock, as the loop reads it.

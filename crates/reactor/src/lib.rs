@@ -97,6 +97,12 @@
 //! * **Timeouts.** The poll timeout is 0 when work is waiting, else the time
 //!   to the next timer capped by the default timeout: never a busy loop,
 //!   never sleeping past a due timer (timers are at most one 1 ms tick late).
+//! * **Stop and drop across threads.** A [`Handle::stop`] is never lost: it
+//!   ends the run in progress after its iteration, or the next run at once.
+//!   Work a handle queues is either refused with [`LoopClosed`] or accepted
+//!   before the loop's drop began, and then runs or is reported as dropped
+//!   with the loop; nothing runs after the drop, and
+//!   [`Handle::is_closed`] is true from its start. (Loom models check these.)
 //! * **Wakes** from other threads cost one syscall at most per sleep, none
 //!   while the loop is awake (the waker's announce-sleep protocol).
 //! * **Blocked-loop detector** ([`Builder::blocked_threshold`]): a call that
@@ -113,12 +119,17 @@ mod handler;
 mod interest;
 mod io_table;
 mod label;
+mod lifecycle;
 mod metrics;
 mod scheduling;
 mod signals;
 mod sources;
+mod sync;
 mod timer_table;
 mod watchdog;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 pub use error::{Direction, LoopClosed, RegisterError};
 pub use event_loop::{Builder, EventLoop};

@@ -9,15 +9,20 @@
 //! threshold, and warns once per call that is over it, naming it. When the
 //! call returns, the loop thread warns again with its total time. Times are
 //! real (monotonic), whatever clock the loop's timers use.
+//!
+//! Stopping (the loop's drop) raises a [`StopFlag`] and then unparks the
+//! thread, which looks at the flag before every park: the thread exits at
+//! once, not a quarter threshold later, and the drop's join cannot hang (a
+//! loom model in `loom_tests.rs` runs this code).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::label::Label;
+use crate::lifecycle::StopFlag;
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{park_timeout, AtomicU64, Mutex};
 
 struct Published {
     epoch: Instant,
@@ -28,7 +33,7 @@ struct Published {
     name: Mutex<Label>,
     reports: AtomicU64,
     slow_calls: AtomicU64,
-    stop: AtomicBool,
+    stop: StopFlag,
 }
 
 /// The loop thread's side of the detector.
@@ -53,7 +58,7 @@ impl Watchdog {
             name: Mutex::new(Label::Static("")),
             reports: AtomicU64::new(0),
             slow_calls: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
+            stop: StopFlag::new(),
         });
         let watched = Arc::clone(&published);
         let thread = thread::Builder::new()
@@ -106,10 +111,10 @@ impl Watchdog {
 }
 
 impl Drop for Watchdog {
+    /// Stops the thread and waits for it: it exits at once.
     fn drop(&mut self) {
-        self.published.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
+            self.published.stop.raise(|| thread.thread().unpark());
             let _ = thread.join();
         }
     }
@@ -118,8 +123,8 @@ impl Drop for Watchdog {
 fn watch(p: &Published, threshold: Duration) {
     let every = (threshold / 4).max(Duration::from_millis(1));
     let mut reported_call = u64::MAX;
-    while !p.stop.load(Ordering::Acquire) {
-        thread::park_timeout(every);
+    while !p.stop.is_raised() {
+        park_timeout(every);
         let since = p.busy_since.load(Ordering::Acquire);
         let call = p.call.load(Ordering::Relaxed);
         if since == 0 || call == reported_call {

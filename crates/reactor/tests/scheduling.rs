@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rouse_reactor::EventLoop;
+use rouse_reactor::{EventLoop, Handle, LoopClosed};
 use rouse_timer::ManualClock;
 
 fn manual_loop() -> (EventLoop, ManualClock) {
@@ -291,6 +291,47 @@ fn a_dropped_loop_refuses_more_work() {
     drop(el);
     assert!(handle.is_closed());
     assert!(handle.add_callback(|_, _| {}).is_err());
+}
+
+/// Posts to the loop from its destructor, saying what the loop answered.
+struct PostsOnDrop {
+    handle: Handle,
+    answer: crossbeam_channel::Sender<Result<(), LoopClosed>>,
+}
+
+impl Drop for PostsOnDrop {
+    fn drop(&mut self) {
+        let _ = self.answer.send(self.handle.add_callback(|_, _| {}));
+    }
+}
+
+#[test]
+fn work_queued_on_a_dropped_loop_is_dropped_with_it_and_may_post_from_its_destructor() {
+    let (answer, answers) = crossbeam_channel::unbounded();
+    // On a thread of its own, bounded: dropping the queued callback under the
+    // queue's lock would deadlock when its destructor posts.
+    let owner = std::thread::spawn(move || {
+        let el: EventLoop = EventLoop::new().unwrap();
+        let handle = el.handle();
+        let guard = PostsOnDrop {
+            handle: handle.clone(),
+            answer,
+        };
+        handle
+            .add_callback(move |_, _| drop(guard))
+            .expect("the loop is open");
+        drop(el); // never ran the callback: it is dropped with the loop
+        handle.is_closed()
+    });
+    let answered = answers
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the queued callback was neither dropped with the loop nor run");
+    assert_eq!(
+        answered,
+        Err(LoopClosed),
+        "a post from a dropped loop's work"
+    );
+    assert!(owner.join().unwrap());
 }
 
 #[test]
