@@ -92,9 +92,14 @@ pub(crate) struct Generated {
 pub(crate) fn generate() -> Result<Generated, rcgen::Error> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "rouse-kafka-mock CA");
+    // A name of its own per start, so a client trusting an older run's CA
+    // is told the issuer is unknown rather than that a signature is bad.
+    let mut tag = [0u8; 4];
+    getrandom::fill(&mut tag).map_err(|_| rcgen::Error::RingUnspecified)?;
+    ca_params.distinguished_name.push(
+        DnType::CommonName,
+        format!("rouse-kafka-mock CA {:08x}", u32::from_be_bytes(tag)),
+    );
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,
