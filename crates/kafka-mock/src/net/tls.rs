@@ -145,3 +145,6 @@ impl AsRawFd for Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
