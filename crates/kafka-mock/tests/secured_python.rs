@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::ResponseError;
 use rouse_kafka_mock::{
     CertFiles, ClusterConfig, MockCluster, SaslConfig, SaslMechanism, TlsConfig,
 };
@@ -250,4 +252,54 @@ fn mutual_tls_needs_a_client_certificate() {
         .records("mtls-no-cert", 0)
         .expect("topic")
         .is_empty());
+}
+
+/// A 3-broker SASL_SSL cluster and a SCRAM-SHA-256 client of it.
+fn faults_cluster(name: &str) -> (MockCluster, CertFiles) {
+    let config = ClusterConfig::new(3)
+        .with_tls(TlsConfig::generated())
+        .with_sasl(sasl());
+    let cluster = MockCluster::start(config).expect("starts");
+    let files = cert_files(&cluster, name);
+    (cluster, files)
+}
+
+fn scram_client(ca: &Path) -> Client<'_> {
+    Client {
+        protocol: "SASL_SSL",
+        mechanism: Some(SaslMechanism::ScramSha256),
+        password: PASSWORD,
+        ca: Some(ca),
+        ..Client::default()
+    }
+}
+
+#[test]
+#[ignore = "needs ROUSE_PYTHON (a python with kafka-python); cargo xtask ci sets it"]
+fn kafka_python_rides_out_injected_faults_over_sasl_ssl() {
+    // The same run without faults: how many logins it takes.
+    let (calm, files) = faults_cluster("calm");
+    let (line, ok) = run(&calm, "calm", &scram_client(&files.ca));
+    assert_round_trip(&line, ok);
+    let (baseline, _) = calm.sasl_logins();
+
+    let (cluster, files) = faults_cluster("faults");
+    let faults = cluster.handle();
+    // Refused produces are retried; a dropped connection is reopened, which
+    // means a new TLS handshake and a new SCRAM login.
+    faults.fail_next(ApiKey::Produce, None, ResponseError::NotLeaderOrFollower, 3);
+    faults.drop_connection_after(None, 12);
+    faults.delay_responses(ApiKey::Fetch, None, Duration::from_millis(20));
+    let (line, ok) = run(&cluster, "faults", &scram_client(&files.ca));
+    assert_round_trip(&line, ok);
+    let stored: usize = (0..3)
+        .map(|p| faults.records("faults", p).expect("partition").len())
+        .sum();
+    assert!(stored >= RECORDS, "{stored} records stored");
+    let (logins, refused) = cluster.sasl_logins();
+    assert_eq!(refused, 0);
+    assert!(
+        logins > baseline,
+        "{logins} logins against {baseline} without faults: the dropped connection logged in again"
+    );
 }

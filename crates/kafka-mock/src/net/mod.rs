@@ -23,6 +23,7 @@ use crossbeam_channel::bounded;
 use mio::net::TcpListener;
 use rouse_reactor::Handle;
 
+use crate::sasl::Users;
 use crate::security::server::ListenerSecurity;
 use crate::{ClusterConfig, ClusterError, ClusterHandle, GeneratedCerts};
 use sockets::{Loop, Sockets};
@@ -59,6 +60,7 @@ pub struct MockCluster {
     thread: Option<JoinHandle<()>>,
     security_protocol: &'static str,
     generated: Option<GeneratedCerts>,
+    users: Option<Arc<Users>>,
 }
 
 impl MockCluster {
@@ -77,6 +79,7 @@ impl MockCluster {
             (true, true) => "SASL_SSL",
         };
         let generated = security.generated.clone();
+        let users = security.sasl.clone();
         let cluster = ClusterHandle::new(config)?;
         let mut listeners = Vec::new();
         for broker in cluster.brokers() {
@@ -136,6 +139,7 @@ impl MockCluster {
             thread: Some(thread),
             security_protocol,
             generated,
+            users,
         })
     }
 
@@ -175,6 +179,12 @@ impl MockCluster {
     /// The CA certificate clients must trust (PEM), when it was generated.
     pub fn tls_ca_pem(&self) -> Option<&str> {
         self.generated.as_ref().map(GeneratedCerts::ca_pem)
+    }
+
+    /// SASL logins so far over all connections, as (succeeded, refused);
+    /// `(0, 0)` without SASL. A client that reconnects logs in again.
+    pub fn sasl_logins(&self) -> (u64, u64) {
+        self.users.as_ref().map_or((0, 0), |users| users.counts())
     }
 
     /// Bytes of not-yet-whole request frames buffered right now, over all

@@ -217,12 +217,14 @@ impl Session {
             _ => Err("SASL token out of turn".to_owned()),
         };
         if let Err(reason) = &result {
+            self.users.count(false);
             tracing::warn!(%reason, "SASL authentication failed");
         }
         result
     }
 
     fn logged_in(&mut self, user: String, mechanism: SaslMechanism, reply: Vec<u8>) -> Vec<u8> {
+        self.users.count(true);
         tracing::info!(%user, %mechanism, "SASL authentication succeeded");
         self.state = State::Authenticated;
         reply

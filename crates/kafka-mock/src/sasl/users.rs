@@ -3,6 +3,7 @@
 //! random salt per user and hash) for SCRAM.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::scram::{self, Credential, Hash};
 use crate::{ClusterError, SaslConfig, SaslMechanism};
@@ -17,6 +18,9 @@ struct User {
 pub(crate) struct Users {
     mechanisms: Vec<SaslMechanism>,
     users: HashMap<String, User>,
+    /// Logins that succeeded and that were refused, over all connections.
+    succeeded: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl Users {
@@ -71,7 +75,30 @@ impl Users {
             };
             users.insert(name.clone(), user);
         }
-        Ok(Users { mechanisms, users })
+        Ok(Users {
+            mechanisms,
+            users,
+            succeeded: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        })
+    }
+
+    /// Counts one login's outcome.
+    pub(crate) fn count(&self, succeeded: bool) {
+        let counter = if succeeded {
+            &self.succeeded
+        } else {
+            &self.refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Logins so far: (succeeded, refused).
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.succeeded.load(Ordering::Relaxed),
+            self.refused.load(Ordering::Relaxed),
+        )
     }
 
     /// The mechanisms offered, in the order SaslHandshake lists them.

@@ -59,7 +59,14 @@ def consume(args):
         fetch_max_wait_ms=100,
         **settings(args),
     )
-    partitions = [TopicPartition(args.topic, p) for p in sorted(consumer.partitions_for_topic(args.topic))]
+    # A dropped connection (an injected fault) can leave the first metadata
+    # answer empty: ask again, within a bound.
+    deadline = time.time() + 20
+    found = consumer.partitions_for_topic(args.topic)
+    while not found and time.time() < deadline:
+        time.sleep(0.1)
+        found = consumer.partitions_for_topic(args.topic)
+    partitions = [TopicPartition(args.topic, p) for p in sorted(found or [])]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     got = []
