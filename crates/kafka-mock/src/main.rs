@@ -60,6 +60,10 @@ struct Args {
     /// SASL mechanisms offered, comma-separated (default all three).
     #[arg(long = "sasl-mechanism", value_delimiter = ',', value_parser = parse_mechanism)]
     sasl_mechanisms: Vec<SaslMechanism>,
+    /// KIP-368: a login lasts this many milliseconds; clients re-authenticate
+    /// before it ends or are disconnected (default: no limit).
+    #[arg(long)]
+    sasl_session_lifetime_ms: Option<u64>,
 }
 
 fn parse_user(spec: &str) -> Result<(String, String), String> {
@@ -158,6 +162,9 @@ fn secured(mut config: ClusterConfig, args: &Args) -> Result<ClusterConfig, Stri
         }
         if !args.sasl_mechanisms.is_empty() {
             sasl = sasl.with_mechanisms(args.sasl_mechanisms.iter().copied());
+        }
+        if let Some(ms) = args.sasl_session_lifetime_ms {
+            sasl = sasl.with_session_lifetime(std::time::Duration::from_millis(ms));
         }
         config = config.with_sasl(sasl);
     } else if !args.sasl_mechanisms.is_empty() {

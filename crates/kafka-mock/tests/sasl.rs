@@ -264,3 +264,31 @@ fn a_listener_without_sasl_answers_sasl_requests_with_illegal_state() {
     assert_eq!(response.error_code, ResponseError::IllegalSaslState.code());
     metadata_works(&mut client);
 }
+
+#[test]
+fn kip_368_reauthentication_over_a_socket() {
+    let lifetime = std::time::Duration::from_millis(300);
+    let config = ClusterConfig::new(1).with_sasl(sasl().with_session_lifetime(lifetime));
+    let cluster = MockCluster::start(config).expect("starts");
+    let mut client = plain(cluster.broker_address(1).unwrap());
+    let login = |client: &mut Client<std::net::TcpStream>| {
+        assert_eq!(handshake(client, 1, "PLAIN").error_code, 0);
+        authenticate(client, b"\0alice\0a-secret".to_vec())
+    };
+    let response = login(&mut client);
+    assert_eq!(
+        (response.error_code, response.session_lifetime_ms),
+        (0, 300)
+    );
+    std::thread::sleep(lifetime / 2);
+    assert_eq!(login(&mut client).error_code, 0, "re-authenticated in time");
+    std::thread::sleep(lifetime / 2 + lifetime / 4);
+    metadata_works(&mut client); // the renewed login is still valid
+    std::thread::sleep(lifetime / 2);
+    client.send(9, &MetadataRequest::default()).unwrap();
+    assert!(
+        client.is_closed(),
+        "a request after expiry closes the connection"
+    );
+    assert_eq!(cluster.sasl_logins(), (2, 0));
+}

@@ -13,14 +13,23 @@
 //! refused login is answered with `SASL_AUTHENTICATION_FAILED` and its
 //! reason, then the connection closes (after SaslHandshake v0, whose tokens
 //! go unframed, it closes without an answer). Once logged in every frame
-//! goes to the cluster, fault injection included. No session lifetime is
-//! set, so clients never re-authenticate (KIP-368).
+//! goes to the cluster, fault injection included.
+//!
+//! With a session lifetime ([`SaslConfig::with_session_lifetime`]), KIP-368:
+//! SaslAuthenticate v1+ reports it, a SaslHandshake v1 on a logged-in
+//! connection starts a re-authentication (same mechanism, same user; other
+//! requests wait, as clients do), and the first request after the lifetime
+//! ends closes the connection. Without one, SaslHandshake after login goes
+//! to the cluster, which answers `ILLEGAL_SASL_STATE`.
+//!
+//! [`SaslConfig::with_session_lifetime`]: crate::SaslConfig::with_session_lifetime
 
 pub(crate) mod plain;
 pub(crate) mod scram;
 pub(crate) mod users;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64ct::{Base64, Encoding};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -70,10 +79,19 @@ enum State {
     Failed,
 }
 
+/// Who is logged in on a connection, and until when.
+struct Login {
+    user: String,
+    mechanism: SaslMechanism,
+    expires: Option<Instant>,
+}
+
 /// One connection's SASL state.
 pub(crate) struct Session {
     users: Arc<Users>,
     state: State,
+    /// The current login; during a re-authentication, the one it renews.
+    login: Option<Login>,
 }
 
 impl Session {
@@ -81,13 +99,14 @@ impl Session {
         Session {
             users,
             state: State::Start,
+            login: None,
         }
     }
 
     /// What to do with `frame` (the payload after its length prefix).
     pub(crate) fn step(&mut self, frame: Bytes) -> Step {
         match &self.state {
-            State::Authenticated => return Step::Cluster(frame),
+            State::Authenticated => return self.logged_in_step(frame),
             State::Failed => return Step::Close("SASL authentication already failed".to_owned()),
             _ => {}
         }
@@ -124,6 +143,27 @@ impl Session {
         }
     }
 
+    /// A frame on a logged-in connection: the cluster's, unless the login
+    /// has expired (close) or the client re-authenticates (KIP-368).
+    fn logged_in_step(&mut self, frame: Bytes) -> Step {
+        let expires = self.login.as_ref().and_then(|l| l.expires);
+        if expires.is_some_and(|at| Instant::now() >= at) {
+            self.state = State::Failed;
+            let lifetime = self.users.session_lifetime().unwrap_or_default();
+            return Step::Close(format!(
+                "SASL session expired ({lifetime:?} after login) without re-authentication (KIP-368)"
+            ));
+        }
+        let is_handshake = frame
+            .get(..4)
+            .is_some_and(|p| i16::from_be_bytes([p[0], p[1]]) == ApiKey::SaslHandshake as i16);
+        if !is_handshake || self.users.session_lifetime().is_none() {
+            return Step::Cluster(frame);
+        }
+        let version = i16::from_be_bytes([frame[2], frame[3]]);
+        self.handshake(frame, version)
+    }
+
     fn handshake(&mut self, frame: Bytes, version: i16) -> Step {
         let Some((correlation_id, request)) = decode::<SaslHandshakeRequest>(frame, version) else {
             return self.malformed(ApiKey::SaslHandshake, version);
@@ -144,6 +184,16 @@ impl Session {
             response.error_code = ResponseError::UnsupportedSaslMechanism.code();
             return answer(correlation_id, version, &response, true);
         };
+        if let Some(login) = &self.login {
+            // KIP-368: re-authentication keeps the mechanism and needs
+            // SaslAuthenticate framing (handshake v1).
+            if login.mechanism != mechanism || version < 1 {
+                tracing::warn!(%mechanism, version, "re-authentication refused: it must use SaslHandshake v1 and the first login's mechanism");
+                self.state = State::Failed;
+                response.error_code = ResponseError::IllegalSaslState.code();
+                return answer(correlation_id, version, &response, true);
+            }
+        }
         self.state = State::Chosen {
             mechanism,
             framed: version >= 1,
@@ -160,6 +210,13 @@ impl Session {
         match self.token(&request.auth_bytes) {
             Ok(token) => {
                 response.auth_bytes = Bytes::from(token);
+                if matches!(self.state, State::Authenticated) && version >= 1 {
+                    // The field exists from v1 on; v0 clients are closed at
+                    // expiry without being told.
+                    let lifetime = self.users.session_lifetime().unwrap_or_default();
+                    response.session_lifetime_ms =
+                        i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+                }
                 answer(correlation_id, version, &response, false)
             }
             Err(reason) => {
@@ -192,7 +249,7 @@ impl Session {
                 mechanism: SaslMechanism::Plain,
                 ..
             } => plain::authenticate(&self.users, token)
-                .map(|user| self.logged_in(user, SaslMechanism::Plain, Vec::new())),
+                .and_then(|user| self.logged_in(user, SaslMechanism::Plain, Vec::new())),
             State::Chosen { mechanism, framed } => {
                 let hash = match mechanism {
                     SaslMechanism::ScramSha512 => Hash::Sha512,
@@ -212,7 +269,7 @@ impl Session {
                 };
                 server
                     .client_final(token)
-                    .map(|(user, reply)| self.logged_in(user, mechanism, reply))
+                    .and_then(|(user, reply)| self.logged_in(user, mechanism, reply))
             }
             _ => Err("SASL token out of turn".to_owned()),
         };
@@ -223,11 +280,30 @@ impl Session {
         result
     }
 
-    fn logged_in(&mut self, user: String, mechanism: SaslMechanism, reply: Vec<u8>) -> Vec<u8> {
+    fn logged_in(
+        &mut self,
+        user: String,
+        mechanism: SaslMechanism,
+        reply: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        if let Some(previous) = &self.login {
+            if previous.user != user {
+                return Err(format!(
+                    "re-authentication must be as the same user ({}), not {user}",
+                    previous.user
+                ));
+            }
+        }
         self.users.count(true);
         tracing::info!(%user, %mechanism, "SASL authentication succeeded");
+        let expires = self.users.session_lifetime().map(|l| Instant::now() + l);
+        self.login = Some(Login {
+            user,
+            mechanism,
+            expires,
+        });
         self.state = State::Authenticated;
-        reply
+        Ok(reply)
     }
 
     fn malformed(&mut self, key: ApiKey, version: i16) -> Step {

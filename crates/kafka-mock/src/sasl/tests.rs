@@ -184,6 +184,76 @@ fn authenticate_before_handshake_and_oversized_frames_close() {
     ));
 }
 
+fn reauth_session(lifetime: std::time::Duration) -> Session {
+    let config = SaslConfig::new()
+        .with_user("alice", "a-secret")
+        .with_user("bob", "b-secret")
+        .with_session_lifetime(lifetime);
+    Session::new(Arc::new(Users::new(&config).unwrap()))
+}
+
+fn plain_login(s: &mut Session, token: &'static [u8]) -> Step {
+    assert!(matches!(s.step(handshake(1, "PLAIN")), Step::Answer(_)));
+    s.step(authenticate(1, token))
+}
+
+#[test]
+fn kip_368_reauthentication_renews_the_login_and_expiry_closes() {
+    let lifetime = std::time::Duration::from_millis(200);
+    let mut s = reauth_session(lifetime);
+    let Step::Answer(bytes) = plain_login(&mut s, b"\0alice\0a-secret") else {
+        panic!("logged in");
+    };
+    let response: SaslAuthenticateResponse = body(bytes, 1);
+    assert_eq!(response.session_lifetime_ms, 200, "the client is told");
+    assert!(matches!(s.step(metadata()), Step::Cluster(_)));
+    // Re-authenticate on the same connection before the lifetime ends.
+    std::thread::sleep(lifetime / 2);
+    let Step::Answer(_) = plain_login(&mut s, b"\0alice\0a-secret") else {
+        panic!("re-authenticated");
+    };
+    std::thread::sleep(lifetime / 2 + lifetime / 4);
+    assert!(
+        matches!(s.step(metadata()), Step::Cluster(_)),
+        "the renewed login has not expired yet"
+    );
+    std::thread::sleep(lifetime / 2);
+    let Step::Close(reason) = s.step(metadata()) else {
+        panic!("a request after the lifetime closes the connection");
+    };
+    assert!(reason.contains("KIP-368"), "{reason}");
+}
+
+#[test]
+fn reauthentication_as_another_user_or_mechanism_is_refused() {
+    let lifetime = std::time::Duration::from_secs(60);
+    let mut s = reauth_session(lifetime);
+    assert!(matches!(
+        plain_login(&mut s, b"\0alice\0a-secret"),
+        Step::Answer(_)
+    ));
+    let Step::AnswerThenClose(bytes) = plain_login(&mut s, b"\0bob\0b-secret") else {
+        panic!("another user is refused");
+    };
+    let response: SaslAuthenticateResponse = body(bytes, 1);
+    assert!(response
+        .error_message
+        .unwrap()
+        .as_str()
+        .contains("same user"));
+
+    let mut s = reauth_session(lifetime);
+    assert!(matches!(
+        plain_login(&mut s, b"\0alice\0a-secret"),
+        Step::Answer(_)
+    ));
+    let Step::AnswerThenClose(bytes) = s.step(handshake(1, "SCRAM-SHA-256")) else {
+        panic!("another mechanism is refused");
+    };
+    let response: SaslHandshakeResponse = body(bytes, 1);
+    assert_eq!(response.error_code, ResponseError::IllegalSaslState.code());
+}
+
 mod random {
     use proptest::prelude::*;
 

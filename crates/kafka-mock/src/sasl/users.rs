@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use super::scram::{self, Credential, Hash};
 use crate::{ClusterError, SaslConfig, SaslMechanism};
@@ -18,6 +19,7 @@ struct User {
 pub(crate) struct Users {
     mechanisms: Vec<SaslMechanism>,
     users: HashMap<String, User>,
+    session_lifetime: Option<Duration>,
     /// Logins that succeeded and that were refused, over all connections.
     succeeded: AtomicU64,
     refused: AtomicU64,
@@ -78,9 +80,15 @@ impl Users {
         Ok(Users {
             mechanisms,
             users,
+            session_lifetime: config.session_lifetime(),
             succeeded: AtomicU64::new(0),
             refused: AtomicU64::new(0),
         })
+    }
+
+    /// How long a login lasts (KIP-368), if limited.
+    pub(crate) fn session_lifetime(&self) -> Option<Duration> {
+        self.session_lifetime
     }
 
     /// Counts one login's outcome.

@@ -18,6 +18,7 @@ pub(crate) mod server;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 pub use certs::{CertFiles, GeneratedCerts};
 
@@ -87,6 +88,7 @@ impl FromStr for SaslMechanism {
 pub struct SaslConfig {
     users: Vec<(String, String)>,
     mechanisms: Vec<SaslMechanism>,
+    session_lifetime: Option<Duration>,
 }
 
 impl Default for SaslConfig {
@@ -101,6 +103,7 @@ impl SaslConfig {
         SaslConfig {
             users: Vec::new(),
             mechanisms: SaslMechanism::ALL.to_vec(),
+            session_lifetime: None,
         }
     }
 
@@ -123,6 +126,21 @@ impl SaslConfig {
         self
     }
 
+    /// KIP-368 re-authentication (Kafka's `connections.max.reauth.ms`): a
+    /// login lasts this long; SaslAuthenticate v1+ tells the client so, the
+    /// client may log in again on the same connection (same user and
+    /// mechanism) before it ends, and a request after it ends closes the
+    /// connection. Default none: logins last as long as the connection.
+    pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_lifetime = Some(lifetime);
+        self
+    }
+
+    /// How long a login lasts, if limited.
+    pub fn session_lifetime(&self) -> Option<Duration> {
+        self.session_lifetime
+    }
+
     /// The user names (passwords are not readable back).
     pub fn user_names(&self) -> impl Iterator<Item = &str> {
         self.users.iter().map(|(n, _)| n.as_str())
@@ -143,6 +161,7 @@ impl fmt::Debug for SaslConfig {
         f.debug_struct("SaslConfig")
             .field("users", &self.user_names().collect::<Vec<_>>())
             .field("mechanisms", &self.mechanisms)
+            .field("session_lifetime", &self.session_lifetime)
             .finish()
     }
 }
