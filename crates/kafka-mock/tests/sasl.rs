@@ -220,6 +220,19 @@ fn before_login_only_api_versions_and_sasl_are_served() {
 }
 
 #[test]
+fn a_large_frame_before_login_is_refused_at_its_length_prefix() {
+    let cluster = MockCluster::start(ClusterConfig::new(1).with_sasl(sasl())).expect("starts");
+    let mut client = plain(cluster.broker_address(1).unwrap());
+    // Announce a 1 MiB frame and send none of it: refused at once.
+    client
+        .stream
+        .write_all(&(1i32 << 20).to_be_bytes())
+        .unwrap();
+    assert!(client.is_closed(), "over the 512 KiB limit before login");
+    assert_eq!(cluster.buffered_bytes(), 0);
+}
+
+#[test]
 fn faults_apply_once_logged_in() {
     let config = ClusterConfig::new(1)
         .with_tls(TlsConfig::generated())

@@ -66,7 +66,9 @@ pub(super) struct Connection {
     cluster: ClusterHandle,
     broker: i32,
     peer: SocketAddr,
-    decoder: FrameDecoder,
+    /// The largest request frame accepted once logged in (before a SASL
+    /// login the session allows less).
+    max_request: usize,
     inbox: BytesMut,
     outbox: VecDeque<Pending>,
     /// Partial-frame bytes of every connection of the cluster.
@@ -91,7 +93,7 @@ impl Connection {
             stream,
             session,
             closing: false,
-            decoder: FrameDecoder::new(config.max_request_size()),
+            max_request: config.max_request_size(),
             cluster,
             broker,
             peer,
@@ -208,7 +210,11 @@ impl Connection {
             if self.closing {
                 return Keep::Open; // serve nothing after a refused login
             }
-            let frame = match self.decoder.decode(&mut self.inbox) {
+            let limit = self
+                .session
+                .as_ref()
+                .map_or(self.max_request, |s| s.frame_limit(self.max_request));
+            let frame = match FrameDecoder::new(limit).decode(&mut self.inbox) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Keep::Open,
                 Err(error) => {

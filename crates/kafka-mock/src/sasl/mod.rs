@@ -103,6 +103,16 @@ impl Session {
         }
     }
 
+    /// The largest frame to accept next: `logged_in_max` once logged in,
+    /// Kafka's `sasl.server.max.receive.size` (512 KiB) before, so a client
+    /// that has not logged in cannot make the mock buffer a large frame.
+    pub(crate) fn frame_limit(&self, logged_in_max: usize) -> usize {
+        match self.state {
+            State::Authenticated => logged_in_max,
+            _ => MAX_UNAUTHENTICATED_FRAME.min(logged_in_max),
+        }
+    }
+
     /// What to do with `frame` (the payload after its length prefix).
     pub(crate) fn step(&mut self, frame: Bytes) -> Step {
         match &self.state {
