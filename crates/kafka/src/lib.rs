@@ -76,6 +76,7 @@ mod batch;
 pub mod batching;
 mod client;
 mod config;
+mod consumer;
 mod delivery;
 mod error;
 mod partitioner;
@@ -85,6 +86,7 @@ mod sync;
 
 pub use client::{BrokerLatency, Producer};
 pub use config::{Acks, Compression, ConfigError, ProducerConfig, ProducerConfigBuilder};
+pub use consumer::{ConsumerRecord, TimestampType};
 pub use delivery::{
     DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,
 };
