@@ -85,7 +85,10 @@ mod stats;
 mod sync;
 
 pub use client::{BrokerLatency, Producer};
-pub use config::{Acks, Compression, ConfigError, ProducerConfig, ProducerConfigBuilder};
+pub use config::{
+    Acks, AutoOffsetReset, Compression, ConfigError, ConsumerConfig, ConsumerConfigBuilder,
+    IsolationLevel, ProducerConfig, ProducerConfigBuilder,
+};
 pub use consumer::{ConsumerRecord, TimestampType};
 pub use delivery::{
     DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,
