@@ -3,6 +3,10 @@
 //! * [`ConsumerRecord`]: a record as `poll` hands it out;
 //! * `decode`: record batches of a Fetch response into records (every
 //!   codec, CRC, control batches, aborted transactions, compaction gaps);
+//! * `positions`: per-partition state (assignment, position, pause, resets,
+//!   the prefetch buffer `poll` drains);
+//! * `fetch`, `list_offsets`: requests built from that state and verdicts
+//!   on the answers; `versions`: which versions to speak.
 //!
 //! docs/consumer.md in the repository describes the design and what the
 //! poller will wire up.
@@ -12,6 +16,13 @@
 #![cfg_attr(not(test), allow(dead_code))]
 
 mod decode;
+mod error;
+mod fetch;
+mod list_offsets;
+mod positions;
 mod record;
+#[cfg(test)]
+mod test_batches;
+mod versions;
 
 pub use record::{ConsumerRecord, TimestampType};

@@ -29,7 +29,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::ConfigError;
-use crate::backoff;
 pub use builder::ConsumerConfigBuilder;
 
 /// Every key [`ConsumerConfig::from_pairs`] accepts.
@@ -319,14 +318,5 @@ impl ConsumerConfig {
     /// per partition (see the module docs).
     pub fn prefetch_bytes_per_partition(&self) -> usize {
         self.prefetch_bytes_per_partition
-    }
-
-    /// The wait before retry `attempt` (from 1) of a failed request,
-    /// exponential and capped, spread by ±20%.
-    pub(crate) fn retry_wait(&self, attempt: u32, random: u64) -> Duration {
-        backoff::jittered(
-            backoff::exponential(self.retry_backoff, self.retry_backoff_max, attempt),
-            random,
-        )
     }
 }

@@ -2,7 +2,7 @@
 //! hand-patched batches for what a producer does not write: offsets, leader
 //! epochs, log-append time, transactions, control markers, compaction.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::records::{
     self as kp, RecordBatchEncoder, RecordEncodeOptions, TimestampType as KpTimestamp,
@@ -10,9 +10,9 @@ use kafka_protocol::records::{
 use proptest::prelude::*;
 
 use super::*;
-use crate::batch::BatchBuilder;
 use crate::config::Compression;
 use crate::consumer::record::TimestampType;
+use crate::consumer::test_batches::*;
 use crate::record::Record;
 
 const CODECS: [Compression; 5] = [
@@ -30,73 +30,6 @@ const PLAIN: DecodeOptions = DecodeOptions {
 
 fn tp() -> TopicPartition {
     TopicPartition::new("t", 3)
-}
-
-fn records(n: usize) -> Vec<Record> {
-    (0..n)
-        .map(|i| {
-            Record::key_value("t", format!("k{i}"), format!("value-{i}"))
-                .with_header("h", "1")
-                .with_header("h", "2")
-                .with_null_header("n")
-        })
-        .collect()
-}
-
-/// A batch as the producer writes it, at base offset 0.
-fn produced(records: &[Record], codec: Compression) -> Bytes {
-    let mut b = BatchBuilder::new(1 << 20, 1 << 20);
-    for (i, r) in records.iter().enumerate() {
-        b.append(r, 1_700_000_000_000 + i as i64).unwrap();
-    }
-    b.finish(None, codec).unwrap()
-}
-
-/// Header edits a broker (or a transactional producer) would make.
-#[derive(Clone, Copy, Default)]
-struct Patch {
-    base_offset: i64,
-    leader_epoch: Option<i32>,
-    extra_attributes: i16,
-    producer_id: Option<i64>,
-    last_offset_delta: Option<i32>,
-}
-
-fn patch(batch: &Bytes, p: Patch) -> Bytes {
-    let mut b = BytesMut::from(&batch[..]);
-    b[0..8].copy_from_slice(&p.base_offset.to_be_bytes());
-    if let Some(epoch) = p.leader_epoch {
-        b[12..16].copy_from_slice(&epoch.to_be_bytes());
-    }
-    let attributes = i16::from_be_bytes([b[21], b[22]]) | p.extra_attributes;
-    b[21..23].copy_from_slice(&attributes.to_be_bytes());
-    if let Some(delta) = p.last_offset_delta {
-        b[23..27].copy_from_slice(&delta.to_be_bytes());
-    }
-    if let Some(id) = p.producer_id {
-        b[43..51].copy_from_slice(&id.to_be_bytes());
-    }
-    let crc = crc32c::crc32c(&b[21..]);
-    b[17..21].copy_from_slice(&crc.to_be_bytes());
-    b.freeze()
-}
-
-fn at(base_offset: i64, batch: &Bytes) -> Bytes {
-    patch(
-        batch,
-        Patch {
-            base_offset,
-            ..Patch::default()
-        },
-    )
-}
-
-fn concat(batches: &[Bytes]) -> Bytes {
-    let mut out = BytesMut::new();
-    for b in batches {
-        out.put_slice(b);
-    }
-    out.freeze()
 }
 
 fn offsets(d: &Decoded) -> Vec<i64> {
@@ -275,40 +208,6 @@ fn log_append_time_gives_every_record_the_batch_time() {
         assert_eq!(r.timestamp, 1_700_000_000_002, "the batch's max timestamp");
         assert_eq!(r.leader_epoch, Some(7));
     }
-}
-
-const TRANSACTIONAL: i16 = 1 << 4;
-const CONTROL: i16 = 1 << 5;
-
-fn txn(base_offset: i64, n: usize, producer_id: i64) -> Bytes {
-    patch(
-        &produced(&records(n), Compression::Zstd),
-        Patch {
-            base_offset,
-            producer_id: Some(producer_id),
-            extra_attributes: TRANSACTIONAL,
-            ..Patch::default()
-        },
-    )
-}
-
-/// A control batch: key `version 0, type` (0 abort, 1 commit).
-fn marker(base_offset: i64, producer_id: i64, kind: i16) -> Bytes {
-    let mut key = BytesMut::new();
-    key.put_i16(0);
-    key.put_i16(kind);
-    let record = Record::new("t")
-        .with_key(key.freeze())
-        .with_value(vec![0u8, 0, 0, 0, 0, 0]);
-    patch(
-        &produced(&[record], Compression::None),
-        Patch {
-            base_offset,
-            producer_id: Some(producer_id),
-            extra_attributes: TRANSACTIONAL | CONTROL,
-            ..Patch::default()
-        },
-    )
 }
 
 #[test]
