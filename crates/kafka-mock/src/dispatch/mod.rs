@@ -95,6 +95,11 @@ fn dispatch(state: &mut ClusterState, broker: i32, frame: Bytes) -> Outcome {
             process::<api::init_producer_id::InitProducerId>(state, request, frame)
         }
         ApiKey::CreateTopics => process::<api::create_topics::CreateTopics>(state, request, frame),
+        ApiKey::OffsetCommit => process::<api::offset_commit::OffsetCommit>(state, request, frame),
+        ApiKey::OffsetFetch => process::<api::offset_fetch::OffsetFetch>(state, request, frame),
+        ApiKey::FindCoordinator => {
+            process::<api::find_coordinator::FindCoordinator>(state, request, frame)
+        }
         _ => close(CloseReason::UnsupportedApi(key)),
     }
 }

@@ -1,0 +1,213 @@
+//! FindCoordinator, OffsetCommit and OffsetFetch end to end, at every
+//! served version.
+
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use crate::testkit::*;
+use crate::{ClusterConfig, ClusterHandle};
+
+fn cluster(brokers: usize) -> ClusterHandle {
+    let cluster = ClusterHandle::new(ClusterConfig::new(brokers)).unwrap();
+    cluster.create_topic("t", 3).unwrap();
+    cluster
+}
+
+fn find(key: &str, version: i16) -> FindCoordinatorRequest {
+    let key = StrBytes::from_string(key.to_owned());
+    if version >= 4 {
+        FindCoordinatorRequest::default().with_coordinator_keys(vec![key])
+    } else {
+        FindCoordinatorRequest::default().with_key(key)
+    }
+}
+
+/// `(node, error)` from a FindCoordinator answer of either shape.
+fn located(response: &FindCoordinatorResponse, version: i16) -> (i32, i16) {
+    if version >= 4 {
+        let c = &response.coordinators[0];
+        (c.node_id.0, c.error_code)
+    } else {
+        (response.node_id.0, response.error_code)
+    }
+}
+
+fn commit(group: &str, offsets: &[(i32, i64)], version: i16) -> OffsetCommitRequest {
+    let partitions = offsets
+        .iter()
+        .map(|&(p, offset)| {
+            let partition = OffsetCommitRequestPartition::default()
+                .with_partition_index(p)
+                .with_committed_offset(offset)
+                .with_committed_metadata(Some(StrBytes::from_static_str("m")));
+            if version >= 6 {
+                partition.with_committed_leader_epoch(4)
+            } else {
+                partition
+            }
+        })
+        .collect();
+    OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
+        .with_generation_id_or_member_epoch(-1)
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(name("t"))
+            .with_partitions(partitions)])
+}
+
+fn fetch_offsets(group: &str, partitions: Option<Vec<i32>>) -> OffsetFetchRequest {
+    OffsetFetchRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
+        .with_topics(partitions.map(|p| {
+            vec![OffsetFetchRequestTopic::default()
+                .with_name(name("t"))
+                .with_partition_indexes(p)]
+        }))
+}
+
+/// `(partition, offset, error)` per partition of an OffsetFetch answer.
+fn fetched(response: &OffsetFetchResponse) -> Vec<(i32, i64, i16)> {
+    response
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter())
+        .map(|p| (p.partition_index, p.committed_offset, p.error_code))
+        .collect()
+}
+
+#[test]
+fn find_coordinator_names_a_running_broker_at_every_version() {
+    let cluster = cluster(3);
+    let mut client = Client::new(&cluster);
+    let coordinator = cluster.coordinator("billing").unwrap();
+    for version in 0..=4 {
+        let response = client.call(1, version, &find("billing", version));
+        assert_eq!(located(&response, version), (coordinator, 0), "v{version}");
+    }
+    // Stopping it moves the group to another running broker.
+    cluster.stop_broker(coordinator).unwrap();
+    let moved = cluster.coordinator("billing").unwrap();
+    assert_ne!(moved, coordinator);
+    let asked = if moved == 1 { 2 } else { 1 };
+    let asked = if asked == coordinator { 3 } else { asked };
+    let response = client.call(asked, 3, &find("billing", 3));
+    assert_eq!(located(&response, 3), (moved, 0));
+    let bad = client.call(asked, 3, &find("billing", 3).with_key_type(7));
+    assert_eq!(located(&bad, 3).1, ResponseError::InvalidRequest.code());
+}
+
+#[test]
+fn commits_are_read_back_at_every_version() {
+    let cluster = cluster(1);
+    let mut client = Client::new(&cluster);
+    for version in 2..=8 {
+        let offset = 100 + i64::from(version);
+        let response = client.call(1, version, &commit("g", &[(0, offset), (2, 7)], version));
+        let codes: Vec<i16> = response.topics[0]
+            .partitions
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        assert_eq!(codes, [0, 0], "commit v{version}");
+        assert_eq!(cluster.committed("g", "t", 0), Some(offset));
+    }
+    for version in 1..=7 {
+        let response = client.call(1, version, &fetch_offsets("g", Some(vec![0, 1, 2])));
+        assert_eq!(
+            fetched(&response),
+            [(0, 108, 0), (1, -1, 0), (2, 7, 0)],
+            "v{version}"
+        );
+        let epoch = response.topics[0].partitions[0].committed_leader_epoch;
+        assert_eq!(epoch, if version >= 5 { 4 } else { -1 }, "v{version}");
+        assert_eq!(
+            response.topics[0].partitions[0].metadata.as_deref(),
+            Some("m")
+        );
+    }
+    // Null topics (v2+): everything the group committed.
+    let all = client.call(1, 7, &fetch_offsets("g", None));
+    assert_eq!(fetched(&all), [(0, 108, 0), (2, 7, 0)]);
+    // Another group has its own offsets.
+    let other = client.call(1, 7, &fetch_offsets("h", Some(vec![0])));
+    assert_eq!(fetched(&other), [(0, -1, 0)]);
+}
+
+#[test]
+fn only_the_coordinator_answers_and_bad_commits_are_refused() {
+    let cluster = cluster(3);
+    let mut client = Client::new(&cluster);
+    let coordinator = cluster.coordinator("g").unwrap();
+    let other = if coordinator == 1 { 2 } else { 1 };
+    let response = client.call(other, 8, &commit("g", &[(0, 5)], 8));
+    let code = response.topics[0].partitions[0].error_code;
+    assert_eq!(code, ResponseError::NotCoordinator.code());
+    let response = client.call(other, 7, &fetch_offsets("g", Some(vec![0])));
+    assert_eq!(response.error_code, ResponseError::NotCoordinator.code());
+    assert_eq!(cluster.committed("g", "t", 0), None);
+
+    let unknown = commit("g", &[(9, 5)], 8);
+    let response = client.call(coordinator, 8, &unknown);
+    let code = response.topics[0].partitions[0].error_code;
+    assert_eq!(code, ResponseError::UnknownTopicOrPartition.code());
+
+    let in_generation = commit("g", &[(0, 5)], 8).with_generation_id_or_member_epoch(3);
+    let response = client.call(coordinator, 8, &in_generation);
+    let code = response.topics[0].partitions[0].error_code;
+    assert_eq!(code, ResponseError::IllegalGeneration.code());
+
+    let nameless = client.call(coordinator, 8, &commit("", &[(0, 5)], 8));
+    let code = nameless.topics[0].partitions[0].error_code;
+    assert_eq!(code, ResponseError::InvalidGroupId.code());
+    assert_eq!(cluster.committed("g", "t", 0), None, "nothing stored");
+}
+
+#[test]
+fn injected_failures_reach_the_group_apis() {
+    let cluster = cluster(1);
+    let mut client = Client::new(&cluster);
+    cluster.fail_next(
+        ApiKey::OffsetCommit,
+        None,
+        ResponseError::CoordinatorLoadInProgress,
+        1,
+    );
+    let response = client.call(1, 8, &commit("g", &[(0, 5)], 8));
+    let code = response.topics[0].partitions[0].error_code;
+    assert_eq!(code, ResponseError::CoordinatorLoadInProgress.code());
+    assert_eq!(cluster.committed("g", "t", 0), None);
+    let response = client.call(1, 8, &commit("g", &[(0, 5)], 8));
+    assert_eq!(response.topics[0].partitions[0].error_code, 0);
+
+    cluster.fail_next(
+        ApiKey::OffsetFetch,
+        None,
+        ResponseError::CoordinatorNotAvailable,
+        1,
+    );
+    let response = client.call(1, 1, &fetch_offsets("g", Some(vec![0])));
+    assert_eq!(
+        fetched(&response),
+        [(0, -1, ResponseError::CoordinatorNotAvailable.code())]
+    );
+
+    cluster.fail_next(
+        ApiKey::FindCoordinator,
+        None,
+        ResponseError::CoordinatorNotAvailable,
+        2,
+    );
+    for version in [2, 4] {
+        let response = client.call(1, version, &find("g", version));
+        let (node, code) = located(&response, version);
+        assert_eq!(
+            (node, code),
+            (-1, ResponseError::CoordinatorNotAvailable.code())
+        );
+    }
+}
