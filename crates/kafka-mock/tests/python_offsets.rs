@@ -35,7 +35,10 @@ fn python() -> PathBuf {
 fn kafka_python_commits_offsets_and_reads_them_back() {
     let cluster = MockCluster::start(ClusterConfig::new(3)).expect("starts");
     cluster.create_topic(TOPIC, PARTITIONS).expect("topic");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/commit_offsets.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/commit_offsets.py"
+    );
     let mut child = Command::new(python())
         .args([
             script,
