@@ -73,6 +73,6 @@ pub(crate) fn partition_error(
 }
 
 #[cfg(test)]
-mod group_tests;
+mod consumer_tests;
 #[cfg(test)]
 mod tests;

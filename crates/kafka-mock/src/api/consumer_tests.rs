@@ -1,6 +1,8 @@
-//! FindCoordinator, OffsetCommit and OffsetFetch end to end, at every
-//! served version.
+//! What a consumer needs beyond Produce: FindCoordinator, OffsetCommit and
+//! OffsetFetch end to end at every served version, and the leader-epoch
+//! checks of Fetch and ListOffsets.
 
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -210,4 +212,49 @@ fn injected_failures_reach_the_group_apis() {
             (-1, ResponseError::CoordinatorNotAvailable.code())
         );
     }
+}
+
+#[test]
+fn fetch_and_list_offsets_check_the_leader_epoch() {
+    let cluster = cluster(2);
+    let mut client = Client::new(&cluster);
+    let leader = cluster.leaders("t").unwrap()[0];
+    let other = if leader == 1 { 2 } else { 1 };
+    cluster.move_leader("t", 0, other).unwrap();
+    let fetch = |epoch: i32| {
+        let mut request = fetch_request(12, "t", 0, 0);
+        request.topics[0].partitions[0].current_leader_epoch = epoch;
+        request
+    };
+    let code = |r: &FetchResponse| r.responses[0].partitions[0].error_code;
+    // Moving the leader bumped the epoch from 0 to 1.
+    assert_eq!(code(&client.call(other, 12, &fetch(1))), 0);
+    assert_eq!(
+        code(&client.call(other, 12, &fetch(-1))),
+        0,
+        "no epoch: no check"
+    );
+    assert_eq!(
+        code(&client.call(other, 12, &fetch(0))),
+        ResponseError::FencedLeaderEpoch.code()
+    );
+    assert_eq!(
+        code(&client.call(other, 12, &fetch(2))),
+        ResponseError::UnknownLeaderEpoch.code()
+    );
+
+    let list = |epoch: i32| {
+        ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
+            .with_name(name("t"))
+            .with_partitions(vec![ListOffsetsPartition::default()
+                .with_partition_index(0)
+                .with_current_leader_epoch(epoch)
+                .with_timestamp(-2)])])
+    };
+    let code = |r: &ListOffsetsResponse| r.topics[0].partitions[0].error_code;
+    assert_eq!(code(&client.call(other, 7, &list(1))), 0);
+    assert_eq!(
+        code(&client.call(other, 7, &list(0))),
+        ResponseError::FencedLeaderEpoch.code()
+    );
 }
