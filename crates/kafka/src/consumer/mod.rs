@@ -19,6 +19,8 @@ mod decode;
 mod error;
 mod fetch;
 mod list_offsets;
+#[cfg(test)]
+mod mock_tests;
 mod positions;
 mod record;
 #[cfg(test)]
