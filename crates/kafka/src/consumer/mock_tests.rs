@@ -1,26 +1,21 @@
-//! The consumer core driven the way its poller will drive it, against the
-//! mock cluster in process (`ClusterHandle::handle`, no sockets): Metadata
-//! for leaders and epochs, ListOffsets for resets, Fetch, the verdicts
-//! applied to `Positions`, `drain` as `poll`. Batches are written by the
+//! The consumer core driven the way its poller will drive it
+//! (`test_driver`), against the mock cluster in process
+//! (`ClusterHandle::handle`, no sockets). Batches are written by the
 //! producer's own encoder with every codec.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, MetadataRequest, ProduceRequest, TopicName};
-use kafka_protocol::protocol::{Request, StrBytes};
+use kafka_protocol::messages::{ProduceRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
 use rouse_kafka_mock::{ClusterConfig, ClusterHandle, Outcome};
 
 use super::error::PartitionError;
-use super::fetch::{fetch_verdicts, plan_fetches, Leader};
-use super::list_offsets::{list_offsets_verdicts, plan_list_offsets};
-use super::positions::{FollowUp, Positions, ResetTo};
-use super::record::ConsumerRecord;
-use crate::client::wire;
+use super::positions::ResetTo;
+use super::test_driver::{by_partition, call, Driver, Transport};
 use crate::config::{Compression, ConsumerConfig};
-use crate::record::{BrokerId, Record, TopicPartition};
+use crate::record::{Record, TopicPartition};
 
 const TOPIC: &str = "c";
 const CODECS: [Compression; 5] = [
@@ -31,39 +26,18 @@ const CODECS: [Compression; 5] = [
     Compression::Zstd,
 ];
 
-/// One request through the mock's dispatcher, as the poller's connection
-/// would send it.
-fn call<R: Request>(cluster: &ClusterHandle, broker: i32, version: i16, body: &R) -> R::Response
-where
-    R::Response: kafka_protocol::protocol::Decodable + kafka_protocol::protocol::HeaderVersion,
-{
-    let frame = wire::request(version, 1, "mock-test", body).expect("encodes");
-    match cluster.handle(broker, frame.slice(4..)) {
-        Outcome::Respond { bytes, .. } => {
-            let api = ApiKey::try_from(R::KEY).expect("known api");
-            wire::response(api, version, bytes.slice(4..)).expect("decodes")
-        }
+/// The mock's dispatcher as a transport, as the poller's connection would
+/// reach it.
+fn transport(cluster: &ClusterHandle) -> Transport {
+    let cluster = cluster.clone();
+    Box::new(move |broker, frame| match cluster.handle(broker, frame) {
+        Outcome::Respond { bytes, .. } => bytes.slice(4..),
         other => panic!("no response from broker {broker}: {other:?}"),
-    }
+    })
 }
 
-/// Leaders and epochs from a Metadata v12 answer.
-fn leaders(cluster: &ClusterHandle) -> HashMap<TopicPartition, Leader> {
-    let request = MetadataRequest::default()
-        .with_topics(Some(vec![MetadataRequestTopic::default()
-            .with_name(Some(TopicName(StrBytes::from_static_str(TOPIC))))]));
-    let response = call(cluster, 1, 12, &request);
-    response.topics[0]
-        .partitions
-        .iter()
-        .map(|p| {
-            let leader = Leader {
-                broker: BrokerId(p.leader_id.0),
-                epoch: Some(p.leader_epoch),
-            };
-            (TopicPartition::new(TOPIC, p.partition_index), leader)
-        })
-        .collect()
+fn start(cluster: &ClusterHandle, config: ConsumerConfig) -> Driver {
+    Driver::new(transport(cluster), 1, TOPIC, config)
 }
 
 /// Produces `values` to `partition` in one batch with `codec`.
@@ -82,77 +56,8 @@ fn produce(cluster: &ClusterHandle, partition: i32, values: &[String], codec: Co
                 .with_index(partition)
                 .with_records(Some(batch))])]);
     let leader = cluster.leaders(TOPIC).unwrap()[partition as usize];
-    let response = call(cluster, leader, 9, &request);
+    let response = call(&mut transport(cluster), leader, 9, &request);
     assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
-}
-
-/// One turn of the poller to come: resets, fetches, verdicts; then what
-/// `poll` would return. Follow-ups are counted.
-struct Driver {
-    cluster: ClusterHandle,
-    config: ConsumerConfig,
-    positions: Positions,
-    leaders: HashMap<TopicPartition, Leader>,
-    metadata_refreshes: usize,
-}
-
-impl Driver {
-    fn new(cluster: ClusterHandle, config: ConsumerConfig, partitions: i32) -> Driver {
-        let mut positions = Positions::new(&config);
-        positions.assign((0..partitions).map(|p| TopicPartition::new(TOPIC, p)));
-        let leaders = leaders(&cluster);
-        Driver {
-            cluster,
-            config,
-            positions,
-            leaders,
-            metadata_refreshes: 0,
-        }
-    }
-
-    fn follow(&mut self, follow: FollowUp) {
-        if follow == FollowUp::RefreshMetadata {
-            self.metadata_refreshes += 1;
-            self.leaders = leaders(&self.cluster);
-        }
-    }
-
-    fn turn(&mut self) -> Result<Vec<ConsumerRecord>, PartitionError> {
-        let iso = self.config.isolation_level();
-        let plan = plan_list_offsets(&mut self.positions, &self.leaders, iso, |_| 7);
-        for planned in plan.requests {
-            let response = call(&self.cluster, planned.broker.0, 7, &planned.request);
-            let verdicts = list_offsets_verdicts(&response, &planned.sent);
-            for (reset, verdict) in planned.sent.iter().zip(verdicts) {
-                let follow =
-                    self.positions
-                        .apply_reset(&reset.partition, reset.generation, verdict);
-                self.follow(follow);
-            }
-        }
-        let plan = plan_fetches(&mut self.positions, &self.leaders, &self.config, |_| 12);
-        for planned in plan.fetches {
-            let response = call(&self.cluster, planned.broker.0, 12, &planned.request);
-            let verdicts = fetch_verdicts(response, &planned.sent, &self.config);
-            for (fetched, verdict) in planned.sent.iter().zip(verdicts) {
-                let follow = self.positions.apply_fetch(fetched, verdict);
-                self.follow(follow);
-            }
-        }
-        self.positions.drain()
-    }
-
-    /// Turns until `want` records came (or 200 turns passed).
-    fn consume(&mut self, want: usize) -> Vec<ConsumerRecord> {
-        let mut got = Vec::new();
-        for _ in 0..200 {
-            if got.len() >= want {
-                break;
-            }
-            got.extend(self.turn().expect("no partition error"));
-        }
-        got
-    }
 }
 
 fn config(extra: &[(&str, &str)]) -> ConsumerConfig {
@@ -164,15 +69,6 @@ fn config(extra: &[(&str, &str)]) -> ConsumerConfig {
         ("max.partition.fetch.bytes", "300"),
     ];
     ConsumerConfig::from_pairs(base.iter().chain(extra).copied()).unwrap()
-}
-
-fn by_partition(records: &[ConsumerRecord]) -> BTreeMap<i32, Vec<(i64, String)>> {
-    let mut out: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
-    for r in records {
-        let value = String::from_utf8(r.value.as_ref().unwrap().to_vec()).unwrap();
-        out.entry(r.partition).or_default().push((r.offset, value));
-    }
-    out
 }
 
 /// What was produced: per partition, `(offset, value)` in order.
@@ -200,8 +96,8 @@ fn every_record_every_codec_exactly_once_in_order_through_partial_fetches() {
     let cluster = ClusterHandle::new(ClusterConfig::new(3)).unwrap();
     cluster.create_topic(TOPIC, 6).unwrap();
     let sent = fill(&cluster, 6, 10);
-    let mut driver = Driver::new(cluster, config(&[]), 6);
-    let got = driver.consume(300);
+    let mut driver = start(&cluster, config(&[]));
+    let got = driver.consume(300, 200);
     assert_eq!(got.len(), 300);
     assert_eq!(
         by_partition(&got),
@@ -224,13 +120,13 @@ fn a_moved_leader_is_followed_from_the_right_offset() {
     let cluster = ClusterHandle::new(ClusterConfig::new(2)).unwrap();
     cluster.create_topic(TOPIC, 2).unwrap();
     let sent = fill(&cluster, 2, 6);
-    let mut driver = Driver::new(cluster.clone(), config(&[]), 2);
-    let mut got = driver.consume(20);
+    let mut driver = start(&cluster, config(&[]));
+    let mut got = driver.consume(20, 200);
     for p in 0..2 {
         let now = cluster.leaders(TOPIC).unwrap()[p as usize];
         cluster.move_leader(TOPIC, p, 3 - now).unwrap();
     }
-    got.extend(driver.consume(60 - got.len()));
+    got.extend(driver.consume(60 - got.len(), 200));
     assert_eq!(by_partition(&got), sent, "no record skipped or repeated");
     assert!(
         driver.metadata_refreshes >= 2,
@@ -239,7 +135,7 @@ fn a_moved_leader_is_followed_from_the_right_offset() {
     assert!(got.iter().any(|r| r.leader_epoch == Some(0)));
     // Records produced after the move carry the new epoch.
     produce(&cluster, 0, &["after".to_owned()], Compression::None);
-    let after = driver.consume(1);
+    let after = driver.consume(1, 200);
     assert_eq!((after[0].offset, after[0].leader_epoch), (30, Some(1)));
 }
 
@@ -250,13 +146,13 @@ fn out_of_range_resets_by_policy_or_stops_the_partition() {
     fill(&cluster, 1, 2);
     let tp = TopicPartition::new(TOPIC, 0);
 
-    let mut driver = Driver::new(cluster.clone(), config(&[]), 1);
+    let mut driver = start(&cluster, config(&[]));
     driver.positions.seek(&tp, 500).unwrap();
-    let got = driver.consume(10);
+    let got = driver.consume(10, 200);
     assert_eq!(got.first().map(|r| r.offset), Some(0), "reset to earliest");
     assert_eq!(got.len(), 10);
 
-    let mut strict = Driver::new(cluster.clone(), config(&[("auto.offset.reset", "none")]), 1);
+    let mut strict = start(&cluster, config(&[("auto.offset.reset", "none")]));
     strict.positions.seek(&tp, 500).unwrap();
     let err = (0..5).find_map(|_| strict.turn().err()).expect("an error");
     assert_eq!(
@@ -268,7 +164,7 @@ fn out_of_range_resets_by_policy_or_stops_the_partition() {
     );
     assert!(err.to_string().contains("c-0"));
 
-    let mut latest = Driver::new(cluster, config(&[]), 1);
+    let mut latest = start(&cluster, config(&[]));
     latest.positions.seek_to(&tp, ResetTo::Latest).unwrap();
     assert_eq!(latest.turn(), Ok(vec![]));
     assert_eq!(
@@ -284,12 +180,8 @@ fn fetched_values_share_the_response_buffer() {
     cluster.create_topic(TOPIC, 1).unwrap();
     let values: Vec<String> = (0..3).map(|i| format!("value-{i}")).collect();
     produce(&cluster, 0, &values, Compression::None);
-    let mut driver = Driver::new(
-        cluster,
-        config(&[("max.partition.fetch.bytes", "65536")]),
-        1,
-    );
-    let got = driver.consume(3);
+    let mut driver = start(&cluster, config(&[("max.partition.fetch.bytes", "65536")]));
+    let got = driver.consume(3, 200);
     let values: Vec<&Bytes> = got.iter().map(|r| r.value.as_ref().unwrap()).collect();
     // Slices of one buffer lie close together; copies would not be
     // contiguous with the keys between them.

@@ -24,7 +24,11 @@ mod mock_tests;
 mod positions;
 mod record;
 #[cfg(test)]
+mod tansu_tests;
+#[cfg(test)]
 mod test_batches;
+#[cfg(test)]
+mod test_driver;
 mod versions;
 
 pub use record::{ConsumerRecord, TimestampType};
