@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ProduceRequest, TopicName};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
 use rouse_kafka_mock::{ClusterConfig, ClusterHandle, Outcome};
 
 use super::error::PartitionError;
+use super::group::GroupVerdict;
 use super::positions::ResetTo;
 use super::test_driver::{by_partition, call, Driver, Transport};
 use crate::config::{Compression, ConsumerConfig};
@@ -189,5 +191,36 @@ fn fetched_values_share_the_response_buffer() {
     assert!(
         span < 200,
         "values are slices of the fetched batch ({span} bytes apart)"
+    );
+}
+
+#[test]
+fn committed_positions_are_where_the_group_resumes_after_not_coordinator() {
+    let cluster = ClusterHandle::new(ClusterConfig::new(3)).unwrap();
+    cluster.create_topic(TOPIC, 3).unwrap();
+    let sent = fill(&cluster, 3, 4);
+    let group = [("group.id", "resumers"), ("max.poll.records", "5")];
+    let mut first = start(&cluster, config(&group));
+    let mut got = first.consume(25, 200);
+    assert!(first.commit().iter().all(|v| *v == GroupVerdict::Done(())));
+    for p in 0..3 {
+        let tp = TopicPartition::new(TOPIC, p);
+        let position = first.positions.position(&tp).unwrap();
+        assert_eq!(cluster.committed("resumers", TOPIC, p), position, "{tp}");
+    }
+
+    // A consumer of the same group is told NOT_COORDINATOR once, finds the
+    // coordinator again, and resumes exactly where the first left off.
+    cluster.fail_next(ApiKey::OffsetFetch, None, ResponseError::NotCoordinator, 1);
+    let mut second = start(&cluster, config(&group));
+    got.extend(second.consume(60 - got.len(), 200));
+    assert_eq!(
+        by_partition(&got),
+        sent,
+        "no gap and no repeat across the commit"
+    );
+    assert_eq!(
+        second.coordinator_lookups, 2,
+        "found, told it moved, found again"
     );
 }

@@ -6,7 +6,8 @@
 //! * `positions`: per-partition state (assignment, position, pause, resets,
 //!   the prefetch buffer `poll` drains);
 //! * `fetch`, `list_offsets`: requests built from that state and verdicts
-//!   on the answers; `versions`: which versions to speak.
+//!   on the answers; `group`: FindCoordinator, OffsetCommit and OffsetFetch
+//!   for a group's committed offsets; `versions`: which versions to speak.
 //!
 //! docs/consumer.md in the repository describes the design and what the
 //! poller will wire up.
@@ -18,6 +19,7 @@
 mod decode;
 mod error;
 mod fetch;
+mod group;
 mod list_offsets;
 #[cfg(test)]
 mod mock_tests;

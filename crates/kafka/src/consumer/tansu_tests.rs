@@ -1,6 +1,7 @@
 //! The consumer core against tansu, a real Kafka-compatible broker, over a
 //! socket: batches the producer wrote with every codec, stored and served
-//! by the broker, are decoded back exactly once and in order.
+//! by the broker, are decoded back exactly once and in order, half by one
+//! consumer that commits and the rest by a second of the same group.
 //!
 //! Needs ROUSE_TANSU (the tansu binary); `cargo xtask ci` sets it. Ignored
 //! in a plain `cargo test`; with `--include-ignored` and no ROUSE_TANSU it
@@ -15,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rouse_kafka_mock::tansu::Tansu;
 
+use super::group::GroupVerdict;
 use super::test_driver::{by_partition, Driver, Transport};
 use crate::client::Producer;
 use crate::config::{Compression, ConsumerConfig, ProducerConfig};
@@ -85,15 +87,24 @@ fn batches_of_every_codec_come_back_from_a_real_broker() {
 
     let config = ConsumerConfig::from_pairs([
         ("bootstrap.servers", bootstrap.as_str()),
+        ("group.id", "rouse-consumer-core"),
         ("auto.offset.reset", "earliest"),
         ("fetch.max.wait.ms", "100"),
         ("max.partition.fetch.bytes", "700"),
         ("max.poll.records", "25"),
     ])
     .expect("config");
-    let mut driver = Driver::new(socket(&bootstrap), 0, TOPIC, config);
     let want = 5 * PER_CODEC;
-    let got = driver.consume(want, 400);
+    // Half, committed; then a second consumer of the group takes the rest.
+    let mut first = Driver::new(socket(&bootstrap), 0, TOPIC, config.clone());
+    let mut got = first.consume(want / 2, 400);
+    let verdicts = first.commit();
+    assert!(
+        verdicts.iter().all(|v| *v == GroupVerdict::Done(())),
+        "{verdicts:?}"
+    );
+    let mut driver = Driver::new(socket(&bootstrap), 0, TOPIC, config);
+    got.extend(driver.consume(want - got.len(), 400));
     assert_eq!(got.len(), want, "every record, none twice");
     let got_by_partition = by_partition(&got);
     for (partition, values) in &sent {

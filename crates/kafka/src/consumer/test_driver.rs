@@ -12,8 +12,12 @@ use kafka_protocol::protocol::{Decodable, HeaderVersion, Request, StrBytes};
 
 use super::error::PartitionError;
 use super::fetch::{fetch_verdicts, plan_fetches, Leader};
+use super::group::{
+    coordinator_verdict, find_coordinator, offset_commit, offset_commit_verdicts, offset_fetch,
+    offset_fetch_verdicts, CoordinatorVerdict, GroupVerdict,
+};
 use super::list_offsets::{list_offsets_verdicts, plan_list_offsets};
-use super::positions::{FollowUp, Positions};
+use super::positions::{FollowUp, Position, Positions};
 use super::record::ConsumerRecord;
 use super::versions::{negotiate, ConsumerVersions};
 use crate::client::wire;
@@ -50,7 +54,9 @@ pub(crate) struct Driver {
     versions: ConsumerVersions,
     metadata_version: i16,
     leaders: HashMap<TopicPartition, Leader>,
+    coordinator: Option<i32>,
     pub(crate) metadata_refreshes: usize,
+    pub(crate) coordinator_lookups: usize,
 }
 
 impl Driver {
@@ -85,7 +91,9 @@ impl Driver {
             versions,
             metadata_version,
             leaders: HashMap::new(),
+            coordinator: None,
             metadata_refreshes: 0,
+            coordinator_lookups: 0,
         };
         driver.refresh_leaders();
         let partitions: Vec<TopicPartition> = driver.leaders.keys().cloned().collect();
@@ -123,15 +131,94 @@ impl Driver {
     }
 
     fn follow(&mut self, follow: FollowUp) {
-        if follow == FollowUp::RefreshMetadata {
-            self.metadata_refreshes += 1;
-            self.refresh_leaders();
+        match follow {
+            FollowUp::RefreshMetadata => {
+                self.metadata_refreshes += 1;
+                self.refresh_leaders();
+            }
+            FollowUp::FindCoordinator => self.coordinator = None,
+            FollowUp::Nothing | FollowUp::Backoff => {}
+        }
+    }
+
+    fn group(&self) -> String {
+        self.config.group_id().expect("a group.id").to_owned()
+    }
+
+    /// The group's coordinator, found first if unknown.
+    fn coordinator(&mut self) -> i32 {
+        if let Some(id) = self.coordinator {
+            return id;
+        }
+        self.coordinator_lookups += 1;
+        let version = self
+            .versions
+            .find_coordinator
+            .expect("FindCoordinator served");
+        let request = find_coordinator(&self.group(), version);
+        let response = call(
+            &mut self.transport,
+            self.bootstrap_broker,
+            version,
+            &request,
+        );
+        match coordinator_verdict(&response, version) {
+            CoordinatorVerdict::Found { broker, .. } => {
+                self.coordinator = Some(broker.0);
+                broker.0
+            }
+            other => panic!("no coordinator: {other:?}"),
+        }
+    }
+
+    /// `commit_sync` of every position: what the group will resume from.
+    pub(crate) fn commit(&mut self) -> Vec<GroupVerdict<()>> {
+        let offsets: Vec<(TopicPartition, Position)> = self
+            .leaders
+            .keys()
+            .filter_map(|tp| {
+                let offset = self.positions.position(tp).ok()??;
+                Some((tp.clone(), Position::at(offset)))
+            })
+            .collect();
+        let version = self.versions.offset_commit.expect("OffsetCommit served");
+        let request = offset_commit(&self.group(), &offsets, version);
+        let coordinator = self.coordinator();
+        let response = call(&mut self.transport, coordinator, version, &request);
+        let verdicts = offset_commit_verdicts(&response, &offsets);
+        if verdicts
+            .iter()
+            .any(|v| matches!(v, GroupVerdict::FindCoordinator(_)))
+        {
+            self.coordinator = None;
+        }
+        verdicts
+    }
+
+    /// OffsetFetch for the partitions waiting for their committed offset.
+    fn fetch_committed(&mut self) {
+        let asked = self.positions.take_committed_requests();
+        if asked.is_empty() {
+            return;
+        }
+        let partitions: Vec<TopicPartition> = asked.iter().map(|(tp, _)| tp.clone()).collect();
+        let version = self.versions.offset_fetch.expect("OffsetFetch served");
+        let coordinator = self.coordinator();
+        let request = offset_fetch(&self.group(), &partitions);
+        let response = call(&mut self.transport, coordinator, version, &request);
+        let verdicts = offset_fetch_verdicts(&response, &partitions);
+        for ((tp, generation), verdict) in asked.iter().zip(verdicts) {
+            let follow = self.positions.apply_committed(tp, *generation, verdict);
+            self.follow(follow);
         }
     }
 
     /// One turn of the poller to come: resets, fetches, verdicts; then what
     /// `poll` would return.
     pub(crate) fn turn(&mut self) -> Result<Vec<ConsumerRecord>, PartitionError> {
+        if self.config.group_id().is_some() {
+            self.fetch_committed();
+        }
         let iso = self.config.isolation_level();
         let version = self.versions.list_offsets;
         let plan = plan_list_offsets(&mut self.positions, &self.leaders, iso, |_| version);

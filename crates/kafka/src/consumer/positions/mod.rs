@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::error::PartitionError;
 use super::fetch::FetchVerdict;
+use super::group::GroupVerdict;
 use super::list_offsets::ListOffsetsVerdict;
 use super::record::ConsumerRecord;
 use crate::config::{AutoOffsetReset, ConsumerConfig};
@@ -78,6 +79,8 @@ pub(crate) enum FollowUp {
     RefreshMetadata,
     /// Try again after the retry backoff.
     Backoff,
+    /// The group coordinator moved: find it again.
+    FindCoordinator,
 }
 
 #[derive(Debug, Clone)]
@@ -290,23 +293,45 @@ impl Positions {
         out
     }
 
-    /// The group's committed position for `tp` (`None`: nothing committed,
-    /// so `auto.offset.reset` applies); `retry` puts the request back.
+    /// Applies an OffsetFetch verdict for `tp` asked under `generation`:
+    /// the committed position, or `auto.offset.reset` when none; a retry
+    /// puts the request back (the poller finds the coordinator first when
+    /// told to); a refusal fails the partition.
     pub(crate) fn apply_committed(
         &mut self,
         tp: &TopicPartition,
         generation: u64,
-        committed: Result<Option<Position>, ()>,
-    ) {
-        let place = match committed {
-            Ok(Some(position)) => Place::At(position),
-            Ok(None) => self.reset_place(tp, Position::at(-1), None),
-            Err(()) => Place::AwaitingCommitted { requested: false },
-        };
-        if let Some(p) = self.partitions.get_mut(tp) {
-            if p.generation == generation && matches!(p.place, Place::AwaitingCommitted { .. }) {
-                p.place = place;
+        verdict: GroupVerdict<Option<Position>>,
+    ) -> FollowUp {
+        let (place, follow) = match verdict {
+            GroupVerdict::Done(Some(position)) => (Place::At(position), FollowUp::Nothing),
+            GroupVerdict::Done(None) => (
+                self.reset_place(tp, Position::at(-1), None),
+                FollowUp::Nothing,
+            ),
+            GroupVerdict::FindCoordinator(_) => (
+                Place::AwaitingCommitted { requested: false },
+                FollowUp::FindCoordinator,
+            ),
+            GroupVerdict::Retry(_) => (
+                Place::AwaitingCommitted { requested: false },
+                FollowUp::Backoff,
+            ),
+            GroupVerdict::Fatal(code) => {
+                let error = PartitionError::broker(tp, code);
+                let at = Position::at(-1);
+                (Place::Failed { error, at }, FollowUp::Nothing)
             }
+        };
+        match self.partitions.get_mut(tp) {
+            Some(p)
+                if p.generation == generation
+                    && matches!(p.place, Place::AwaitingCommitted { .. }) =>
+            {
+                p.place = place;
+                follow
+            }
+            _ => FollowUp::Nothing,
         }
     }
 

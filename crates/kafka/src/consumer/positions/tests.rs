@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::Compression;
 use crate::consumer::decode::{self, DecodeOptions, Decoded};
+use crate::consumer::group::GroupVerdict;
 use crate::consumer::test_batches::{at, produced, records};
 
 fn config(extra: &[(&str, &str)]) -> ConsumerConfig {
@@ -103,19 +104,35 @@ fn with_a_group_the_committed_offset_comes_first() {
     let asked = positions.take_committed_requests();
     assert_eq!(asked.len(), 3);
     assert!(positions.take_committed_requests().is_empty());
-    positions.apply_committed(&tp(0), asked[0].1, Ok(Some(Position::at(8))));
-    positions.apply_committed(&tp(1), asked[1].1, Ok(None));
-    positions.apply_committed(&tp(2), asked[2].1, Err(()));
+    let done = GroupVerdict::Done(Some(Position::at(8)));
+    assert_eq!(
+        positions.apply_committed(&tp(0), asked[0].1, done),
+        FollowUp::Nothing
+    );
+    positions.apply_committed(&tp(1), asked[1].1, GroupVerdict::Done(None));
+    let moved = GroupVerdict::FindCoordinator("NOT_COORDINATOR".into());
+    let follow = positions.apply_committed(&tp(2), asked[2].1, moved);
+    assert_eq!(follow, FollowUp::FindCoordinator);
     assert_eq!(positions.position(&tp(0)), Ok(Some(8)));
     assert_eq!(
         positions.take_reset_requests()[0].0,
         tp(1),
         "nothing committed: reset"
     );
+    let again = positions.take_committed_requests();
+    assert_eq!(again[0].0, tp(2), "asked again");
+    let follow = positions.apply_committed(&tp(2), again[0].1, GroupVerdict::Retry("x".into()));
+    assert_eq!(follow, FollowUp::Backoff);
+    let again = positions.take_committed_requests();
+    positions.apply_committed(&tp(2), again[0].1, GroupVerdict::Fatal(30));
+    let err = positions.drain().unwrap_err();
+    assert!(err.to_string().contains("t-2"), "refused: t-2 fails: {err}");
+    // An answer from before a seek changes nothing.
+    positions.seek(&tp(2), 1).unwrap();
+    let stale = positions.apply_committed(&tp(2), again[0].1, GroupVerdict::Done(None));
     assert_eq!(
-        positions.take_committed_requests()[0].0,
-        tp(2),
-        "asked again"
+        (stale, positions.position(&tp(2))),
+        (FollowUp::Nothing, Ok(Some(1)))
     );
 }
 
@@ -125,7 +142,7 @@ fn reset_none_without_a_committed_offset_is_an_error_for_poll() {
         Positions::new(&config(&[("group.id", "g"), ("auto.offset.reset", "none")]));
     positions.assign([tp(0)]);
     let (_, generation) = positions.take_committed_requests().remove(0);
-    positions.apply_committed(&tp(0), generation, Ok(None));
+    positions.apply_committed(&tp(0), generation, GroupVerdict::Done(None));
     let err = positions.drain().unwrap_err();
     assert_eq!(err, PartitionError::NoOffset { partition: tp(0) });
     assert!(positions.drain().is_err(), "until a seek");
