@@ -67,6 +67,12 @@
 //!
 //! The client is built on an I/O-free core that is usable on its own:
 //! [`batching`] (partitioning, record batches and the accumulator).
+//!
+//! A consumer is under way: [`ConsumerConfig`] (the Java consumer's
+//! settings) and [`ConsumerRecord`] (what `poll` will hand out) exist, with
+//! the record batch decoding, per-partition positions and Fetch/ListOffsets
+//! logic behind them; the consumer's poller thread is the next step
+//! (docs/consumer.md in the repository).
 
 #![forbid(unsafe_code)]
 
