@@ -4,6 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{
     self as kp, RecordBatchEncoder, RecordEncodeOptions, TimestampType as KpTimestamp,
 };
@@ -277,8 +278,67 @@ fn arb_codec() -> impl Strategy<Value = Compression> {
     proptest::sample::select(CODECS.to_vec())
 }
 
+/// Records as kafka-protocol's own encoder takes them: header keys unique
+/// (it keeps them in a map), offsets from `base`, one batch.
+fn to_protocol(records: &[Record], base: i64) -> Vec<kp::Record> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut headers = IndexMap::new();
+            for (k, v) in &r.headers {
+                headers.insert(StrBytes::from_string(k.clone()), v.clone());
+            }
+            kp::Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 2,
+                producer_id: 5,
+                producer_epoch: 0,
+                timestamp_type: KpTimestamp::Creation,
+                offset: base + i as i64,
+                sequence: i as i32,
+                timestamp: 1_000 + (i as i64 * 7) % 5,
+                key: r.key.clone(),
+                value: r.value.clone(),
+                headers,
+            }
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn what_kafka_protocol_encodes_decodes_to_the_same_records(
+        records in proptest::collection::vec(arb_record(), 1..12),
+        codec in arb_codec(),
+        base in 0i64..1_000_000,
+    ) {
+        let sent = to_protocol(&records, base);
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions { version: 2, compression: codec.to_protocol() };
+        RecordBatchEncoder::encode(&mut buf, sent.iter(), &options).unwrap();
+        let d = decode_partition(&tp(), base, buf.freeze(), &[], PLAIN);
+        prop_assert!(d.corrupt.is_none(), "{:?}", d.corrupt);
+        prop_assert_eq!(d.next_offset, base + records.len() as i64);
+        prop_assert_eq!(d.records.len(), sent.len());
+        for (got, want) in d.records.iter().zip(&sent) {
+            prop_assert_eq!(got.offset, want.offset);
+            prop_assert_eq!(got.timestamp, want.timestamp, "deltas from the smallest timestamp");
+            prop_assert_eq!(got.leader_epoch, Some(2));
+            prop_assert_eq!(&got.key, &want.key);
+            prop_assert_eq!(&got.value, &want.value);
+            let headers: Vec<(String, Option<Bytes>)> = want
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            prop_assert_eq!(&got.headers, &headers);
+        }
+    }
 
     #[test]
     fn what_the_producer_encodes_decodes_to_the_same_records(
