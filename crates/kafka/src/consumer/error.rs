@@ -30,6 +30,20 @@ pub(crate) enum PartitionError {
         /// The partition.
         partition: TopicPartition,
     },
+    /// Metadata says the assigned partition does not exist.
+    #[error(
+        "{partition} does not exist ({}); assign an existing partition, or create the topic",
+        match partitions {
+            Some(n) => format!("the topic has {n} partition(s)"),
+            None => "no such topic".to_owned(),
+        }
+    )]
+    UnknownPartition {
+        /// The partition.
+        partition: TopicPartition,
+        /// How many partitions the topic has, if it exists.
+        partitions: Option<i32>,
+    },
     /// A fetched batch could not be read.
     #[error(transparent)]
     Corrupt(#[from] CorruptBatch),
@@ -65,6 +79,7 @@ impl PartitionError {
             PartitionError::OffsetOutOfRange { partition, .. }
             | PartitionError::NoOffset { partition }
             | PartitionError::BatchTooLarge { partition, .. }
+            | PartitionError::UnknownPartition { partition, .. }
             | PartitionError::Broker { partition, .. } => partition,
             PartitionError::Corrupt(c) => &c.partition,
         }
@@ -102,6 +117,16 @@ mod tests {
         assert!(PartitionError::broker(&tp, 9999)
             .to_string()
             .contains("9999"));
+        let unknown = PartitionError::UnknownPartition {
+            partition: tp.clone(),
+            partitions: Some(2),
+        };
+        assert!(unknown.to_string().contains("orders-2") && unknown.to_string().contains("has 2"));
+        let missing = PartitionError::UnknownPartition {
+            partition: tp.clone(),
+            partitions: None,
+        };
+        assert!(missing.to_string().contains("no such topic"), "{missing}");
         assert!(PartitionError::NoOffset { partition: tp }
             .to_string()
             .contains("auto.offset.reset=none"));

@@ -3,7 +3,9 @@
 use super::*;
 use crate::config::Compression;
 use crate::consumer::decode::{self, DecodeOptions, Decoded};
+use crate::consumer::fetch::FetchVerdict;
 use crate::consumer::group::GroupVerdict;
+use crate::consumer::list_offsets::ListOffsetsVerdict;
 use crate::consumer::test_batches::{at, produced, records};
 
 fn config(extra: &[(&str, &str)]) -> ConsumerConfig {
@@ -372,4 +374,21 @@ fn reassignment_keeps_kept_partitions_and_unknown_ones_are_refused() {
         .unwrap_err()
         .to_string()
         .contains("t-9"));
+}
+
+#[test]
+fn a_partition_metadata_says_does_not_exist_fails_by_name() {
+    let mut positions = Positions::new(&config(&[]));
+    positions.assign([tp(0), tp(7)]);
+    positions.seek(&tp(7), 3).unwrap();
+    let error = PartitionError::UnknownPartition {
+        partition: tp(7),
+        partitions: Some(1),
+    };
+    positions.fail(&tp(7), error.clone());
+    assert!(positions.fetchable().is_empty());
+    assert_eq!(positions.drain(), Err(error));
+    assert_eq!(positions.position(&tp(7)), Ok(Some(3)));
+    positions.seek(&tp(7), 0).unwrap();
+    assert_eq!(positions.drain(), Ok(vec![]));
 }
