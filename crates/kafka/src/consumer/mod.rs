@@ -24,6 +24,8 @@ mod list_offsets;
 #[cfg(test)]
 mod mock_tests;
 mod positions;
+#[cfg(test)]
+mod python_tests;
 mod record;
 #[cfg(test)]
 mod tansu_tests;
