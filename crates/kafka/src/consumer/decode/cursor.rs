@@ -10,15 +10,44 @@ use bytes::Bytes;
 pub(super) struct Cursor {
     buf: Bytes,
     pos: usize,
+    /// Reads stop here: the buffer's end, or a record's while one is read
+    /// (`enter`/`leave`, which save cloning a slice per record).
+    end: usize,
 }
 
 impl Cursor {
     pub(super) fn new(buf: Bytes) -> Cursor {
-        Cursor { buf, pos: 0 }
+        let end = buf.len();
+        Cursor { buf, pos: 0, end }
     }
 
     pub(super) fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.end - self.pos
+    }
+
+    /// Limits reads to the next `len` bytes; returns what `leave` restores.
+    pub(super) fn enter(&mut self, len: usize, what: &str) -> Result<usize, String> {
+        if len > self.remaining() {
+            return Err(format!(
+                "{what} needs {len} bytes but only {} remain",
+                self.remaining()
+            ));
+        }
+        let outer = self.end;
+        self.end = self.pos + len;
+        Ok(outer)
+    }
+
+    /// Ends an `enter`: every byte of the limited part must have been read.
+    pub(super) fn leave(&mut self, outer: usize, what: &str) -> Result<(), String> {
+        if self.pos != self.end {
+            return Err(format!(
+                "{what} has {} bytes after its last field",
+                self.remaining()
+            ));
+        }
+        self.end = outer;
+        Ok(())
     }
 
     /// The next `len` bytes as a slice of the same buffer.
@@ -35,14 +64,14 @@ impl Cursor {
     }
 
     fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], String> {
-        let bytes = self.buf.get(self.pos..self.pos + N).ok_or_else(|| {
-            format!(
+        if N > self.remaining() {
+            return Err(format!(
                 "{what} needs {N} bytes but only {} remain",
                 self.remaining()
-            )
-        })?;
+            ));
+        }
         let mut out = [0; N];
-        out.copy_from_slice(bytes);
+        out.copy_from_slice(&self.buf[self.pos..self.pos + N]);
         self.pos += N;
         Ok(out)
     }
@@ -93,6 +122,22 @@ impl Cursor {
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
     }
 
+    /// A varint length then that many bytes as text (lossy UTF-8, as Java
+    /// reads header keys); read in place, no slice kept.
+    pub(super) fn string(&mut self, what: &str) -> Result<String, String> {
+        let len = self.varint(what)?;
+        let len = usize::try_from(len).map_err(|_| format!("{what} has length {len}"))?;
+        if len > self.remaining() {
+            return Err(format!(
+                "{what} needs {len} bytes but only {} remain",
+                self.remaining()
+            ));
+        }
+        let text = String::from_utf8_lossy(&self.buf[self.pos..self.pos + len]).into_owned();
+        self.pos += len;
+        Ok(text)
+    }
+
     /// A varint length then that many bytes; length -1 is null.
     pub(super) fn nullable(&mut self, what: &str) -> Result<Option<Bytes>, String> {
         match self.varint(what)? {
@@ -131,6 +176,22 @@ mod tests {
         assert!(cursor(&[4, b'a']).nullable("k").is_err());
         assert!(cursor(&[3]).nullable("k").is_err(), "length -2");
         assert_eq!(cursor(&[1]).nullable("k").unwrap(), None);
+        assert!(cursor(&[1]).string("k").is_err(), "a null header key");
+        assert_eq!(cursor(&[4, b'h', 0xff]).string("k").unwrap(), "h\u{fffd}");
+    }
+
+    #[test]
+    fn enter_limits_reads_and_leave_wants_them_all() {
+        let mut c = cursor(&[1, 2, 3, 4, 5]);
+        let outer = c.enter(2, "r").unwrap();
+        assert_eq!(c.remaining(), 2);
+        assert!(c.i32("i").is_err(), "past the limit");
+        assert!(c.leave(outer, "r").is_err(), "two bytes unread");
+        assert_eq!(c.u8("a").unwrap(), 1);
+        assert_eq!(c.u8("b").unwrap(), 2);
+        c.leave(outer, "r").unwrap();
+        assert_eq!(c.remaining(), 3);
+        assert!(c.enter(4, "r").is_err());
     }
 
     #[test]

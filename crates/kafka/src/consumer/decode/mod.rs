@@ -29,6 +29,8 @@ mod header;
 mod records;
 
 #[cfg(test)]
+mod speed_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashSet};
@@ -132,7 +134,8 @@ pub(crate) fn decode_partition(
             // Wholly before the fetch offset (or a repeat): nothing to read.
             continue;
         }
-        let kept = (|| -> Result<Vec<ConsumerRecord>, String> {
+        let before = out.records.len();
+        let kept = (|| -> Result<(), String> {
             if options.read_committed && header.is_transactional() {
                 transactions.begin_up_to(last_offset);
                 if header.is_control() {
@@ -140,33 +143,33 @@ pub(crate) fn decode_partition(
                     if records::control_marker(&header, records)? == ControlMarker::Abort {
                         transactions.end(header.producer_id);
                     }
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 if transactions.is_aborted(header.producer_id) {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
             }
             if header.is_control() {
-                return Ok(Vec::new());
+                return Ok(());
             }
-            let mut kept = Vec::new();
+            // Straight into the output; a batch that fails part-way is
+            // truncated away below.
             let mut sink = RecordSink {
                 topic,
                 partition: partition.partition,
                 from_offset: out.next_offset,
-                out: &mut kept,
+                out: &mut out.records,
             };
             let records = records::decompress(header.codec(), records)?;
-            records::read_records(&header, records, &mut sink)?;
-            Ok(kept)
+            records::read_records(&header, records, &mut sink)
         })();
         match kept {
-            Ok(mut kept) => {
-                out.records.append(&mut kept);
+            Ok(()) => {
                 out.next_offset = last_offset.saturating_add(1);
                 out.batches += 1;
             }
             Err(reason) => {
+                out.records.truncate(before);
                 out.corrupt = Some(corrupt(partition, base_offset, reason));
                 break;
             }

@@ -102,29 +102,22 @@ pub(super) fn read_records(
     for index in 0..count {
         let len = c.varint("record length")?;
         let len = usize::try_from(len).map_err(|_| format!("record {index} has length {len}"))?;
-        let mut r = Cursor::new(c.take(len, "record")?);
-        let _attributes = r.u8("record attributes")?;
-        let timestamp_delta = r.varlong("timestamp delta")?;
-        let offset_delta = r.varint("offset delta")?;
-        let key = r.nullable("key")?;
-        let value = r.nullable("value")?;
-        let header_count = r.varint("header count")?;
+        let outer = c.enter(len, "record")?;
+        let _attributes = c.u8("record attributes")?;
+        let timestamp_delta = c.varlong("timestamp delta")?;
+        let offset_delta = c.varint("offset delta")?;
+        let key = c.nullable("key")?;
+        let value = c.nullable("value")?;
+        let header_count = c.varint("header count")?;
         let header_count = usize::try_from(header_count)
             .map_err(|_| format!("record {index} has {header_count} headers"))?;
-        let mut headers = Vec::with_capacity(header_count.min(r.remaining() / 2));
+        let mut headers = Vec::with_capacity(header_count.min(c.remaining() / 2));
         for _ in 0..header_count {
-            let name = r
-                .nullable("header key")?
-                .ok_or_else(|| format!("record {index} has a null header key"))?;
-            let value = r.nullable("header value")?;
-            headers.push((String::from_utf8_lossy(&name).into_owned(), value));
+            let name = c.string("header key")?;
+            let value = c.nullable("header value")?;
+            headers.push((name, value));
         }
-        if r.remaining() != 0 {
-            return Err(format!(
-                "record {index} has {} bytes after its last header",
-                r.remaining()
-            ));
-        }
+        c.leave(outer, "record")?;
         let offset = header.base_offset.saturating_add(i64::from(offset_delta));
         if offset < sink.from_offset {
             continue;

@@ -186,6 +186,27 @@ fn a_corrupt_batch_is_an_error_naming_partition_and_offset_after_the_good_ones()
 }
 
 #[test]
+fn a_batch_broken_part_way_delivers_none_of_its_records() {
+    let good = at(0, &produced(&records(2), Compression::None));
+    let bad = at(2, &produced(&records(3), Compression::None));
+    // Cut the batch's last record short: its first two records read
+    // fine, then the batch is corrupt (the CRC is not checked here).
+    let mut damaged = BytesMut::from(&bad[..]);
+    let length = i32::from_be_bytes(damaged[8..12].try_into().unwrap()) - 1;
+    damaged[8..12].copy_from_slice(&length.to_be_bytes());
+    damaged.truncate(damaged.len() - 1);
+    let data = concat(&[good, damaged.freeze()]);
+    let lenient = DecodeOptions {
+        check_crcs: false,
+        ..PLAIN
+    };
+    let d = decode_partition(&tp(), 0, data, &[], lenient);
+    assert_eq!(offsets(&d), [0, 1], "none of the broken batch");
+    assert_eq!(d.next_offset, 2);
+    assert_eq!(d.corrupt.map(|c| c.offset), Some(2));
+}
+
+#[test]
 fn old_message_formats_are_refused_by_name() {
     let mut v1 = BytesMut::from(&produced(&records(1), Compression::None)[..]);
     v1[16] = 1;
