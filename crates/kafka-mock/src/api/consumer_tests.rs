@@ -1,6 +1,8 @@
 //! What a consumer needs beyond Produce: FindCoordinator, OffsetCommit and
-//! OffsetFetch end to end at every served version, and the leader-epoch
-//! checks of Fetch and ListOffsets.
+//! OffsetFetch end to end at every served version, the leader-epoch
+//! checks of Fetch and ListOffsets, and Fetch's `min_bytes`.
+
+use std::time::Duration;
 
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{
@@ -9,10 +11,11 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::Compression;
 use kafka_protocol::ResponseError;
 
 use crate::testkit::*;
-use crate::{ClusterConfig, ClusterHandle};
+use crate::{ClusterConfig, ClusterHandle, Outcome};
 
 fn cluster(brokers: usize) -> ClusterHandle {
     let cluster = ClusterHandle::new(ClusterConfig::new(brokers)).unwrap();
@@ -257,4 +260,39 @@ fn fetch_and_list_offsets_check_the_leader_epoch() {
         code(&client.call(other, 7, &list(0))),
         ResponseError::FencedLeaderEpoch.code()
     );
+}
+
+#[test]
+fn a_fetch_short_of_min_bytes_is_held_up_to_max_wait() {
+    let config = ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_millis(40));
+    let cluster = ClusterHandle::new(config).unwrap();
+    cluster.create_topic("t", 1).unwrap();
+    let mut client = Client::new(&cluster);
+    let (error, _) = {
+        let response = client.call(
+            1,
+            9,
+            &produce_request("t", 0, batch(&["a", "b"], None, Compression::None), -1),
+        );
+        let p = &response.responses[0].partition_responses[0];
+        (p.error_code, p.base_offset)
+    };
+    assert_eq!(error, 0);
+    let mut delay = |min_bytes: i32, max_wait_ms: i32| {
+        let mut request = fetch_request(12, "t", 0, 0);
+        request.min_bytes = min_bytes;
+        request.max_wait_ms = max_wait_ms;
+        match client.send(1, 12, &request) {
+            Outcome::Respond { delay, .. } => delay,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(delay(1, 500), None, "enough bytes: at once");
+    assert_eq!(
+        delay(1 << 20, 500),
+        Some(Duration::from_millis(40)),
+        "short: held"
+    );
+    assert_eq!(delay(1 << 20, 0), None, "no wait asked");
+    assert_eq!(delay(0, 500), None);
 }

@@ -17,9 +17,11 @@
 //! watermark and no aborted transactions are listed, whatever the
 //! isolation level.
 //!
-//! Long polling: when nothing is returned the response is held for
+//! Long polling: when fewer than `min_bytes` are returned (nothing, with
+//! the usual `min_bytes` of 1) the response is held for
 //! `min(max_wait_ms, fetch_wait_cap)`; records produced meanwhile wait for
-//! the next fetch. Close enough for tests, and idle consumers do not spin.
+//! the next fetch, where Kafka would answer as soon as `min_bytes` are
+//! there. Close enough for tests, and idle consumers do not spin.
 
 use std::time::Duration;
 
@@ -66,7 +68,8 @@ impl Endpoint for Fetch {
             })
             .collect();
         let response = FetchResponse::default().with_responses(responses);
-        if returned == 0 && req.max_wait_ms > 0 && req.min_bytes > 0 {
+        let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+        if returned < min_bytes && req.max_wait_ms > 0 {
             let wait =
                 Duration::from_millis(req.max_wait_ms as u64).min(state.config.fetch_wait_cap());
             return Served::Hold(response, wait);
