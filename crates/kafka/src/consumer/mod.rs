@@ -12,8 +12,7 @@
 //! docs/consumer.md in the repository describes the design and what the
 //! poller will wire up.
 
-// The consumer poller (the next step, issue 16) is what calls this core;
-// until it exists only the tests do.
+// Until the consumer poller (issue 16's next step) calls this core, only tests do.
 #![cfg_attr(not(test), allow(dead_code))]
 
 mod decode;
