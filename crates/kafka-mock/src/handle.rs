@@ -337,6 +337,18 @@ impl ClusterHandle {
         })
     }
 
+    /// The offset `group` committed for a partition (OffsetCommit), if any.
+    pub fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        let state = self.state.lock();
+        state.offsets.get(group, topic, partition).map(|c| c.offset)
+    }
+
+    /// The broker coordinating `group` now (FindCoordinator's answer), or
+    /// `None` when no broker runs.
+    pub fn coordinator(&self, group: &str) -> Option<i32> {
+        self.state.lock().coordinator(group)
+    }
+
     /// Requests of `api` received so far by `broker` (or by all brokers for
     /// `None`), counting those that failed or closed their connection, but
     /// not those refused because the broker was stopped.

@@ -6,6 +6,9 @@
 //! | Fetch          | 1   | 4–12     | 12            | v13+ address topics by id only   |
 //! | ListOffsets    | 2   | 1–7      | 6             | v8+ is tiered storage            |
 //! | Metadata       | 3   | 0–12     | 9             | v13 only adds a top-level error  |
+//! | OffsetCommit   | 8   | 2–8      | 8             | v9+ is the new group protocol    |
+//! | OffsetFetch    | 9   | 1–7      | 6             | v8+ asks for several groups      |
+//! | FindCoordinator| 10  | 0–4      | 3             | v5+ add transactions v2, shares  |
 //! | ApiVersions    | 18  | 0–4      | 3             | all; v4 equals v3                |
 //! | CreateTopics   | 19  | 2–7      | 5             | all                              |
 //! | InitProducerId | 22  | 0–4      | 2             | v5+ are transactions v2          |
@@ -60,6 +63,9 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Fetch, 4, 12),
     api(ApiKey::ListOffsets, 1, 7),
     api(ApiKey::Metadata, 0, 12),
+    api(ApiKey::OffsetCommit, 2, 8),
+    api(ApiKey::OffsetFetch, 1, 7),
+    api(ApiKey::FindCoordinator, 0, 4),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::InitProducerId, 0, 4),

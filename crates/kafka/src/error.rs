@@ -218,7 +218,11 @@ mod tests {
         assert!(closed.to_string().contains("new producer"));
         assert!(closed.into_record().is_some());
 
-        let config = ProducerError::from(ConfigError::UnknownKey { key: "x".into() });
+        let config = ProducerError::from(ConfigError::UnknownKey {
+            key: "x".into(),
+            client: "producer",
+            known: &[],
+        });
         assert!(config.record().is_none() && config.into_record().is_none());
     }
 }

@@ -67,6 +67,12 @@
 //!
 //! The client is built on an I/O-free core that is usable on its own:
 //! [`batching`] (partitioning, record batches and the accumulator).
+//!
+//! A consumer is under way: [`ConsumerConfig`] (the Java consumer's
+//! settings) and [`ConsumerRecord`] (what `poll` will hand out) exist, with
+//! the record batch decoding, per-partition positions and Fetch/ListOffsets
+//! logic behind them; the consumer's poller thread is the next step
+//! (docs/consumer.md in the repository).
 
 #![forbid(unsafe_code)]
 
@@ -76,6 +82,7 @@ mod batch;
 pub mod batching;
 mod client;
 mod config;
+mod consumer;
 mod delivery;
 mod error;
 mod fast_map;
@@ -85,7 +92,11 @@ mod stats;
 mod sync;
 
 pub use client::{BrokerLatency, Producer};
-pub use config::{Acks, Compression, ConfigError, ProducerConfig, ProducerConfigBuilder};
+pub use config::{
+    Acks, AutoOffsetReset, Compression, ConfigError, ConsumerConfig, ConsumerConfigBuilder,
+    IsolationLevel, ProducerConfig, ProducerConfigBuilder,
+};
+pub use consumer::{ConsumerRecord, TimestampType};
 pub use delivery::{
     DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,
 };

@@ -8,14 +8,25 @@
 //! keep sending full fetches; an incremental fetch naming a session gets
 //! `FETCH_SESSION_ID_NOT_FOUND`.
 //!
-//! Long polling: when nothing is returned the response is held for
+//! A fetch naming the partition's leader epoch (v9+) is checked against
+//! it as Kafka does: an older epoch gets `FENCED_LEADER_EPOCH` (the client
+//! missed a leader change), a newer one `UNKNOWN_LEADER_EPOCH` (this broker
+//! is behind); -1 skips the check.
+//!
+//! The mock models no transactions: the last stable offset is the high
+//! watermark and no aborted transactions are listed, whatever the
+//! isolation level.
+//!
+//! Long polling: when fewer than `min_bytes` are returned (nothing, with
+//! the usual `min_bytes` of 1) the response is held for
 //! `min(max_wait_ms, fetch_wait_cap)`; records produced meanwhile wait for
-//! the next fetch. Close enough for tests, and idle consumers do not spin.
+//! the next fetch, where Kafka would answer as soon as `min_bytes` are
+//! there. Close enough for tests, and idle consumers do not spin.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_request::FetchTopic;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::ResponseError;
@@ -46,15 +57,7 @@ impl Endpoint for Fetch {
                         let limit = usize::try_from(p.partition_max_bytes)
                             .unwrap_or(0)
                             .min(budget);
-                        let data = read(
-                            state,
-                            ctx,
-                            &name,
-                            p.partition,
-                            p.fetch_offset,
-                            limit,
-                            returned == 0,
-                        );
+                        let data = read(state, ctx, &name, p, limit, returned == 0);
                         let len = data.records.as_ref().map_or(0, Bytes::len);
                         returned += len;
                         budget = budget.saturating_sub(len);
@@ -65,7 +68,8 @@ impl Endpoint for Fetch {
             })
             .collect();
         let response = FetchResponse::default().with_responses(responses);
-        if returned == 0 && req.max_wait_ms > 0 && req.min_bytes > 0 {
+        let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+        if returned < min_bytes && req.max_wait_ms > 0 {
             let wait =
                 Duration::from_millis(req.max_wait_ms as u64).min(state.config.fetch_wait_cap());
             return Served::Hold(response, wait);
@@ -115,17 +119,20 @@ fn read(
     state: &ClusterState,
     ctx: Ctx,
     topic: &str,
-    index: i32,
-    offset: i64,
+    asked: &FetchPartition,
     max_bytes: usize,
     allow_oversized: bool,
 ) -> PartitionData {
+    let (index, offset) = (asked.partition, asked.fetch_offset);
     if let Some(error) = partition_error(state, ctx.broker, topic, index) {
         return errored_partition(ctx, index, error);
     }
     let Ok(partition) = state.partition(topic, index) else {
         return errored_partition(ctx, index, ResponseError::UnknownTopicOrPartition);
     };
+    if let Some(error) = epoch_error(partition.leader_epoch, asked.current_leader_epoch) {
+        return errored_partition(ctx, index, error);
+    }
     let log = &partition.log;
     let (start, end) = (log.log_start(), log.high_watermark());
     let mut data = PartitionData::default()
@@ -141,6 +148,17 @@ fn read(
             .with_records(Some(Bytes::new()));
     }
     data.with_records(Some(log.read(offset, max_bytes, allow_oversized)))
+}
+
+/// Kafka's leader-epoch check: the client's `current_leader_epoch`
+/// against the partition's (-1: the client has none, no check).
+pub(crate) fn epoch_error(current: i32, asked: i32) -> Option<ResponseError> {
+    match asked {
+        -1 => None,
+        a if a < current => Some(ResponseError::FencedLeaderEpoch),
+        a if a > current => Some(ResponseError::UnknownLeaderEpoch),
+        _ => None,
+    }
 }
 
 fn errored_partition(ctx: Ctx, index: i32, error: ResponseError) -> PartitionData {

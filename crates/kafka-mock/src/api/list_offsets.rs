@@ -3,7 +3,8 @@
 //!
 //! Latest is the high watermark (the next offset to be written). A timestamp
 //! search returns the first record at or after the timestamp, or offset -1
-//! when there is none, as Kafka does.
+//! when there is none, as Kafka does. A `current_leader_epoch` (v4+) other
+//! than the partition's is refused as Fetch refuses it.
 
 use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use kafka_protocol::messages::list_offsets_response::{
@@ -12,6 +13,7 @@ use kafka_protocol::messages::list_offsets_response::{
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
+use super::fetch::epoch_error;
 use super::{partition_error, Ctx, Endpoint, Served};
 use crate::state::ClusterState;
 
@@ -97,8 +99,11 @@ fn lookup(
     let partition = state
         .partition(topic, req.partition_index)
         .map_err(|_| ResponseError::UnknownTopicOrPartition)?;
-    let log = &partition.log;
     let epoch = partition.leader_epoch;
+    if let Some(error) = epoch_error(epoch, req.current_leader_epoch) {
+        return Err(error);
+    }
+    let log = &partition.log;
     let (offset, timestamp) = match req.timestamp {
         LATEST => (log.high_watermark(), -1),
         EARLIEST => (log.log_start(), -1),

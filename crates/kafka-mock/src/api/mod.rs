@@ -8,9 +8,12 @@
 pub(crate) mod api_versions;
 pub(crate) mod create_topics;
 pub(crate) mod fetch;
+pub(crate) mod find_coordinator;
 pub(crate) mod init_producer_id;
 pub(crate) mod list_offsets;
 pub(crate) mod metadata;
+pub(crate) mod offset_commit;
+pub(crate) mod offset_fetch;
 pub(crate) mod produce;
 pub(crate) mod sasl;
 
@@ -70,5 +73,7 @@ pub(crate) fn partition_error(
     }
 }
 
+#[cfg(test)]
+mod consumer_tests;
 #[cfg(test)]
 mod tests;

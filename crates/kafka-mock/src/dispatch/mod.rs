@@ -97,6 +97,11 @@ fn dispatch(state: &mut ClusterState, broker: i32, frame: Bytes) -> Outcome {
         ApiKey::CreateTopics => process::<api::create_topics::CreateTopics>(state, request, frame),
         ApiKey::SaslHandshake => process::<api::sasl::SaslHandshake>(state, request, frame),
         ApiKey::SaslAuthenticate => process::<api::sasl::SaslAuthenticate>(state, request, frame),
+        ApiKey::OffsetCommit => process::<api::offset_commit::OffsetCommit>(state, request, frame),
+        ApiKey::OffsetFetch => process::<api::offset_fetch::OffsetFetch>(state, request, frame),
+        ApiKey::FindCoordinator => {
+            process::<api::find_coordinator::FindCoordinator>(state, request, frame)
+        }
         _ => close(CloseReason::UnsupportedApi(key)),
     }
 }

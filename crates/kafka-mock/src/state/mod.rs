@@ -8,6 +8,7 @@
 //!  │               └── partitions[i] → Partition { leader, leader_epoch, log }
 //!  │                                                              └── PartitionLog
 //!  ├── faults:  armed failures, delays, connection drops
+//!  ├── offsets: group → (topic, partition) → committed offset
 //!  └── counters: (broker, api key) → requests received
 //! ```
 //!
@@ -17,6 +18,7 @@
 
 pub(crate) mod faults;
 pub(crate) mod log;
+pub(crate) mod offsets;
 pub(crate) mod producer;
 
 use std::collections::BTreeMap;
@@ -25,6 +27,7 @@ use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use faults::Faults;
 use log::PartitionLog;
+use offsets::GroupOffsets;
 
 /// Longest legal topic name (Kafka's limit).
 const MAX_TOPIC_NAME: usize = 249;
@@ -55,6 +58,7 @@ pub(crate) struct ClusterState {
     pub(crate) topics: BTreeMap<String, Topic>,
     pub(crate) faults: Faults,
     pub(crate) counters: BTreeMap<(i32, i16), u64>,
+    pub(crate) offsets: GroupOffsets,
     next_producer_id: i64,
     topics_created: usize,
 }
@@ -78,6 +82,7 @@ impl ClusterState {
             topics: BTreeMap::new(),
             faults: Faults::default(),
             counters: BTreeMap::new(),
+            offsets: GroupOffsets::default(),
             next_producer_id: 1000,
             topics_created: 0,
         })
@@ -182,6 +187,20 @@ impl ClusterState {
             .filter(|p| p.leader == broker)
             .map(|p| p.log.forget_producers())
             .sum()
+    }
+
+    /// The broker coordinating `group` (FindCoordinator's answer): one of
+    /// the running brokers, chosen by the group's hash, so it moves when
+    /// that broker stops. `None` when no broker runs.
+    pub(crate) fn coordinator(&self, group: &str) -> Option<i32> {
+        let up: Vec<i32> = self
+            .brokers
+            .iter()
+            .filter(|(_, b)| b.up)
+            .map(|(&id, _)| id)
+            .collect();
+        let index = offsets::group_hash(group) as usize % up.len().max(1);
+        up.get(index).copied()
     }
 
     /// The controller Metadata reports: the lowest running broker.

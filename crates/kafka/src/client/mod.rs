@@ -26,7 +26,7 @@ mod requests;
 mod resolver;
 mod responses;
 mod sequences;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::checks::{
-    at_least, at_most, check_servers, delivery_timeout, idempotence, int, millis, parse_bool,
-    within,
+    at_least, at_most, backoff_pair, check_servers, delivery_timeout, idempotence, int, millis,
+    parse_bool, split_servers, within,
 };
 use super::{Acks, Compression, ConfigError, ProducerConfig};
 
@@ -184,12 +184,7 @@ impl ProducerConfigBuilder {
     pub fn set(self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let v = value.trim();
         Ok(match key.trim() {
-            "bootstrap.servers" => self.bootstrap_servers(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from),
-            ),
+            "bootstrap.servers" => self.bootstrap_servers(split_servers(v)),
             "client.id" => self.client_id(v),
             "acks" => self.acks(v.parse()?),
             "compression.type" => self.compression(v.parse()?),
@@ -236,6 +231,8 @@ impl ProducerConfigBuilder {
             _ => {
                 return Err(ConfigError::UnknownKey {
                     key: key.to_owned(),
+                    client: "producer",
+                    known: super::KEYS,
                 })
             }
         })
@@ -351,22 +348,3 @@ impl ProducerConfigBuilder {
 /// The smallest `max.request.size` and `buffer.memory` that can hold a
 /// batch header and one empty record.
 const MIN_REQUEST_BYTES: usize = crate::batch::RECORD_BATCH_OVERHEAD + 8;
-
-/// A backoff and its cap, defaults in ms filled in. As Java does, a cap
-/// below the backoff is raised to it with a warning.
-fn backoff_pair(
-    (key, initial, initial_default): (&str, Option<Duration>, u64),
-    (max_key, max, max_default): (&str, Option<Duration>, u64),
-) -> (Duration, Duration) {
-    let initial = initial.unwrap_or(Duration::from_millis(initial_default));
-    let max = max.unwrap_or(Duration::from_millis(max_default));
-    if max < initial {
-        tracing::warn!(
-            ?initial,
-            ?max,
-            "{max_key} is below {key}; using {key} as the cap"
-        );
-        return (initial, initial);
-    }
-    (initial, max)
-}

@@ -157,3 +157,30 @@ pub(super) fn at_least(
     }
     Ok(())
 }
+
+/// A backoff and its cap, defaults in ms filled in. As Java does, a cap
+/// below the backoff is raised to it with a warning.
+pub(super) fn backoff_pair(
+    (key, initial, initial_default): (&str, Option<Duration>, u64),
+    (max_key, max, max_default): (&str, Option<Duration>, u64),
+) -> (Duration, Duration) {
+    let initial = initial.unwrap_or(Duration::from_millis(initial_default));
+    let max = max.unwrap_or(Duration::from_millis(max_default));
+    if max < initial {
+        tracing::warn!(
+            ?initial,
+            ?max,
+            "{max_key} is below {key}; using {key} as the cap"
+        );
+        return (initial, initial);
+    }
+    (initial, max)
+}
+
+/// `bootstrap.servers` as given: comma-separated, blanks dropped.
+pub(super) fn split_servers(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}

@@ -1,18 +1,20 @@
 //! [`ConfigError`]: what was wrong with a setting and what would be accepted.
 
-use super::KEYS;
-
-/// A producer setting was unknown, malformed, missing or in conflict with
-/// another. The message names the key, the value given and what is accepted;
+/// A producer or consumer setting was unknown, malformed, missing or in
+/// conflict with another. The message names the key, the value given and what is accepted;
 /// fix the setting and build the configuration again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A key this producer does not know (a typo, or a Java-only setting).
-    #[error("unknown producer setting `{key}`; use one of: {}", KEYS.join(", "))]
+    /// A key this client does not know (a typo, or a Java-only setting).
+    #[error("unknown {client} setting `{key}`; use one of: {}", known.join(", "))]
     UnknownKey {
         /// The key as given.
         key: String,
+        /// `"producer"` or `"consumer"`.
+        client: &'static str,
+        /// Every key that client accepts.
+        known: &'static [&'static str],
     },
     /// A value that does not parse or is out of range for its key.
     #[error("invalid value {value:?} for `{key}`: expected {expected}")]

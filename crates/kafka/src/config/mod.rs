@@ -26,6 +26,7 @@
 
 mod builder;
 mod checks;
+mod consumer;
 mod error;
 
 #[cfg(test)]
@@ -37,6 +38,7 @@ use std::time::Duration;
 
 use crate::backoff;
 pub use builder::ProducerConfigBuilder;
+pub use consumer::{AutoOffsetReset, ConsumerConfig, ConsumerConfigBuilder, IsolationLevel};
 pub use error::ConfigError;
 
 /// Every key [`ProducerConfig::from_pairs`] accepts.

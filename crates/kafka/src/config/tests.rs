@@ -171,7 +171,9 @@ fn unknown_keys_list_the_accepted_ones() {
     assert_eq!(
         err,
         ConfigError::UnknownKey {
-            key: "lingerms".into()
+            key: "lingerms".into(),
+            client: "producer",
+            known: ProducerConfig::KEYS,
         }
     );
     let msg = err.to_string();

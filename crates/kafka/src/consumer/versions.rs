@@ -1,0 +1,109 @@
+//! The versions of the consumer's APIs, negotiated with a broker's
+//! ApiVersions answer as the producer's are (`client::requests::negotiate`).
+//!
+//! | API         | versions | floor because              | ceiling because             |
+//! |-------------|----------|----------------------------|-----------------------------|
+//! | Fetch       | 4–12     | v4: isolation level, aborted transactions | v13+ name topics by id only |
+//! | ListOffsets | 1–7      | v1: one offset per partition | v8+ is tiered storage       |
+//! | OffsetCommit | 2–8     | kafka-protocol's floor     | v9+ is the new group protocol |
+//! | OffsetFetch | 1–7      | kafka-protocol's floor     | v8+ asks for several groups |
+//! | FindCoordinator | 0–4  | all                        | v5+ transactions v2, shares |
+//!
+//! The group APIs are optional: a broker without them serves a consumer
+//! without a `group.id`.
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::ApiKey;
+
+const FETCH: (i16, i16) = (4, 12);
+const LIST_OFFSETS: (i16, i16) = (1, 7);
+const OFFSET_COMMIT: (i16, i16) = (2, 8);
+const OFFSET_FETCH: (i16, i16) = (1, 7);
+const FIND_COORDINATOR: (i16, i16) = (0, 4);
+
+/// The versions a consumer uses with one broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConsumerVersions {
+    pub(crate) fetch: i16,
+    pub(crate) list_offsets: i16,
+    /// `None` when the broker has no usable version (no commits then).
+    pub(crate) offset_commit: Option<i16>,
+    pub(crate) offset_fetch: Option<i16>,
+    pub(crate) find_coordinator: Option<i16>,
+}
+
+/// The highest version of each consumer API both sides support, or an
+/// error naming the API the broker lacks.
+pub(crate) fn negotiate(offered: &[ApiVersion]) -> Result<ConsumerVersions, String> {
+    let pick = |api: ApiKey, (min, max): (i16, i16)| {
+        let theirs = offered.iter().find(|v| v.api_key == api as i16);
+        match theirs {
+            Some(v) if v.max_version >= min && v.min_version <= max => Ok(v.max_version.min(max)),
+            _ => Err(format!(
+                "the broker does not support {api:?} in versions {min}..={max} (it offers {}); \
+                 the consumer needs Kafka 0.11 or later",
+                theirs.map_or("nothing".into(), |v| format!(
+                    "{}..={}",
+                    v.min_version, v.max_version
+                ))
+            )),
+        }
+    };
+    Ok(ConsumerVersions {
+        fetch: pick(ApiKey::Fetch, FETCH)?,
+        list_offsets: pick(ApiKey::ListOffsets, LIST_OFFSETS)?,
+        offset_commit: pick(ApiKey::OffsetCommit, OFFSET_COMMIT).ok(),
+        offset_fetch: pick(ApiKey::OffsetFetch, OFFSET_FETCH).ok(),
+        find_coordinator: pick(ApiKey::FindCoordinator, FIND_COORDINATOR).ok(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(api: ApiKey, min: i16, max: i16) -> ApiVersion {
+        ApiVersion::default()
+            .with_api_key(api as i16)
+            .with_min_version(min)
+            .with_max_version(max)
+    }
+
+    #[test]
+    fn picks_the_highest_common_version() {
+        let v = negotiate(&[
+            offer(ApiKey::Fetch, 0, 17),
+            offer(ApiKey::ListOffsets, 0, 5),
+            offer(ApiKey::OffsetCommit, 2, 9),
+            offer(ApiKey::OffsetFetch, 0, 9),
+            offer(ApiKey::FindCoordinator, 0, 6),
+        ])
+        .unwrap();
+        let want = ConsumerVersions {
+            fetch: 12,
+            list_offsets: 5,
+            offset_commit: Some(8),
+            offset_fetch: Some(7),
+            find_coordinator: Some(4),
+        };
+        assert_eq!(v, want);
+        let without_groups = negotiate(&[
+            offer(ApiKey::Fetch, 4, 12),
+            offer(ApiKey::ListOffsets, 1, 7),
+        ])
+        .unwrap();
+        assert_eq!(without_groups.offset_commit, None);
+    }
+
+    #[test]
+    fn a_broker_without_a_usable_version_is_named() {
+        let err =
+            negotiate(&[offer(ApiKey::Fetch, 0, 3), offer(ApiKey::ListOffsets, 0, 7)]).unwrap_err();
+        assert!(err.contains("Fetch") && err.contains("0..=3"), "{err}");
+        let err = negotiate(&[offer(ApiKey::Fetch, 4, 12)]).unwrap_err();
+        assert!(
+            err.contains("ListOffsets") && err.contains("nothing"),
+            "{err}"
+        );
+    }
+}
