@@ -18,7 +18,8 @@
 //! ROUSE_BENCH_BIN_DIR (the release directory; else this binary's),
 //! ROUSE_BENCH_ROUNDS (3), ROUSE_BENCH_SCALE (records per run, x1),
 //! ROUSE_BENCH_FILTER (`a|b`: only runs whose "table row peer" contains a
-//! or b; "steady" names the third table), ROUSE_BENCH_MD (where xtask reads
+//! or b; tables are named "defaults", "equal", "steady" and "flood"; a
+//! steady row needs its "defaults" librdkafka run), ROUSE_BENCH_MD (where xtask reads
 //! the Markdown).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -40,6 +41,17 @@ use runner::{Broker, Job};
 const FLOOD_MAX_SECONDS: f64 = 1.0;
 /// A steady-rate run sends for about this long.
 const STEADY_SECONDS: f64 = 0.5;
+/// Records in the flood table's run: 100 MB of 100 B values, three times
+/// rouse's default buffer.memory (32 MiB), so the buffer fills.
+const FLOOD_RECORDS: u64 = 1_000_000;
+/// The flood table's row.
+const FLOOD_ROW: Row = Row {
+    record_size: 100,
+    partitions: 1,
+    acks: "1",
+    linger_ms: 5,
+    threads: 1,
+};
 
 struct Bench {
     broker: Broker,
@@ -92,6 +104,7 @@ impl Bench {
             Table::Defaults => (Settings::Defaults, "defaults"),
             Table::EqualBatch => (Settings::EqualBatch, "equal"),
             Table::Steady => (Settings::Defaults, "steady"),
+            Table::Flood => (Settings::Defaults, "flood"),
         };
         let peers: Vec<Peer> = Peer::ALL
             .into_iter()
@@ -113,6 +126,7 @@ impl Bench {
                 table,
                 row,
                 peer,
+                variant: String::new(),
                 rate,
                 samples: Vec::new(),
                 errors: Vec::new(),
@@ -128,16 +142,9 @@ impl Bench {
                     records,
                     rate,
                     max_seconds,
+                    extra_props: Vec::new(),
                 };
-                self.topics += 1;
-                let topic = format!("rouse-bench-{}-{}", std::process::id(), self.topics);
-                match runner::run(&self.broker, &self.bin_dir, &job, &topic) {
-                    Ok(sample) => self.entries[first + slot].samples.push(sample),
-                    Err(error) => {
-                        eprintln!("{label} {row} {}: {error}", peers[slot].name());
-                        self.entries[first + slot].errors.push(error);
-                    }
-                }
+                self.run(&job, first + slot, label);
             }
         }
         let line: Vec<String> = self.entries[first..]
@@ -149,6 +156,75 @@ impl Bench {
             })
             .collect();
         println!("{label} {row}: {}", line.join(", "));
+    }
+
+    /// Runs `job` on a fresh topic into entry `index`.
+    fn run(&mut self, job: &Job<'_>, index: usize, label: &str) {
+        self.topics += 1;
+        let topic = format!("rouse-bench-{}-{}", std::process::id(), self.topics);
+        match runner::run(&self.broker, &self.bin_dir, job, &topic) {
+            Ok(sample) => self.entries[index].samples.push(sample),
+            Err(error) => {
+                eprintln!("{label} {} {}: {error}", job.row, job.peer.name());
+                self.entries[index].errors.push(error);
+            }
+        }
+    }
+
+    /// The flood table: rouse at its defaults and with a smaller buffer,
+    /// librdkafka at its defaults, each sending more than rouse's default
+    /// buffer holds, in turns.
+    fn flood(&mut self) {
+        let variants = [
+            (Peer::Rouse, "(defaults)", None),
+            (
+                Peer::Rouse,
+                "buffer.memory=4194304",
+                Some("buffer.memory=4194304"),
+            ),
+            (Peer::Librdkafka, "(defaults)", None),
+        ];
+        let first = self.entries.len();
+        let kept: Vec<usize> = (0..variants.len())
+            .filter(|&i| {
+                let (peer, variant, _) = variants[i];
+                matches_any(
+                    &self.filter,
+                    &format!("flood {FLOOD_ROW} {} {variant}", peer.name()),
+                )
+            })
+            .collect();
+        for &i in &kept {
+            let (peer, variant, _) = variants[i];
+            self.entries.push(Entry {
+                table: Table::Flood,
+                row: FLOOD_ROW,
+                peer,
+                variant: variant.to_string(),
+                rate: None,
+                samples: Vec::new(),
+                errors: Vec::new(),
+            });
+        }
+        for round in 0..self.rounds {
+            for k in 0..kept.len() {
+                let slot = (k + round) % kept.len();
+                let (peer, _, extra) = variants[kept[slot]];
+                let job = Job {
+                    peer,
+                    row: &FLOOD_ROW,
+                    settings: Settings::Defaults,
+                    records: FLOOD_RECORDS,
+                    rate: None,
+                    max_seconds: 10.0,
+                    extra_props: extra.map(String::from).into_iter().collect(),
+                };
+                self.run(&job, first + slot, "flood");
+            }
+        }
+        if !kept.is_empty() {
+            println!("flood {FLOOD_ROW}: done");
+        }
     }
 
     /// Half librdkafka's median records/s at its defaults on `row`.
@@ -186,6 +262,7 @@ fn markdown(bench: &Bench, load: (String, String), minutes: f64) -> String {
             records: Row::all()[0].records(bench.scale),
             rate: None,
             max_seconds: FLOOD_MAX_SECONDS,
+            extra_props: Vec::new(),
         },
         "TOPIC",
         "HOST:PORT",
@@ -197,7 +274,7 @@ fn markdown(bench: &Bench, load: (String, String), minutes: f64) -> String {
 Command: `cargo xtask bench producer` (ROUSE_BENCH_ROUNDS={rounds}, ROUSE_BENCH_SCALE={scale}, ROUSE_BENCH_FILTER={filter:?}); commit {commit}; {minutes:.1} min.
 Machine: {machine}; load average {load0} at the start, {load1} at the end (other engineers' builds share the cores); the broker is one tansu on 127.0.0.1 (in-memory storage) on the same cores.
 
-Every peer runs as its own process, a kafka-producer-perf-test clone (rouse's is `cargo run --release -p rouse-kafka --example producer_perf -- {rouse_cmd}`; the others are crates/producer-bench's `peer-*` binaries with the same flags), on a fresh topic created before and deleted after the run. Keyless records of the row's size; with 4 threads, four application threads share one producer. A flood run sends {small} records of 100 B or {large} of 1 KiB as fast as the client takes them (stopping after {FLOOD_MAX_SECONDS} s), then flushes. records/s and MB/s: acknowledged records from first send to last acknowledgement; ack p50/p99: send to delivery report; client CPU: the peer process's user+system time (wait4, start-up included) per acknowledged record; peak RSS: its ru_maxrss; broker CPU: tansu's utime+stime (/proc) over the run per record. Each cell: median of {rounds} rounds, **ratio to librdkafka's median**, (lowest-highest); who goes first rotates by row and round.
+Every peer runs as its own process, a kafka-producer-perf-test clone (rouse's is `cargo run --release -p rouse-kafka --example producer_perf -- {rouse_cmd}`; the others are crates/producer-bench's `peer-*` binaries with the same flags), on a fresh topic created before and deleted after the run. Keyless records of the row's size; with 4 threads, four application threads share one producer. A flood run sends {small} records of 100 B or {large} of 1 KiB as fast as the client takes them (stopping after {FLOOD_MAX_SECONDS} s), then flushes. records/s and MB/s: acknowledged records from first send to last acknowledgement; ack p50/p99: send to delivery report; client CPU: the peer process's user+system time (wait4, start-up included) per acknowledged record; peak RSS: its ru_maxrss; broker CPU: tansu's CPU time over the run (its threads' /proc schedstat) per record. Each cell: median of {rounds} rounds, **ratio to librdkafka's median**, (lowest-highest); who goes first rotates by row and round.
 
 Peers: rouse (this commit); librdkafka {rdkafka} through the `rdkafka` crate 0.38; rskafka 0.6 (`BatchProducer` per partition on tokio's multi-thread runtime, a task per record; it has no default batch size, so its aggregator gets 16384 bytes, Java's default; it always asks for acks=all); rustfs-kafka 1.4 (its synchronous `BatchProducer` behind a mutex: a send that fills a batch, or finds it older than linger.ms, sends it and waits on the calling thread; linger 0 is one request per record).
 
@@ -216,9 +293,9 @@ rustfs-kafka's is its `max_bytes` per request; librdkafka keeps `queue.buffering
 Each peer at its defaults sends for about {STEADY_SECONDS} s at half librdkafka's median records/s on that row in the defaults table above (paced in bursts of about 1 ms of records, sleeping between them).
 
 {steady}
-### rouse in a flood
+### Latency in a flood
 
-At rouse's defaults a flood fills its buffer (buffer.memory) and then every record waits behind a full buffer: send-to-ack latency is bounded by about buffer.memory / throughput, not by a record count (records carry some overhead in the buffer, so the bound is approximate).
+The flood runs above send less than rouse's buffer holds. Here each client sends {flood_records} records of 100 B ({flood_row}; 100 MB, three times rouse's default buffer.memory) as fast as it takes them. Once rouse's buffer is full, `send` blocks and every record waits behind a full buffer: send-to-ack latency is bounded by about buffer.memory / throughput (records carry some overhead in the buffer, so the bound is approximate), and a smaller buffer.memory lowers it. librdkafka at its defaults (with the queue raised to {queue} messages, as above) bounds it only by its queue.
 
 {flood}",
         rounds = bench.rounds,
@@ -237,6 +314,8 @@ At rouse's defaults a flood fills its buffer (buffer.memory) and then every reco
         equal_table = report::table(&bench.entries, Table::EqualBatch),
         steady = report::table(&bench.entries, Table::Steady),
         flood = report::flood(&bench.entries),
+        flood_records = FLOOD_RECORDS,
+        flood_row = FLOOD_ROW,
     )
 }
 
@@ -264,6 +343,7 @@ fn main() -> ExitCode {
             None => {}
         }
     }
+    bench.flood();
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let md = markdown(&bench, (load_before, load_average()), minutes);
     println!("\n{md}");

@@ -18,6 +18,8 @@ pub(crate) enum Table {
     EqualBatch,
     /// Paced at half librdkafka's defaults maximum on the row.
     Steady,
+    /// A flood longer than rouse's buffer, to show what bounds latency.
+    Flood,
 }
 
 /// All rounds of one peer on one row of one table.
@@ -26,6 +28,8 @@ pub(crate) struct Entry {
     pub(crate) table: Table,
     pub(crate) row: Row,
     pub(crate) peer: Peer,
+    /// What sets this entry apart from the peer's defaults (flood table).
+    pub(crate) variant: String,
     /// The paced rate, for the steady table.
     pub(crate) rate: Option<f64>,
     pub(crate) samples: Vec<Sample>,
@@ -204,36 +208,47 @@ pub(crate) fn table(entries: &[Entry], table: Table) -> String {
     out
 }
 
-/// rouse in a flood at its defaults: observed latency against the bound
-/// its buffer sets (a record waits behind at most buffer.memory bytes,
-/// drained at the row's throughput).
+/// The flood table: latency against the bound the client's buffer sets
+/// (a record waits behind at most a full buffer, drained at the run's
+/// throughput).
 pub(crate) fn flood(entries: &[Entry]) -> String {
     let mut out = String::from(
-        "| row | records/s | MB/s | ack p50 ms | ack p99 ms | buffer.memory | buffer.memory / throughput ms |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "| client | records/s | MB/s | ack p50 ms | ack p99 ms | peak RSS MiB | buffer | buffer / throughput ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for entry in entries
-        .iter()
-        .filter(|e| e.table == Table::Defaults && e.peer == Peer::Rouse)
-    {
-        let (Some(rps), Some(mbs), Some(p50), Some(p99)) = (
+    for entry in entries.iter().filter(|e| e.table == Table::Flood) {
+        let (Some(rps), Some(mbs), Some(p50), Some(p99), Some(rss)) = (
             entry.stat(|s| s.records_per_s),
             entry.stat(|s| s.mb_per_s),
             entry.stat(|s| s.p50_ms),
             entry.stat(|s| s.p99_ms),
+            entry.stat(|s| s.peak_rss_mib),
         ) else {
+            let _ = writeln!(
+                out,
+                "| {} {} | failed | | | | | | |",
+                entry.peer.name(),
+                entry.variant
+            );
             continue;
         };
         let memory: Option<f64> = entry.extra("buffer.memory").and_then(|m| m.parse().ok());
-        let bound = memory.map_or("-".into(), |m| decimals(m / (mbs.0 * 1e6) * 1e3));
+        let (buffer, bound) = match memory {
+            Some(m) => (
+                format!("buffer.memory {} MiB", decimals(m / 1048576.0)),
+                decimals(m / (mbs.0 * 1e6) * 1e3),
+            ),
+            None => ("-".into(), "-".into()),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {bound} |",
-            entry.row,
+            "| {} {} | {} | {} | {} | {} | {} | {buffer} | {bound} |",
+            entry.peer.name(),
+            entry.variant,
             rate(rps.0),
             decimals(mbs.0),
             decimals(p50.0),
             decimals(p99.0),
-            memory.map_or("-".into(), |m| format!("{} MiB", decimals(m / 1048576.0))),
+            decimals(rss.0),
         );
     }
     out
@@ -248,6 +263,7 @@ mod tests {
             table: Table::Defaults,
             row: Row::all()[0],
             peer,
+            variant: String::new(),
             rate: None,
             samples: rps
                 .iter()
@@ -285,8 +301,14 @@ mod tests {
     #[test]
     fn the_flood_bound_is_buffer_over_throughput() {
         // 32 MiB at 20 MB/s: 1678 ms.
-        let entries = vec![entry(Peer::Rouse, &[200e3])];
-        let md = flood(&entries);
-        assert!(md.contains("| 32.0 MiB | 1678 |"), "{md}");
+        let mut flooded = entry(Peer::Rouse, &[200e3]);
+        flooded.table = Table::Flood;
+        let md = flood(&[flooded, entry(Peer::Rouse, &[1.0])]);
+        assert!(md.contains("| buffer.memory 32.0 MiB | 1678 |"), "{md}");
+        assert_eq!(
+            md.lines().count(),
+            3,
+            "only the flood table's entries: {md}"
+        );
     }
 }

@@ -132,6 +132,8 @@ pub(crate) struct Job<'a> {
     pub(crate) rate: Option<f64>,
     /// Send phase cap in seconds.
     pub(crate) max_seconds: f64,
+    /// More `--producer-props` after the table's (key=value).
+    pub(crate) extra_props: Vec<String>,
 }
 
 /// Runs a job; `Err` says why the run gave no figures.
@@ -165,6 +167,7 @@ pub(crate) fn command_line(job: &Job<'_>, topic: &str, bootstrap: &str) -> Vec<S
         "--producer-props".into(),
     ];
     args.extend(job.settings.props(job.peer, job.row, bootstrap));
+    args.extend(job.extra_props.iter().cloned());
     args
 }
 

@@ -101,8 +101,11 @@ fn run(args: &PerfArgs) -> Result<(), String> {
     let windows = recorder.print_windows();
     let started = Instant::now();
     let sent = perf::drive(args, |seq| {
+        // Stamped before the lock: waiting for another thread's send is
+        // part of this record's latency, as a blocking send is elsewhere.
+        let sent_at = recorder.stamp();
         let mut shared = shared.lock().unwrap_or_else(|e| e.into_inner());
-        shared.pending.push((seq, recorder.stamp()));
+        shared.pending.push((seq, sent_at));
         match shared
             .producer
             .send(&Record::from_value(&args.topic, &payload[..]))
