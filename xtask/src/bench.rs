@@ -13,13 +13,9 @@ pub(crate) const BENCHES: &[(&str, &str, &str)] = &[
     ("timer", "rouse-timer", "timer"),
     ("reactor", "rouse-reactor", "reactor"),
     ("batch", "rouse-kafka", "batch"),
-    ("producer", "rouse-kafka", "producer"),
+    // Not a cargo bench: peers in processes of their own (bench_producer.rs).
+    ("producer", "rouse-producer-bench", "producer-bench"),
 ];
-
-/// Benches that compare against librdkafka: built with the crate feature
-/// that pulls in the `rdkafka` crate (kept out of the default build), run
-/// against a local tansu whose address they get in ROUSE_BENCH_BOOTSTRAP.
-const AGAINST_TANSU: &[(&str, &str, &str)] = &[("producer", "rdkafka-bench", "rouse-bench:1")];
 
 pub(crate) fn run(name: &str) -> Result<(), Failed> {
     let Some(&(_, package, target)) = BENCHES.iter().find(|(n, _, _)| *n == name) else {
@@ -39,20 +35,13 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
         let _ = fs::create_dir_all(dir);
     }
     let _ = fs::remove_file(&out);
-    let mut step = Step::cargo(&["bench", "-p", package, "--bench", target])
-        .env("ROUSE_BENCH_MD", out.display().to_string());
-    let mut _tansu = None;
-    if let Some(&(_, feature, topic)) = AGAINST_TANSU.iter().find(|(n, _, _)| *n == name) {
-        let python = crate::pyenv::ensure()?;
-        let tansu = crate::broker::tansu_binary(&python)?;
-        let topic = crate::broker::parse_topic(topic).map_err(|what| Failed { what, code: 2 })?;
-        let broker = crate::broker::start(&tansu, &[topic])?;
-        step = step
-            .args(["--features".to_string(), feature.to_string()])
-            .env("ROUSE_BENCH_BOOTSTRAP", broker.bootstrap());
-        _tansu = Some(broker);
+    if name == "producer" {
+        crate::bench_producer::run(&out)?;
+    } else {
+        Step::cargo(&["bench", "-p", package, "--bench", target])
+            .env("ROUSE_BENCH_MD", out.display().to_string())
+            .run()?;
     }
-    step.run()?;
     let section = fs::read_to_string(&out).map_err(|err| {
         eprintln!(
             "xtask bench: the bench wrote no results to {}: {err}",

@@ -2,6 +2,9 @@
 //! description, medians and percentiles, process CPU time, and writing a
 //! bench's Markdown section where `cargo xtask bench` reads it
 //! (`$ROUSE_BENCH_MD`). A dev-dependency of each crate with a bench.
+//! Also the producer load generator the producer bench's peers share
+//! ([`perf`]) and the measuring of a peer run as a child process
+//! ([`child`]).
 //!
 //! ```
 //! let times = vec![3.0, 1.0, 2.0];
@@ -11,6 +14,9 @@
 //! ```
 
 use std::time::Duration;
+
+pub mod child;
+pub mod perf;
 
 /// The CPU model, from /proc/cpuinfo ("unknown CPU" elsewhere).
 pub fn cpu_model() -> String {

@@ -1,0 +1,99 @@
+//! The librdkafka peer of `cargo xtask bench producer` (through the
+//! `rdkafka` crate): kafka-producer-perf-test's flags, every
+//! `--producer-props` pair handed to librdkafka as is, so settings not given
+//! keep librdkafka's defaults. Keyless records, as the perf test sends.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
+};
+use rdkafka::ClientContext;
+use rouse_bench_support::perf::{self, PerfArgs, Recorder};
+
+#[derive(Parser)]
+#[command(
+    name = "peer-librdkafka",
+    about = "librdkafka load test (kafka-producer-perf-test's flags and output)"
+)]
+struct Args {
+    #[command(flatten)]
+    perf: PerfArgs,
+}
+
+/// Delivery reports (on librdkafka's polling thread) into the recorder.
+struct Reports(Arc<Recorder>);
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<(u64, u64)>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Self::DeliveryOpaque) {
+        let (seq, sent_at) = *opaque;
+        match result {
+            Ok(_) => self.0.acked(seq, sent_at),
+            Err((error, _)) => self.0.failed(error),
+        }
+    }
+}
+
+fn run(args: &PerfArgs) -> Result<(), String> {
+    let mut config = ClientConfig::new();
+    for (key, value) in args.props()? {
+        config.set(key, value);
+    }
+    let recorder = Recorder::new(args.num_records, args.record_size);
+    let producer: ThreadedProducer<Reports> = config
+        .create_with_context(Reports(Arc::clone(&recorder)))
+        .map_err(|e| format!("librdkafka refused the settings: {e}"))?;
+    let payload = args.payload();
+    let windows = recorder.print_windows();
+    let started = Instant::now();
+    let sent = perf::drive(args, |seq| {
+        let mut record = BaseRecord::<(), [u8], _>::with_opaque_to(
+            &args.topic,
+            Box::new((seq, recorder.stamp())),
+        )
+        .payload(&payload[..]);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // librdkafka's send never blocks: an application waits
+                    // for deliveries to make room, as here.
+                    record = back;
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                Err((error, _)) => {
+                    recorder.failed(&error);
+                    break;
+                }
+            }
+        }
+    });
+    producer
+        .flush(Duration::from_secs(600))
+        .map_err(|e| format!("flush: {e}"))?;
+    recorder.wait_for(sent, Duration::from_secs(10));
+    let elapsed = started.elapsed();
+    drop(windows);
+    perf::finish(args, &recorder, sent, elapsed, &[]);
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(&Args::parse().perf) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("peer-librdkafka: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

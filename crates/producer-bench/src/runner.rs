@@ -1,0 +1,225 @@
+//! Running one peer on one row as its own process against the broker, on a
+//! fresh topic, and measuring it: the peer's own figures from its
+//! `summary:` line, its CPU time and peak RSS from `wait4`, and the
+//! broker's CPU time over the run from /proc.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rouse_bench_support::child::{process_cpu_of, run_measured};
+use rouse_bench_support::perf::parse_summary;
+
+use crate::matrix::{Peer, Row, Settings};
+
+/// A peer that runs past this is killed and its run counted failed.
+const PEER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The broker the peers produce to.
+pub(crate) struct Broker {
+    pub(crate) bootstrap: String,
+    /// tansu's binary, for creating and deleting topics.
+    pub(crate) tansu: PathBuf,
+    /// The broker's process id, for its CPU time.
+    pub(crate) pid: u32,
+}
+
+impl Broker {
+    /// From ROUSE_BENCH_BOOTSTRAP, ROUSE_TANSU and ROUSE_BENCH_BROKER_PID
+    /// (without it: the tansu process listening on the bootstrap port,
+    /// found in /proc).
+    pub(crate) fn from_env() -> Result<Broker, String> {
+        let bootstrap = std::env::var("ROUSE_BENCH_BOOTSTRAP").map_err(|_| {
+            "set ROUSE_BENCH_BOOTSTRAP to a tansu broker's host:port, or run `cargo xtask bench producer`, which starts one".to_string()
+        })?;
+        let tansu = std::env::var_os("ROUSE_TANSU")
+            .map(PathBuf::from)
+            .ok_or("set ROUSE_TANSU to tansu's binary (it creates each run's topic)")?;
+        let pid = match std::env::var("ROUSE_BENCH_BROKER_PID") {
+            Ok(pid) => pid
+                .parse()
+                .map_err(|_| format!("ROUSE_BENCH_BROKER_PID={pid:?}: expected a process id"))?,
+            Err(_) => find_listener(&bootstrap).ok_or_else(|| {
+                format!("no tansu process listening on {bootstrap} found in /proc: set ROUSE_BENCH_BROKER_PID")
+            })?,
+        };
+        Ok(Broker {
+            bootstrap,
+            tansu,
+            pid,
+        })
+    }
+
+    fn topic_command(&self, verb: &str, topic: &str) -> Command {
+        let mut command = Command::new(&self.tansu);
+        command
+            .args(["topic", verb, topic, "--broker"])
+            .arg(format!("tcp://{}", self.bootstrap))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Creates `topic` with `partitions` (tansu's auto-creation would give
+    /// its default count).
+    pub(crate) fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), String> {
+        let out = self
+            .topic_command("create", topic)
+            .args(["--partitions", &partitions.to_string()])
+            .output()
+            .map_err(|e| format!("running {}: {e}", self.tansu.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "tansu topic create {topic}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Deletes `topic`: the in-memory broker would otherwise hold every
+    /// run's records, and later runs would find a bigger log.
+    pub(crate) fn delete_topic(&self, topic: &str) {
+        let _ = self.topic_command("delete", topic).output();
+    }
+}
+
+/// tansu's pid from /proc: the process whose command line has
+/// `--listener-url tcp://BOOTSTRAP`.
+fn find_listener(bootstrap: &str) -> Option<u32> {
+    let wanted = format!("tcp://{bootstrap}");
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            let is_tansu = args.first()?.ends_with(b"tansu");
+            let listens = args
+                .windows(2)
+                .any(|w| w[0] == b"--listener-url" && w[1] == wanted.as_bytes());
+            (is_tansu && listens).then_some(pid)
+        })
+}
+
+/// How one peer did on one row in one round.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sample {
+    pub(crate) records_per_s: f64,
+    pub(crate) mb_per_s: f64,
+    /// Client CPU (whole process, user + system) per acknowledged record.
+    pub(crate) cpu_us_per_record: f64,
+    pub(crate) peak_rss_mib: f64,
+    /// Broker CPU over the run per acknowledged record.
+    pub(crate) broker_us_per_record: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+    /// Records not acknowledged (failed, or never sent because the run
+    /// failed).
+    pub(crate) failed: u64,
+    /// Extra summary pairs the peer printed (buffer.memory, note).
+    pub(crate) extra: Vec<(String, String)>,
+}
+
+/// One peer run's parameters.
+pub(crate) struct Job<'a> {
+    pub(crate) peer: Peer,
+    pub(crate) row: &'a Row,
+    pub(crate) settings: Settings,
+    pub(crate) records: u64,
+    /// Records/s to pace at; `None` floods.
+    pub(crate) rate: Option<f64>,
+    /// Send phase cap in seconds.
+    pub(crate) max_seconds: f64,
+    /// More `--producer-props` after the table's (key=value).
+    pub(crate) extra_props: Vec<String>,
+}
+
+/// Runs a job; `Err` says why the run gave no figures.
+pub(crate) fn run(
+    broker: &Broker,
+    bin_dir: &Path,
+    job: &Job<'_>,
+    topic: &str,
+) -> Result<Sample, String> {
+    broker.create_topic(topic, job.row.partitions)?;
+    let result = measure(broker, bin_dir, job, topic);
+    broker.delete_topic(topic);
+    result
+}
+
+/// The peer's command line (also what a user runs to reproduce a row).
+pub(crate) fn command_line(job: &Job<'_>, topic: &str, bootstrap: &str) -> Vec<String> {
+    let mut args = vec![
+        "--topic".to_string(),
+        topic.to_string(),
+        "--num-records".into(),
+        job.records.to_string(),
+        "--record-size".into(),
+        job.row.record_size.to_string(),
+        "--throughput".into(),
+        job.rate.map_or("-1".into(), |r| format!("{r:.0}")),
+        "--threads".into(),
+        job.row.threads.to_string(),
+        "--max-seconds".into(),
+        job.max_seconds.to_string(),
+        "--producer-props".into(),
+    ];
+    args.extend(job.settings.props(job.peer, job.row, bootstrap));
+    args.extend(job.extra_props.iter().cloned());
+    args
+}
+
+fn measure(broker: &Broker, bin_dir: &Path, job: &Job<'_>, topic: &str) -> Result<Sample, String> {
+    let binary = bin_dir.join(job.peer.binary());
+    let mut command = Command::new(&binary);
+    // --summary goes first: --producer-props takes every argument after it.
+    command
+        .arg("--summary")
+        .args(command_line(job, topic, &broker.bootstrap));
+    let broker_before = process_cpu_of(broker.pid).map_err(|e| format!("broker CPU: {e}"))?;
+    let child = run_measured(&mut command, PEER_TIMEOUT)
+        .map_err(|e| format!("running {}: {e}", binary.display()))?;
+    let broker_after = process_cpu_of(broker.pid).map_err(|e| format!("broker CPU: {e}"))?;
+    if child.timed_out {
+        return Err(format!("{} ran past {PEER_TIMEOUT:?}", job.peer.name()));
+    }
+    if child.exit_code != 0 {
+        return Err(format!(
+            "{} exited with {}",
+            job.peer.name(),
+            child.exit_code
+        ));
+    }
+    let pairs = child
+        .stdout
+        .lines()
+        .find_map(parse_summary)
+        .ok_or_else(|| format!("{} printed no summary line", job.peer.name()))?;
+    let get = |key: &str| -> Result<f64, String> {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| format!("{}'s summary has no {key}", job.peer.name()))
+    };
+    let (sent, acked, failed) = (get("sent")?, get("acked")?, get("failed")?);
+    let elapsed_s = get("elapsed_us")? / 1e6;
+    let per_record = |d: Duration| d.as_secs_f64() * 1e6 / acked.max(1.0);
+    Ok(Sample {
+        records_per_s: acked / elapsed_s.max(1e-9),
+        mb_per_s: acked * job.row.record_size as f64 / elapsed_s.max(1e-9) / 1e6,
+        cpu_us_per_record: per_record(child.cpu),
+        peak_rss_mib: child.max_rss_bytes as f64 / (1024.0 * 1024.0),
+        broker_us_per_record: per_record(broker_after.saturating_sub(broker_before)),
+        p50_ms: get("p50_us")? / 1000.0,
+        p99_ms: get("p99_us")? / 1000.0,
+        failed: (failed as u64).max((sent - acked).max(0.0) as u64),
+        extra: pairs
+            .iter()
+            .filter(|(k, _)| matches!(*k, "buffer.memory" | "batch.size" | "note"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    })
+}
