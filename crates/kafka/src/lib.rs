@@ -80,6 +80,7 @@ mod delivery;
 mod error;
 mod partitioner;
 mod record;
+mod security;
 mod stats;
 mod sync;
 
@@ -91,4 +92,5 @@ pub use delivery::{
 pub use error::ProducerError;
 pub use partitioner::{DefaultPartitioner, Partitioner, Partitions};
 pub use record::{BrokerId, Record, TopicPartition};
+pub use security::{SaslMechanism, Secret, SecurityProtocol};
 pub use stats::ProducerStats;

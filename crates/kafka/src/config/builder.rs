@@ -8,6 +8,7 @@ use super::checks::{
     within,
 };
 use super::{Acks, Compression, ConfigError, ProducerConfig};
+use crate::security::SecurityBuilder;
 
 /// Collects settings; nothing is checked until [`build`](Self::build).
 ///
@@ -36,6 +37,8 @@ pub struct ProducerConfigBuilder {
     poll_timeout: Option<Duration>,
     reconnect_backoff: Option<Duration>,
     reconnect_backoff_max: Option<Duration>,
+    /// The `security.*`, `ssl.*` and `sasl.*` keys (crate::security).
+    pub(crate) security: SecurityBuilder,
 }
 
 impl ProducerConfigBuilder {
@@ -227,10 +230,14 @@ impl ProducerConfigBuilder {
                     i32::MAX.into(),
                 )? as usize)
             }
-            _ => {
-                return Err(ConfigError::UnknownKey {
-                    key: key.to_owned(),
-                })
+            other => {
+                let mut this = self;
+                if !this.security.set(other, v)? {
+                    return Err(ConfigError::UnknownKey {
+                        key: key.to_owned(),
+                    });
+                }
+                this
             }
         })
     }
@@ -300,6 +307,7 @@ impl ProducerConfigBuilder {
             ));
         }
 
+        let security = self.security.build()?;
         let enable_idempotence =
             idempotence(self.enable_idempotence, acks, retries, max_in_flight)?;
         let delivery_timeout = delivery_timeout(self.delivery_timeout, linger, request_timeout)?;
@@ -336,6 +344,7 @@ impl ProducerConfigBuilder {
             reconnect_backoff,
             reconnect_backoff_max,
             idempotence_requested: self.enable_idempotence == Some(true),
+            security,
         })
     }
 }

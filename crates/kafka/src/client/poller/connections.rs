@@ -4,7 +4,11 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 use std::time::Instant;
+
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 
 use crate::BrokerId;
 use kafka_protocol::messages::ApiKey;
@@ -21,12 +25,12 @@ use crate::delivery::DeliveryError;
 /// messages). Dropping it closes the socket.
 pub(crate) struct Link {
     pub(super) conn: Connection,
-    server: String,
+    pub(super) server: String,
 }
 
 impl AsRawFd for Link {
     fn as_raw_fd(&self) -> RawFd {
-        self.conn.stream.as_raw_fd()
+        self.conn.stream.tcp().as_raw_fd()
     }
 }
 
@@ -38,7 +42,7 @@ pub(crate) struct Reconnect {
 }
 
 /// What a connection is to, for messages.
-fn role(broker: Option<BrokerId>) -> String {
+pub(super) fn role(broker: Option<BrokerId>) -> String {
     broker.map_or_else(
         || "bootstrap server".to_owned(),
         |b| format!("broker {}", b.0),
@@ -133,13 +137,36 @@ impl Poller {
                 return;
             }
         };
-        match Connection::open(broker, addr, now) {
+        let tls = match self.tls_for(&server) {
+            Ok(tls) => tls,
+            Err(why) => {
+                self.connect_failed(el, broker, &server, &why, now);
+                return;
+            }
+        };
+        match Connection::open(broker, addr, now, tls) {
             Ok(conn) => self.register(el, conn, server),
             Err(error) => {
                 let why = format!("could not connect to {addr}: {error}");
                 self.connect_failed(el, broker, &server, &why, now);
             }
         }
+    }
+
+    /// The TLS configuration and the server name to check the broker's
+    /// certificate against (its host as dialled), when TLS is on.
+    fn tls_for(
+        &self,
+        server: &str,
+    ) -> Result<Option<(Arc<ClientConfig>, ServerName<'static>)>, String> {
+        let Some(tls) = &self.shared.config.security.tls else {
+            return Ok(None);
+        };
+        let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host} is not a host name TLS can check ({e})"))?;
+        Ok(Some((Arc::clone(&tls.client), name)))
     }
 
     /// Hands a new connection to the loop.
@@ -200,7 +227,7 @@ impl Poller {
     ) -> Result<(), String> {
         let conn = &mut link.conn;
         if ready.error {
-            let error = conn.stream.take_error().ok().flatten();
+            let error = conn.stream.tcp().take_error().ok().flatten();
             let error = error.map_or_else(|| "socket error".into(), |e| e.to_string());
             return Err(match conn.phase {
                 Phase::Connecting => format!("could not connect to {}: {error}", conn.addr),
@@ -215,18 +242,34 @@ impl Poller {
                 return Ok(());
             }
             tracing::debug!(addr = %conn.addr, "connected");
-            conn.phase = Phase::Negotiating;
-            self.send_api_versions(link, requests::API_VERSIONS, now)?;
+            if conn.stream.is_handshaking() {
+                conn.enter(Phase::TlsHandshake, now);
+            } else {
+                self.negotiate(link, now)?;
+            }
+        }
+        if link.conn.phase == Phase::TlsHandshake && !self.tls_handshake(link, now)? {
+            return Ok(()); // the handshake waits for the socket
         }
         if ready.writable {
-            link.conn.flush().map_err(|e| e.to_string())?;
+            if let Err(error) = link.conn.flush() {
+                return Err(self.io_failure(link, &error));
+            }
         }
         if ready.readable || ready.hang_up {
             let read = link.conn.read_available();
+            if link.conn.phase == Phase::Negotiating && link.conn.answered_in_tls() {
+                return Err(self.answered_in_tls(link));
+            }
             // Responses that arrived before a close still count.
             self.handle_responses(key, link, now)?;
-            if read.map_err(|e| e.to_string())? == Peer::Closed {
-                return Err("the broker closed the connection".to_string());
+            match read {
+                Err(error) => return Err(self.io_failure(link, &error)),
+                Ok(Peer::Closed) if link.conn.phase == Phase::Negotiating => {
+                    return Err("the broker closed the connection before answering ApiVersions (a TLS listener does that to a plaintext client: check security.protocol)".to_string())
+                }
+                Ok(Peer::Closed) => return Err("the broker closed the connection".to_string()),
+                Ok(Peer::Open) => {}
             }
         }
         Ok(())
@@ -246,9 +289,9 @@ impl Poller {
 
     /// The connection answered ApiVersions: it is usable, so the broker is
     /// reachable and its reconnect backoff starts over.
-    pub(super) fn connection_ready(&mut self, link: &mut Link) {
+    pub(super) fn connection_ready(&mut self, link: &mut Link, now: Instant) {
         let conn = &mut link.conn;
-        conn.phase = Phase::Ready;
+        conn.enter(Phase::Ready, now);
         self.reconnect.remove(&conn.broker);
         self.shared.metadata.set_unreachable(None);
         tracing::debug!(addr = %conn.addr, versions = ?conn.versions, "versions negotiated");
@@ -349,7 +392,7 @@ impl Poller {
             }
             Purpose::Metadata => self.metadata_in_flight = false,
             Purpose::InitProducerId => self.identity.unanswered(now),
-            Purpose::ApiVersions => {}
+            Purpose::ApiVersions | Purpose::SaslHandshake | Purpose::SaslAuthenticate => {}
         }
     }
 
@@ -380,7 +423,7 @@ impl Poller {
     /// and the broker is dialled again only after a backoff.
     fn closed(&mut self, el: &Loop, link: &mut Link, reason: &str, now: Instant) {
         let broker = link.conn.broker;
-        if link.conn.phase == Phase::Ready {
+        if !link.conn.phase.in_setup() {
             // It worked until now: the backoff starts over.
             self.reconnect.remove(&broker);
         }
@@ -396,28 +439,28 @@ impl Poller {
     /// for a connect, ApiVersions, or its oldest response.
     pub(super) fn time_out(&mut self, el: &mut Loop, now: Instant) {
         let limit = self.shared.config.request_timeout();
-        let expired: Vec<(SourceKey, &'static str)> = self
+        let expired: Vec<(SourceKey, String)> = self
             .conns
             .iter()
             .filter_map(|key| Some((*key, &el.source::<Link>(*key)?.conn)))
             .filter_map(|(key, conn)| {
-                if conn.phase != Phase::Ready && now.duration_since(conn.opened) >= limit {
+                if conn.phase.in_setup() && now.duration_since(conn.phase_since) >= limit {
                     Some((
                         key,
-                        "connect and ApiVersions took longer than request.timeout.ms",
+                        format!("{} took longer than request.timeout.ms", conn.phase.step()),
                     ))
                 } else if conn
                     .oldest_request()
                     .is_some_and(|sent| now.duration_since(sent) >= limit)
                 {
-                    Some((key, "no response within request.timeout.ms"))
+                    Some((key, "no response within request.timeout.ms".to_owned()))
                 } else {
                     None
                 }
             })
             .collect();
         for (key, reason) in expired {
-            self.close(el, key, reason, now);
+            self.close(el, key, &reason, now);
         }
     }
 
