@@ -275,6 +275,11 @@ impl Connection {
         }
     }
 
+    /// Whether the broker has sent nothing (not even part of a frame).
+    pub(crate) fn nothing_received(&self) -> bool {
+        self.inbox.is_empty()
+    }
+
     /// Whether what the broker sent starts like a TLS record (an alert or
     /// a handshake) rather than a Kafka frame, whose length would be that
     /// far over 256 MiB.

@@ -83,9 +83,11 @@ pub(crate) fn parse(text: &str) -> Result<Jaas, String> {
         Some(Token::Word(class)) => match class.rsplit('.').next() {
             Some("PlainLoginModule") => LoginModule::Plain,
             Some("ScramLoginModule") => LoginModule::Scram,
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "login module {class} is not supported: use PlainLoginModule or ScramLoginModule"
-            )),
+            ))
+            }
         },
         _ => return Err("it must start with the login module's class name".into()),
     };

@@ -231,6 +231,7 @@ impl Poller {
             let error = error.map_or_else(|| "socket error".into(), |e| e.to_string());
             return Err(match conn.phase {
                 Phase::Connecting => format!("could not connect to {}: {error}", conn.addr),
+                Phase::Negotiating => self.closed_in_negotiation(link, error),
                 _ => error,
             });
         }
@@ -263,14 +264,15 @@ impl Poller {
             }
             // Responses that arrived before a close still count.
             self.handle_responses(key, link, now)?;
-            match read {
-                Err(error) => return Err(self.io_failure(link, &error)),
-                Ok(Peer::Closed) if link.conn.phase == Phase::Negotiating => {
-                    return Err("the broker closed the connection before answering ApiVersions (a TLS listener does that to a plaintext client: check security.protocol)".to_string())
-                }
-                Ok(Peer::Closed) => return Err("the broker closed the connection".to_string()),
-                Ok(Peer::Open) => {}
+            let why = match read {
+                Err(error) => self.io_failure(link, &error),
+                Ok(Peer::Closed) => "the broker closed the connection".to_string(),
+                Ok(Peer::Open) => return Ok(()),
+            };
+            if link.conn.phase == Phase::Negotiating {
+                return Err(self.closed_in_negotiation(link, why));
             }
+            return Err(why);
         }
         Ok(())
     }
@@ -292,6 +294,8 @@ impl Poller {
     pub(super) fn connection_ready(&mut self, link: &mut Link, now: Instant) {
         let conn = &mut link.conn;
         conn.enter(Phase::Ready, now);
+        self.ever_ready = true;
+        self.silent_negotiations = 0;
         self.reconnect.remove(&conn.broker);
         self.shared.metadata.set_unreachable(None);
         tracing::debug!(addr = %conn.addr, versions = ?conn.versions, "versions negotiated");

@@ -82,6 +82,11 @@ pub(crate) struct Poller {
     /// A fatal error found inside a handler, raised by the next pump (which
     /// may close every connection, the handler's own included).
     pending_fatal: Option<Failure>,
+    /// Plaintext connections closed in a row before answering ApiVersions
+    /// while none ever became ready (a TLS listener does that).
+    silent_negotiations: u32,
+    /// Whether any connection ever became ready.
+    ever_ready: bool,
 }
 
 impl Poller {
@@ -107,6 +112,8 @@ impl Poller {
             timer: None,
             last_idle: Duration::ZERO,
             pending_fatal: None,
+            silent_negotiations: 0,
+            ever_ready: false,
             shared,
         }
     }

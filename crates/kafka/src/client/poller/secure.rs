@@ -99,6 +99,33 @@ impl Poller {
         reason
     }
 
+    /// A connection closed (or reset) before answering ApiVersions. A TLS
+    /// listener does that to a plaintext client without a word (OpenSSL
+    /// resets it), so when plaintext connections keep ending that way and
+    /// none has ever worked, that is what it is taken for: a TLS failure,
+    /// within a few reconnect backoffs. A producer that ever connected
+    /// never draws this conclusion (its broker is not a TLS port).
+    pub(super) fn closed_in_negotiation(&mut self, link: &Link, why: String) -> String {
+        const IN_A_ROW: u32 = 5;
+        let unanswered = link.conn.nothing_received();
+        if self.shared.config.security.tls.is_some() || self.ever_ready || !unanswered {
+            return why;
+        }
+        self.silent_negotiations += 1;
+        if self.silent_negotiations < IN_A_ROW {
+            return format!("{why} before answering ApiVersions (a TLS listener does that to a plaintext client)");
+        }
+        let reason = format!(
+            "{} {} ({}): it closed {IN_A_ROW} connections in a row before answering ApiVersions ({why}), as a TLS listener does to a plaintext client: set security.protocol=SSL (or SASL_SSL) if the port is TLS",
+            role(link.conn.broker),
+            link.server,
+            link.conn.addr
+        );
+        self.pending_fatal
+            .get_or_insert_with(|| Failure::tls(reason.clone()));
+        reason
+    }
+
     /// Moves the TLS handshake on; `Ok(true)` once it is done and
     /// ApiVersions is on its way.
     pub(super) fn tls_handshake(&mut self, link: &mut Link, now: Instant) -> Result<bool, String> {
