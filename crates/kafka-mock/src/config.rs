@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::error::ClusterError;
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
+use crate::security::{SaslConfig, TlsConfig};
 
 /// Room above the largest request a connection may buffer: the length
 /// prefix and one socket read of the next frame.
@@ -38,6 +39,8 @@ pub struct ClusterConfig {
     cluster_id: String,
     forget_producers_on_restart: bool,
     strict_unknown_producer: bool,
+    tls: Option<TlsConfig>,
+    sasl: Option<SaslConfig>,
 }
 
 impl Default for ClusterConfig {
@@ -61,6 +64,8 @@ impl ClusterConfig {
             cluster_id: "rouse-kafka-mock".to_owned(),
             forget_producers_on_restart: false,
             strict_unknown_producer: false,
+            tls: None,
+            sasl: None,
         }
     }
 
@@ -139,6 +144,32 @@ impl ClusterConfig {
     pub fn with_cluster_id(mut self, id: impl Into<String>) -> Self {
         self.cluster_id = id.into();
         self
+    }
+
+    /// TLS on every broker's listener (default off: plaintext). See
+    /// [`MockCluster::generated_certs`](crate::MockCluster::generated_certs)
+    /// for the CA clients must trust, and docs/mock-security.md.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// SASL on every broker's listener (default off): clients must log in
+    /// as one of its users, with one of its mechanisms, before any request
+    /// but ApiVersions is served.
+    pub fn with_sasl(mut self, sasl: SaslConfig) -> Self {
+        self.sasl = Some(sasl);
+        self
+    }
+
+    /// The listeners' TLS settings, if TLS is on.
+    pub fn tls(&self) -> Option<&TlsConfig> {
+        self.tls.as_ref()
+    }
+
+    /// The listeners' SASL settings, if SASL is on.
+    pub fn sasl(&self) -> Option<&SaslConfig> {
+        self.sasl.as_ref()
     }
 
     /// Number of brokers.

@@ -35,6 +35,10 @@ pub enum ClusterError {
     /// A partition count below 1.
     #[error("a topic needs at least one partition, not {0}")]
     InvalidPartitionCount(i32),
+    /// A TLS or SASL setting was wrong (a file unreadable, no users); the
+    /// message names it and says what to do.
+    #[error("mock cluster security setting: {0}")]
+    Security(String),
     /// A socket, the event loop or its thread failed; the message says
     /// which call. Usually the machine is out of ports or file descriptors,
     /// or a restarted broker's port was taken by another process.

@@ -67,7 +67,12 @@
 //!
 //! What is not modelled: replication (each partition has one copy, so
 //! moving a leader loses nothing), transactions, consumer groups, fetch
-//! sessions, topic ids, quotas, SASL/TLS and retention.
+//! sessions, topic ids, quotas, ACLs and retention.
+//!
+//! Listeners may be secured with TLS (rustls; certificates generated at
+//! start or read from PEM files; optional mutual TLS) and SASL (PLAIN,
+//! SCRAM-SHA-256, SCRAM-SHA-512): see [`ClusterConfig::with_tls`],
+//! [`ClusterConfig::with_sasl`] and docs/mock-security.md.
 
 #![forbid(unsafe_code)]
 
@@ -82,6 +87,8 @@ mod net;
 mod outcome;
 pub mod proxy;
 mod record;
+mod sasl;
+mod security;
 mod shape;
 mod state;
 pub mod tansu;
@@ -96,3 +103,4 @@ pub use handle::{BrokerInfo, ClusterHandle, PartitionOffsets};
 pub use net::MockCluster;
 pub use outcome::{CloseReason, Outcome};
 pub use record::StoredRecord;
+pub use security::{CertFiles, GeneratedCerts, SaslConfig, SaslMechanism, TlsConfig, TlsIdentity};

@@ -9,6 +9,8 @@
 //! | ApiVersions    | 18  | 0–4      | 3             | all; v4 equals v3                |
 //! | CreateTopics   | 19  | 2–7      | 5             | all                              |
 //! | InitProducerId | 22  | 0–4      | 2             | v5+ are transactions v2          |
+//! | SaslHandshake  | 17  | 0–1      | never         | all (served on SASL listeners)   |
+//! | SaslAuthenticate | 36 | 0–2     | 2             | all (served on SASL listeners)   |
 //!
 //! Clients take, per API, the highest version both sides support. These
 //! ranges were checked end to end (produce 1,000 records, idempotent and
@@ -51,7 +53,7 @@ impl SupportedApi {
     }
 }
 
-/// Every API the mock serves, in API-key order; the ApiVersions response
+/// Every API the mock serves, in API-key order (the SASL ones last); the ApiVersions response
 /// lists exactly these.
 pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Produce, 3, 9),
@@ -61,6 +63,8 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::InitProducerId, 0, 4),
+    api(ApiKey::SaslHandshake, 0, 1),
+    api(ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {

@@ -95,6 +95,8 @@ fn dispatch(state: &mut ClusterState, broker: i32, frame: Bytes) -> Outcome {
             process::<api::init_producer_id::InitProducerId>(state, request, frame)
         }
         ApiKey::CreateTopics => process::<api::create_topics::CreateTopics>(state, request, frame),
+        ApiKey::SaslHandshake => process::<api::sasl::SaslHandshake>(state, request, frame),
+        ApiKey::SaslAuthenticate => process::<api::sasl::SaslAuthenticate>(state, request, frame),
         _ => close(CloseReason::UnsupportedApi(key)),
     }
 }
@@ -179,7 +181,7 @@ fn respond<R: Encodable + HeaderVersion>(
 }
 
 /// Length prefix, response header (at the version the API dictates), body.
-fn encode_response<R: Encodable + HeaderVersion>(
+pub(crate) fn encode_response<R: Encodable + HeaderVersion>(
     correlation_id: i32,
     version: i16,
     response: &R,

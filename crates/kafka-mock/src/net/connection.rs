@@ -17,6 +17,12 @@
 //! it is due: re-arming the fd with WRITE makes epoll report it writable at
 //! once, which calls this handler to write it.
 //!
+//! The bytes go through a [`Stream`]: the socket, or TLS over it. On a SASL
+//! listener each frame first meets the connection's [`Session`], which
+//! answers the login itself and lets frames through to the cluster once the
+//! client has logged in; a refused login is answered, then the connection
+//! closes once the answer is written.
+//!
 //! Frames are served after every socket read, so the inbox holds at most
 //! one partial frame and one read. Its bytes count against the connection's
 //! cap and, through a counter shared by every connection, the cluster's
@@ -28,7 +34,7 @@
 //! [`with_max_buffered_total`]: crate::ClusterConfig::with_max_buffered_total
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,11 +42,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
-use mio::net::TcpStream;
 use rouse_reactor::{Interest, PostAction, Ready, SourceKey};
 
 use super::sockets::{Loop, Sockets};
+use super::tls::Stream;
 use crate::frame::{FrameDecoder, LENGTH_PREFIX};
+use crate::sasl::{Session, Step};
 use crate::{ClusterHandle, Outcome};
 
 /// A response waiting for its turn on the socket.
@@ -51,7 +58,11 @@ struct Pending {
 
 /// One accepted connection: its socket and its state.
 pub(super) struct Connection {
-    stream: TcpStream,
+    stream: Stream,
+    /// The login state on a SASL listener.
+    session: Option<Session>,
+    /// A refusal was queued: close once it is written, serve nothing more.
+    closing: bool,
     cluster: ClusterHandle,
     broker: i32,
     peer: SocketAddr,
@@ -68,7 +79,8 @@ pub(super) struct Connection {
 
 impl Connection {
     pub(super) fn new(
-        stream: TcpStream,
+        stream: Stream,
+        session: Option<Session>,
         cluster: ClusterHandle,
         broker: i32,
         peer: SocketAddr,
@@ -77,6 +89,8 @@ impl Connection {
         let config = cluster.config();
         Connection {
             stream,
+            session,
+            closing: false,
             decoder: FrameDecoder::new(config.max_request_size()),
             cluster,
             broker,
@@ -106,9 +120,15 @@ impl Connection {
         // Frames that arrived before a close are served too: a client may
         // send and hang up at once (acks=0), and those count.
         if (ready.readable || ready.hang_up) && conn.read_and_serve(el, key)? == Keep::Close {
+            conn.stream.close();
             return Ok(PostAction::Remove);
         }
+        conn.stream.flush()?; // TLS handshake messages, alerts, records
         conn.write_due(el)?;
+        if conn.closing && conn.outbox.is_empty() && !conn.stream.has_queued() {
+            conn.stream.close();
+            return Ok(PostAction::Remove); // a refused login, answered
+        }
         conn.watch_write_if_blocked(el, key)?;
         Ok(PostAction::Wait) // drained: wait for the next edge
     }
@@ -130,6 +150,11 @@ impl Connection {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Keep::Open),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    // Only TLS reports this: the handshake or a record failed.
+                    tracing::warn!(broker = self.broker, peer = %self.peer, error = %e, "closing connection: TLS failed");
+                    return Ok(Keep::Close);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -180,6 +205,9 @@ impl Connection {
     /// connection only.
     fn serve_frames(&mut self, el: &mut Loop, key: SourceKey) -> Keep {
         loop {
+            if self.closing {
+                return Keep::Open; // serve nothing after a refused login
+            }
             let frame = match self.decoder.decode(&mut self.inbox) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Keep::Open,
@@ -188,7 +216,23 @@ impl Connection {
                     return Keep::Close;
                 }
             };
-            match self.cluster.handle(self.broker, frame) {
+            let step = match &mut self.session {
+                Some(session) => session.step(frame),
+                None => Step::Cluster(frame),
+            };
+            let outcome = match step {
+                Step::Cluster(frame) => self.cluster.handle(self.broker, frame),
+                Step::Answer(bytes) => Outcome::Respond { bytes, delay: None },
+                Step::AnswerThenClose(bytes) => {
+                    self.closing = true;
+                    Outcome::Respond { bytes, delay: None }
+                }
+                Step::Close(reason) => {
+                    tracing::warn!(broker = self.broker, peer = %self.peer, %reason, "closing connection");
+                    return Keep::Close;
+                }
+            };
+            match outcome {
                 Outcome::Respond { bytes, delay } => {
                     let due = delay.map_or_else(|| el.now(), |d| el.now() + d);
                     if delay.is_some() {
@@ -235,7 +279,8 @@ impl Connection {
     /// (a delay timer may have turned it on: read back what is set).
     fn watch_write_if_blocked(&mut self, el: &mut Loop, key: SourceKey) -> io::Result<()> {
         let now = el.now();
-        let blocked = self.outbox.front().is_some_and(|head| head.due <= now);
+        let blocked =
+            self.outbox.front().is_some_and(|head| head.due <= now) || self.stream.has_queued();
         let want = if blocked {
             Interest::READ_WRITE
         } else {

@@ -10,6 +10,7 @@
 
 mod connection;
 mod sockets;
+mod tls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -22,7 +23,8 @@ use crossbeam_channel::bounded;
 use mio::net::TcpListener;
 use rouse_reactor::Handle;
 
-use crate::{ClusterConfig, ClusterError, ClusterHandle};
+use crate::security::server::ListenerSecurity;
+use crate::{ClusterConfig, ClusterError, ClusterHandle, GeneratedCerts};
 use sockets::{Loop, Sockets};
 
 /// How long a command to the loop thread may take before it is reported as
@@ -55,6 +57,8 @@ pub struct MockCluster {
     buffered: Arc<AtomicUsize>,
     loop_handle: Handle<Sockets>,
     thread: Option<JoinHandle<()>>,
+    security_protocol: &'static str,
+    generated: Option<GeneratedCerts>,
 }
 
 impl MockCluster {
@@ -65,6 +69,14 @@ impl MockCluster {
     /// [`ClusterError`] for a bad config, or [`ClusterError::Io`] when a
     /// listener, the event loop or its thread cannot be created.
     pub fn start(config: ClusterConfig) -> Result<MockCluster, ClusterError> {
+        let security = ListenerSecurity::build(&config)?;
+        let security_protocol = match (config.tls().is_some(), config.sasl().is_some()) {
+            (false, false) => "PLAINTEXT",
+            (true, false) => "SSL",
+            (false, true) => "SASL_PLAINTEXT",
+            (true, true) => "SASL_SSL",
+        };
+        let generated = security.generated.clone();
         let cluster = ClusterHandle::new(config)?;
         let mut listeners = Vec::new();
         for broker in cluster.brokers() {
@@ -85,7 +97,7 @@ impl MockCluster {
             .spawn(move || {
                 // The sockets table is the loop's data: accept handlers and
                 // the test thread's commands get it in turn.
-                let mut sockets = Sockets::new(serving_buffered);
+                let mut sockets = Sockets::new(serving_buffered, security);
                 let started = Loop::new().and_then(|mut el| {
                     for (id, _, listener) in listeners {
                         sockets.listen(&mut el, serving_cluster.clone(), id, listener)?;
@@ -122,6 +134,8 @@ impl MockCluster {
             buffered,
             loop_handle,
             thread: Some(thread),
+            security_protocol,
+            generated,
         })
     }
 
@@ -142,6 +156,25 @@ impl MockCluster {
             .iter()
             .find(|(id, _)| *id == broker)
             .map(|(_, a)| *a)
+    }
+
+    /// The `security.protocol` clients set for these listeners: `PLAINTEXT`,
+    /// `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub fn security_protocol(&self) -> &'static str {
+        self.security_protocol
+    }
+
+    /// The certificates generated at start (with
+    /// [`TlsConfig::generated`](crate::TlsConfig::generated)): the CA
+    /// clients trust, and a client certificate for mutual TLS. `None`
+    /// without TLS or with certificates from PEM files.
+    pub fn generated_certs(&self) -> Option<&GeneratedCerts> {
+        self.generated.as_ref()
+    }
+
+    /// The CA certificate clients must trust (PEM), when it was generated.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.generated.as_ref().map(GeneratedCerts::ca_pem)
     }
 
     /// Bytes of not-yet-whole request frames buffered right now, over all

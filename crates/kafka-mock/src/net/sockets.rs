@@ -15,6 +15,9 @@ use mio::net::TcpListener;
 use rouse_reactor::{EventLoop, PostAction, Ready, SourceKey, Watch};
 
 use super::connection::Connection;
+use super::tls::Stream;
+use crate::sasl::Session;
+use crate::security::server::ListenerSecurity;
 use crate::ClusterHandle;
 
 /// The mock cluster's event loop.
@@ -33,15 +36,18 @@ pub(super) struct Sockets {
     /// Partial-frame bytes buffered by every connection together (read by
     /// the test thread too, through `MockCluster::buffered_bytes`).
     buffered: Arc<AtomicUsize>,
+    /// TLS and SASL, the same for every listener.
+    security: ListenerSecurity,
 }
 
 impl Sockets {
     /// No sockets yet; connections will count their partial frames in
     /// `buffered`.
-    pub(super) fn new(buffered: Arc<AtomicUsize>) -> Sockets {
+    pub(super) fn new(buffered: Arc<AtomicUsize>, security: ListenerSecurity) -> Sockets {
         Sockets {
             brokers: HashMap::new(),
             buffered,
+            security,
         }
     }
 
@@ -86,8 +92,17 @@ impl Sockets {
                 }
             };
             stream.set_nodelay(true)?;
+            let stream = match Stream::new(stream, self.security.tls.as_ref()) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::warn!(broker, %peer, error = %e, "TLS session not created");
+                    continue;
+                }
+            };
+            let session = self.security.sasl.clone().map(Session::new);
             let buffered = Arc::clone(&self.buffered);
-            let connection = Connection::new(stream, cluster.clone(), broker, peer, buffered);
+            let connection =
+                Connection::new(stream, session, cluster.clone(), broker, peer, buffered);
             let watch = Watch::read().named(format!("mock broker {broker} client {peer}"));
             let key = el
                 .register(connection, watch, Connection::on_ready)

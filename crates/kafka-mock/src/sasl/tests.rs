@@ -1,0 +1,185 @@
+use bytes::Buf;
+use kafka_protocol::messages::{ApiVersionsRequest, MetadataRequest, ResponseHeader};
+use kafka_protocol::protocol::Request;
+
+use super::*;
+use crate::SaslConfig;
+
+fn session(mechanisms: &[SaslMechanism]) -> Session {
+    let config = SaslConfig::new()
+        .with_user("alice", "a-secret")
+        .with_mechanisms(mechanisms.iter().copied());
+    Session::new(Arc::new(Users::new(&config).unwrap()))
+}
+
+fn frame<R: Request + Encodable>(version: i16, body: &R) -> Bytes {
+    let key = ApiKey::try_from(R::KEY).unwrap();
+    let mut buf = BytesMut::new();
+    RequestHeader::default()
+        .with_request_api_key(R::KEY)
+        .with_request_api_version(version)
+        .with_correlation_id(9)
+        .encode(&mut buf, key.request_header_version(version))
+        .unwrap();
+    body.encode(&mut buf, version).unwrap();
+    buf.freeze()
+}
+
+fn handshake(version: i16, mechanism: &'static str) -> Bytes {
+    frame(
+        version,
+        &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism)),
+    )
+}
+
+fn authenticate(version: i16, token: &'static [u8]) -> Bytes {
+    frame(
+        version,
+        &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(token)),
+    )
+}
+
+fn metadata() -> Bytes {
+    frame(12, &MetadataRequest::default())
+}
+
+/// The body of a response frame, after its length prefix and header.
+fn body<R: Decodable + HeaderVersion>(mut bytes: Bytes, version: i16) -> R {
+    let len = bytes.get_i32() as usize;
+    assert_eq!(len, bytes.len());
+    let header = ResponseHeader::decode(&mut bytes, R::header_version(version)).unwrap();
+    assert_eq!(header.correlation_id, 9);
+    R::decode(&mut bytes, version).unwrap()
+}
+
+#[test]
+fn before_login_only_api_versions_and_the_handshake_pass() {
+    let mut s = session(&SaslMechanism::ALL);
+    let versions = frame(3, &ApiVersionsRequest::default());
+    assert!(matches!(s.step(versions), Step::Cluster(_)));
+    let Step::Close(reason) = s.step(metadata()) else {
+        panic!("Metadata before login must close");
+    };
+    assert!(
+        reason.contains("Metadata before SASL authentication"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn plain_v1_logs_in_then_frames_go_to_the_cluster() {
+    let mut s = session(&SaslMechanism::ALL);
+    let Step::Answer(bytes) = s.step(handshake(1, "PLAIN")) else {
+        panic!("handshake answered");
+    };
+    let response: SaslHandshakeResponse = body(bytes, 1);
+    assert_eq!(response.error_code, 0);
+    let offered: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
+    assert_eq!(offered, ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]);
+    let Step::Answer(bytes) = s.step(authenticate(2, b"\0alice\0a-secret")) else {
+        panic!("authenticate answered");
+    };
+    let response: SaslAuthenticateResponse = body(bytes, 2);
+    assert_eq!(response.error_code, 0);
+    assert_eq!(response.session_lifetime_ms, 0, "no re-authentication");
+    assert!(matches!(s.step(metadata()), Step::Cluster(_)));
+    // After login, SASL requests are the cluster's to refuse.
+    assert!(matches!(s.step(handshake(1, "PLAIN")), Step::Cluster(_)));
+}
+
+#[test]
+fn a_wrong_password_is_answered_with_a_message_then_closed() {
+    let mut s = session(&SaslMechanism::ALL);
+    assert!(matches!(s.step(handshake(1, "PLAIN")), Step::Answer(_)));
+    let Step::AnswerThenClose(bytes) = s.step(authenticate(1, b"\0alice\0wrong")) else {
+        panic!("a refusal is answered, then the connection closes");
+    };
+    let response: SaslAuthenticateResponse = body(bytes, 1);
+    assert_eq!(
+        response.error_code,
+        ResponseError::SaslAuthenticationFailed.code()
+    );
+    let message = response.error_message.unwrap();
+    assert!(
+        message.as_str().contains("Invalid username or password"),
+        "{message:?}"
+    );
+    assert!(
+        !message.as_str().contains("wrong"),
+        "the password is not echoed"
+    );
+    assert!(matches!(s.step(metadata()), Step::Close(_)));
+}
+
+#[test]
+fn handshake_v0_takes_raw_tokens_and_answers_raw() {
+    let mut s = session(&SaslMechanism::ALL);
+    assert!(matches!(s.step(handshake(0, "PLAIN")), Step::Answer(_)));
+    let Step::Answer(reply) = s.step(Bytes::from_static(b"\0alice\0a-secret")) else {
+        panic!("a raw token is answered with a raw token");
+    };
+    assert_eq!(
+        &reply[..],
+        &[0, 0, 0, 0],
+        "PLAIN's empty token, length-prefixed"
+    );
+    assert!(matches!(s.step(metadata()), Step::Cluster(_)));
+
+    let mut s = session(&SaslMechanism::ALL);
+    assert!(matches!(s.step(handshake(0, "PLAIN")), Step::Answer(_)));
+    assert!(matches!(
+        s.step(Bytes::from_static(b"\0alice\0wrong")),
+        Step::Close(_)
+    ));
+}
+
+#[test]
+fn a_mechanism_not_offered_is_refused_with_the_list() {
+    let mut s = session(&[SaslMechanism::ScramSha512]);
+    let Step::AnswerThenClose(bytes) = s.step(handshake(1, "PLAIN")) else {
+        panic!("refused, then closed");
+    };
+    let response: SaslHandshakeResponse = body(bytes, 1);
+    assert_eq!(
+        response.error_code,
+        ResponseError::UnsupportedSaslMechanism.code()
+    );
+    assert_eq!(response.mechanisms.len(), 1);
+    assert_eq!(response.mechanisms[0].as_str(), "SCRAM-SHA-512");
+}
+
+#[test]
+fn scram_first_message_gets_a_challenge_with_the_client_nonce() {
+    let mut s = session(&SaslMechanism::ALL);
+    assert!(matches!(
+        s.step(handshake(1, "SCRAM-SHA-256")),
+        Step::Answer(_)
+    ));
+    let Step::Answer(bytes) = s.step(authenticate(1, b"n,,n=alice,r=client-nonce")) else {
+        panic!("challenge");
+    };
+    let response: SaslAuthenticateResponse = body(bytes, 1);
+    let challenge = std::str::from_utf8(&response.auth_bytes).unwrap();
+    assert!(challenge.starts_with("r=client-nonce"), "{challenge}");
+    assert!(challenge.ends_with(",i=4096"), "{challenge}");
+    // Authenticate out of turn (the proof missing) is refused.
+    assert!(matches!(
+        s.step(authenticate(1, b"c=biws,r=x")),
+        Step::AnswerThenClose(_)
+    ));
+}
+
+#[test]
+fn authenticate_before_handshake_and_oversized_frames_close() {
+    let mut s = session(&SaslMechanism::ALL);
+    assert!(matches!(s.step(authenticate(1, b"x")), Step::Close(_)));
+    let mut s = session(&SaslMechanism::ALL);
+    assert!(matches!(
+        s.step(Bytes::from(vec![0u8; MAX_UNAUTHENTICATED_FRAME + 1])),
+        Step::Close(_)
+    ));
+    assert!(matches!(
+        s.step(Bytes::from_static(b"\0\x12")),
+        Step::Close(_)
+    ));
+}

@@ -1,0 +1,97 @@
+//! The users a SASL listener accepts, with what each mechanism checks: the
+//! password for PLAIN, salted SCRAM credentials (made once at start, with a
+//! random salt per user and hash) for SCRAM.
+
+use std::collections::HashMap;
+
+use super::scram::{self, Credential, Hash};
+use crate::{ClusterError, SaslConfig, SaslMechanism};
+
+struct User {
+    password: String,
+    sha256: Option<Credential>,
+    sha512: Option<Credential>,
+}
+
+/// The user table of a cluster's SASL listeners.
+pub(crate) struct Users {
+    mechanisms: Vec<SaslMechanism>,
+    users: HashMap<String, User>,
+}
+
+impl Users {
+    /// Checks the settings and makes the SCRAM credentials.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Security`] when no user or no mechanism is set, a
+    /// user name is empty, or the system's random source fails.
+    pub(crate) fn new(config: &SaslConfig) -> Result<Users, ClusterError> {
+        let mechanisms = config.mechanisms().to_vec();
+        if mechanisms.is_empty() {
+            return Err(ClusterError::Security(
+                "SASL is on but no mechanism is offered: list at least one \
+                 (CLI: --sasl-mechanism PLAIN,SCRAM-SHA-256,SCRAM-SHA-512)"
+                    .to_owned(),
+            ));
+        }
+        if config.users().is_empty() {
+            return Err(ClusterError::Security(
+                "SASL is on but no user may log in: add one with SaslConfig::with_user \
+                 (CLI: --sasl-user NAME:PASSWORD)"
+                    .to_owned(),
+            ));
+        }
+        let credential = |hash, mechanism, password: &str| -> Result<_, ClusterError> {
+            if !mechanisms.contains(&mechanism) {
+                return Ok(None);
+            }
+            let mut salt = [0u8; 16];
+            getrandom::fill(&mut salt).map_err(|e| {
+                ClusterError::Security(format!("no random bytes for a SCRAM salt: {e}"))
+            })?;
+            Ok(Some(Credential::new(
+                hash,
+                password,
+                &salt,
+                scram::ITERATIONS,
+            )))
+        };
+        let mut users = HashMap::new();
+        for (name, password) in config.users() {
+            if name.is_empty() {
+                return Err(ClusterError::Security(
+                    "a SASL user name is empty: write users as NAME:PASSWORD".to_owned(),
+                ));
+            }
+            let user = User {
+                password: password.clone(),
+                sha256: credential(Hash::Sha256, SaslMechanism::ScramSha256, password)?,
+                sha512: credential(Hash::Sha512, SaslMechanism::ScramSha512, password)?,
+            };
+            users.insert(name.clone(), user);
+        }
+        Ok(Users { mechanisms, users })
+    }
+
+    /// The mechanisms offered, in the order SaslHandshake lists them.
+    pub(crate) fn mechanisms(&self) -> &[SaslMechanism] {
+        &self.mechanisms
+    }
+
+    /// Whether `password` is `user`'s (PLAIN).
+    pub(crate) fn check_password(&self, user: &str, password: &str) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| scram::same(u.password.as_bytes(), password.as_bytes()))
+    }
+
+    /// `user`'s SCRAM credential for `hash`.
+    pub(crate) fn scram(&self, user: &str, hash: Hash) -> Option<Credential> {
+        let user = self.users.get(user)?;
+        match hash {
+            Hash::Sha256 => user.sha256.clone(),
+            Hash::Sha512 => user.sha512.clone(),
+        }
+    }
+}
