@@ -133,3 +133,6 @@ pub(crate) struct SecurityConfig {
     pub(crate) tls: Option<TlsConfig>,
     pub(crate) sasl: Option<SaslSettings>,
 }
+
+#[cfg(test)]
+mod tests;
