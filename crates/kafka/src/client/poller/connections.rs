@@ -226,14 +226,10 @@ impl Poller {
         now: Instant,
     ) -> Result<(), String> {
         let conn = &mut link.conn;
-        if ready.error {
+        if ready.error && conn.phase == Phase::Connecting {
             let error = conn.stream.tcp().take_error().ok().flatten();
             let error = error.map_or_else(|| "socket error".into(), |e| e.to_string());
-            return Err(match conn.phase {
-                Phase::Connecting => format!("could not connect to {}: {error}", conn.addr),
-                Phase::Negotiating => self.closed_in_negotiation(link, error),
-                _ => error,
-            });
+            return Err(format!("could not connect to {}: {error}", conn.addr));
         }
         if conn.phase == Phase::Connecting {
             if !conn
@@ -252,12 +248,14 @@ impl Poller {
         if link.conn.phase == Phase::TlsHandshake && !self.tls_handshake(link, now)? {
             return Ok(()); // the handshake waits for the socket
         }
-        if ready.writable {
+        // On an error (a reset), what arrived before it is read first: a
+        // TLS alert saying why, or the last responses.
+        if ready.writable && !ready.error {
             if let Err(error) = link.conn.flush() {
                 return Err(self.io_failure(link, &error));
             }
         }
-        if ready.readable || ready.hang_up {
+        if ready.readable || ready.hang_up || ready.error {
             let read = link.conn.read_available();
             if link.conn.phase == Phase::Negotiating && link.conn.answered_in_tls() {
                 return Err(self.answered_in_tls(link));
@@ -267,6 +265,10 @@ impl Poller {
             let why = match read {
                 Err(error) => self.io_failure(link, &error),
                 Ok(Peer::Closed) => "the broker closed the connection".to_string(),
+                Ok(Peer::Open) if ready.error => {
+                    let error = link.conn.stream.tcp().take_error().ok().flatten();
+                    error.map_or_else(|| "socket error".into(), |e| e.to_string())
+                }
                 Ok(Peer::Open) => return Ok(()),
             };
             if link.conn.phase == Phase::Negotiating {

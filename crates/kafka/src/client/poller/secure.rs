@@ -104,11 +104,13 @@ impl Poller {
     /// resets it), so when plaintext connections keep ending that way and
     /// none has ever worked, that is what it is taken for: a TLS failure,
     /// within a few reconnect backoffs. A producer that ever connected
-    /// never draws this conclusion (its broker is not a TLS port).
+    /// never draws this conclusion (its broker is not a TLS port), nor
+    /// does a TLS one (a TLS proxy whose broker is down closes the same
+    /// way, and should be waited for).
     pub(super) fn closed_in_negotiation(&mut self, link: &Link, why: String) -> String {
         const IN_A_ROW: u32 = 5;
-        let unanswered = link.conn.nothing_received();
-        if self.shared.config.security.tls.is_some() || self.ever_ready || !unanswered {
+        let tls = self.shared.config.security.tls.is_some();
+        if tls || self.ever_ready || !link.conn.nothing_received() {
             return why;
         }
         self.silent_negotiations += 1;
