@@ -84,11 +84,15 @@ fn a_tls_listener_serves_requests_and_injected_faults_alike() {
 #[test]
 fn a_large_response_crosses_tls_whole() {
     let cluster = tls_cluster(1, TlsConfig::generated());
-    // 2,000 topics make a Metadata response far larger than one TLS record
-    // (16 KiB) and than one socket write.
-    for i in 0..2000 {
+    // 50,000 topics with long names make a Metadata response of about
+    // 12 MiB: far more than one TLS record (16 KiB) and more than the
+    // socket buffers hold while the client is not reading, so the mock's
+    // writes stop on a full socket with bytes still queued in TLS.
+    const TOPICS: usize = 50_000;
+    let long = "x".repeat(230);
+    for i in 0..TOPICS {
         cluster
-            .create_topic(&format!("topic-with-a-long-name-{i:05}"), 1)
+            .create_topic(&format!("{long}-{i:05}"), 1)
             .expect("topic");
     }
     let mut client = tls(
@@ -96,8 +100,13 @@ fn a_large_response_crosses_tls_whole() {
         client_config(ca(&cluster), None),
     );
     let all = MetadataRequest::default().with_topics(None);
-    let metadata: MetadataResponse = client.call(9, &all).expect("answered");
-    assert_eq!(metadata.topics.len(), 2000);
+    let id = client.send(9, &all).expect("sent");
+    std::thread::sleep(Duration::from_millis(300)); // let the socket fill
+    let (got, metadata) = client
+        .receive::<MetadataResponse>(9)
+        .expect("answered whole");
+    assert_eq!(got, id);
+    assert_eq!(metadata.topics.len(), TOPICS);
 }
 
 #[test]

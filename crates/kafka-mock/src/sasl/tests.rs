@@ -183,3 +183,62 @@ fn authenticate_before_handshake_and_oversized_frames_close() {
         Step::Close(_)
     ));
 }
+
+mod random {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A session at each point a client's bytes can reach: before the
+    /// handshake, after a v1 or v0 handshake for each mechanism, and in the
+    /// middle of a SCRAM exchange.
+    fn sessions() -> Vec<Session> {
+        // One user table for all cases: its PBKDF2 runs once.
+        static USERS: std::sync::OnceLock<Arc<Users>> = std::sync::OnceLock::new();
+        let users = USERS.get_or_init(|| {
+            Arc::new(Users::new(&SaslConfig::new().with_user("alice", "a-secret")).unwrap())
+        });
+        let session = || Session::new(Arc::clone(users));
+        let mut out = vec![session()];
+        for mechanism in SaslMechanism::ALL {
+            for version in [0, 1] {
+                let mut s = session();
+                let _ = s.step(handshake(version, mechanism.name()));
+                out.push(s);
+            }
+        }
+        let mut mid_scram = session();
+        let _ = mid_scram.step(handshake(1, "SCRAM-SHA-512"));
+        let _ = mid_scram.step(authenticate(1, b"n,,n=alice,r=abc"));
+        out.push(mid_scram);
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Random frames and random SASL tokens never panic a session,
+        /// and never log anyone in.
+        #[test]
+        fn random_sasl_frames_never_panic_or_log_in(
+            frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..4),
+            tokens in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..4),
+        ) {
+            for mut s in sessions() {
+                for frame in &frames {
+                    let _ = s.step(Bytes::from(frame.clone()));
+                }
+                prop_assert!(!matches!(s.state, State::Authenticated));
+            }
+            for mut s in sessions() {
+                for token in &tokens {
+                    let request = SaslAuthenticateRequest::default()
+                        .with_auth_bytes(Bytes::from(token.clone()));
+                    let _ = s.step(frame(2, &request));
+                    let _ = s.step(Bytes::from(token.clone()));
+                }
+                prop_assert!(!matches!(s.state, State::Authenticated));
+            }
+        }
+    }
+}
