@@ -313,3 +313,29 @@ fn pending_records_fail_with_the_tls_error_within_the_bound() {
         0
     );
 }
+
+/// A plaintext listener that takes the ClientHello for the start of a
+/// huge request frame and waits for the rest (as some brokers do) answers
+/// nothing: the handshake's timeout is then a TLS error, within the bound.
+#[test]
+fn a_tls_client_against_a_silent_plaintext_port_is_a_tls_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bootstrap = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in listener.incoming().flatten() {
+            let mut sink = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut sink);
+            held.push(stream); // open, silent
+        }
+    });
+    let certs = Certs::generate();
+    let producer = producer(
+        &bootstrap,
+        &[
+            ("security.protocol", "SSL".into()),
+            ("ssl.ca.location", certs.path("ca.pem")),
+        ],
+    );
+    assert_tls_failure(&producer, &bootstrap, "does not speak TLS");
+}

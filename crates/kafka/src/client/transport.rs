@@ -38,6 +38,8 @@ pub(crate) enum Transport {
 pub(crate) struct Tls {
     tcp: TcpStream,
     session: ClientConnection,
+    /// Whether the broker has sent any bytes at all.
+    heard: bool,
 }
 
 /// The rustls error inside an I/O error from this module, if it is one.
@@ -60,7 +62,11 @@ impl Transport {
     ) -> io::Result<Transport> {
         let session = ClientConnection::new(config, server_name)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        Ok(Transport::Tls(Box::new(Tls { tcp, session })))
+        Ok(Transport::Tls(Box::new(Tls {
+            tcp,
+            session,
+            heard: false,
+        })))
     }
 
     /// The socket, for connect status, options and registration.
@@ -77,6 +83,12 @@ impl Transport {
             Transport::Plain(_) => false,
             Transport::Tls(tls) => tls.session.is_handshaking(),
         }
+    }
+
+    /// A TLS session to which the broker has not sent a single byte: its
+    /// handshake timing out means the port does not speak TLS.
+    pub(crate) fn tls_unanswered(&self) -> bool {
+        matches!(self, Transport::Tls(tls) if !tls.heard)
     }
 
     /// TLS records wait for room in the socket.

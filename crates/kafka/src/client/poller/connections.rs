@@ -466,6 +466,11 @@ impl Poller {
             })
             .collect();
         for (key, reason) in expired {
+            if let Some(link) = el.source::<Link>(key) {
+                if link.conn.phase == Phase::TlsHandshake && link.conn.stream.tls_unanswered() {
+                    self.silent_tls_handshake(link, &reason);
+                }
+            }
             self.close(el, key, &reason, now);
         }
     }

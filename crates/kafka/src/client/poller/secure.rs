@@ -85,6 +85,20 @@ impl Poller {
         reason
     }
 
+    /// A TLS handshake that got not one byte back within
+    /// request.timeout.ms: a plaintext listener waiting for the rest of
+    /// what it took for a huge request frame. Raised as a TLS failure.
+    pub(super) fn silent_tls_handshake(&mut self, link: &Link, why: &str) {
+        let reason = format!(
+            "{} {} ({}): {why}, and it sent nothing back: it does not speak TLS (a plaintext port?); check security.protocol and the port",
+            role(link.conn.broker),
+            link.server,
+            link.conn.addr
+        );
+        self.pending_fatal
+            .get_or_insert_with(|| Failure::tls(reason));
+    }
+
     /// A plaintext connection whose broker answered ApiVersions with a
     /// TLS record: the port is a TLS listener.
     pub(super) fn answered_in_tls(&mut self, link: &Link) -> String {
