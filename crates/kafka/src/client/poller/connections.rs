@@ -4,11 +4,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
 use std::time::Instant;
-
-use rustls::pki_types::ServerName;
-use rustls::ClientConfig;
 
 use crate::BrokerId;
 use kafka_protocol::messages::ApiKey;
@@ -151,22 +147,6 @@ impl Poller {
                 self.connect_failed(el, broker, &server, &why, now);
             }
         }
-    }
-
-    /// The TLS configuration and the server name to check the broker's
-    /// certificate against (its host as dialled), when TLS is on.
-    fn tls_for(
-        &self,
-        server: &str,
-    ) -> Result<Option<(Arc<ClientConfig>, ServerName<'static>)>, String> {
-        let Some(tls) = &self.shared.config.security.tls else {
-            return Ok(None);
-        };
-        let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| format!("{host} is not a host name TLS can check ({e})"))?;
-        Ok(Some((Arc::clone(&tls.client), name)))
     }
 
     /// Hands a new connection to the loop.

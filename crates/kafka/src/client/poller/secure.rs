@@ -15,12 +15,14 @@
 //! broker authenticates afresh. No in-band re-authentication: it would
 //! interleave SaslAuthenticate with pipelined Produce requests.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, SaslAuthenticateResponse, SaslHandshakeResponse};
 use kafka_protocol::ResponseError;
 use rouse_reactor::SourceKey;
-use rustls::{AlertDescription, CertificateError};
+use rustls::pki_types::ServerName;
+use rustls::{AlertDescription, CertificateError, ClientConfig};
 
 use super::connections::{role, Link};
 use super::{Loop, Poller};
@@ -64,6 +66,22 @@ fn describe_tls(error: &rustls::Error) -> String {
 }
 
 impl Poller {
+    /// The TLS configuration and the server name to check the broker's
+    /// certificate against (its host as dialled), when TLS is on.
+    pub(super) fn tls_for(
+        &self,
+        server: &str,
+    ) -> Result<Option<(Arc<ClientConfig>, ServerName<'static>)>, String> {
+        let Some(tls) = &self.shared.config.security.tls else {
+            return Ok(None);
+        };
+        let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host} is not a host name TLS can check ({e})"))?;
+        Ok(Some((Arc::clone(&tls.client), name)))
+    }
+
     /// Turns an I/O error on `link` into the reason it is closed; a TLS
     /// failure is also raised (on the next pump) as a [`Failure`].
     pub(super) fn io_failure(&mut self, link: &Link, error: &std::io::Error) -> String {
