@@ -104,6 +104,17 @@ pub enum ProducerError {
         /// What went wrong.
         reason: String,
     },
+    /// The producer could not authenticate, or TLS with a broker failed
+    /// (the message says which and why); it takes no more records, and
+    /// `flush` returns this too. Fix the `sasl.*` / `ssl.*` settings or the
+    /// broker's certificate and create a new producer.
+    #[error("the producer cannot reach the cluster securely and takes no more records: {reason}")]
+    Authentication {
+        /// The record `send` was given (`None` from `flush`).
+        record: Option<Box<Record>>,
+        /// What failed, naming the broker.
+        reason: String,
+    },
     /// The poller thread or its event loop could not be started.
     #[error("could not start the producer's poller thread: {0}; the process may be out of file descriptors or threads")]
     Start(#[source] std::io::Error),
@@ -142,8 +153,13 @@ macro_rules! with_record {
             | ProducerError::Fatal {
                 record: $record, ..
             }
+            | ProducerError::Authentication {
+                record: Some($record),
+                ..
+            }
             | ProducerError::Closed { record: $record } => Some($found),
-            ProducerError::Config(_)
+            ProducerError::Authentication { record: None, .. }
+            | ProducerError::Config(_)
             | ProducerError::FlushTimeout { .. }
             | ProducerError::Start(_)
             | ProducerError::Internal(_) => None,

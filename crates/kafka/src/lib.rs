@@ -61,6 +61,14 @@
 //! ([`Producer::fatal_error`]); docs/reliability.md in the repository says
 //! how.
 //!
+//! Secured clusters: TLS through rustls and SASL PLAIN / SCRAM-SHA-256 /
+//! SCRAM-SHA-512, with the Java client's keys (`security.protocol=SASL_SSL`,
+//! `sasl.mechanism`, `sasl.username`, `sasl.password` or `sasl.jaas.config`,
+//! `ssl.ca.location`, `ssl.certificate.location`, `ssl.key.location`); see
+//! [`SecurityProtocol`] and docs/security.md. A refused login or a failed
+//! TLS handshake ends the producer with
+//! [`ProducerError::Authentication`], naming the broker and the cause.
+//!
 //! `rouse.wakeups=false` turns the sender's wakes off (records then wait for
 //! the poller's poll to time out, `rouse.poll.timeout.ms`): the experiment
 //! `cargo xtask demo-wakeup` runs both ways.
@@ -88,6 +96,7 @@ mod error;
 mod fast_map;
 mod partitioner;
 mod record;
+mod security;
 mod stats;
 mod sync;
 
@@ -103,4 +112,5 @@ pub use delivery::{
 pub use error::ProducerError;
 pub use partitioner::{DefaultPartitioner, Partitioner, Partitions};
 pub use record::{BrokerId, Record, TopicPartition};
+pub use security::{SaslMechanism, Secret, SecurityProtocol};
 pub use stats::ProducerStats;

@@ -2,10 +2,16 @@
 //! written, and the requests in flight in the order the broker will answer.
 //!
 //! ```text
-//!   Connecting ──writable, no error──► Negotiating (ApiVersions) ──► Ready
-//!        │                                   │                        │
-//!        └──────── error, hang-up, timeout ──┴────────────────────────┴──► closed
+//!   Connecting ─► TlsHandshake ─► Negotiating ─► SaslHandshake ─► SaslAuthenticate ─► Ready
+//!                 (SSL only)      (ApiVersions)  (SASL only)      (1+ round trips)      │
+//!        │             │              │               │                  │          Expiring
+//!        └─ error, hang-up, a step over request.timeout.ms ──────────────┴───────────┴──► closed
 //! ```
+//!
+//! Each step is bounded by `request.timeout.ms` from the moment it began
+//! (`phase_since`). `Expiring` is a Ready connection whose SASL session is
+//! about to end (KIP-368): it takes no new requests and is closed once its
+//! last answer is in, so the next connection authenticates afresh.
 //!
 //! The poller owns the socket; the reactor watches its fd. Output that does
 //! not fit the socket waits in `out` and WRITE interest is kept on until it
@@ -14,24 +20,59 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::BrokerId;
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+
+use super::transport::Transport;
 use super::wire::{self, WireError};
 use crate::accumulator::ProducerBatch;
+use crate::security::sasl::Authenticator;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// `connect` is under way.
     Connecting,
+    /// Connected; the TLS handshake is under way.
+    TlsHandshake,
     /// Connected; ApiVersions sent, versions not known yet.
     Negotiating,
-    /// Versions known: Produce and Metadata may go.
+    /// SaslHandshake sent: does the broker take the mechanism?
+    SaslHandshake,
+    /// SaslAuthenticate exchanges under way.
+    SaslAuthenticate,
+    /// Versions known (and authenticated): Produce and Metadata may go.
     Ready,
+    /// Ready, but its SASL session ends soon: no new requests; closed once
+    /// nothing is in flight.
+    Expiring,
+}
+
+impl Phase {
+    /// Still being set up: not yet usable, and bounded by
+    /// `request.timeout.ms` per step.
+    pub(crate) fn in_setup(self) -> bool {
+        !matches!(self, Phase::Ready | Phase::Expiring)
+    }
+
+    /// What the connection was doing, for a timeout's message.
+    pub(crate) fn step(self) -> &'static str {
+        match self {
+            Phase::Connecting => "connect",
+            Phase::TlsHandshake => "the TLS handshake",
+            Phase::Negotiating => "ApiVersions",
+            Phase::SaslHandshake => "SaslHandshake",
+            Phase::SaslAuthenticate => "SASL authentication",
+            Phase::Ready | Phase::Expiring => "a response",
+        }
+    }
 }
 
 /// Versions agreed with this broker (the highest both sides support).
@@ -41,6 +82,10 @@ pub(crate) struct Versions {
     pub(crate) metadata: i16,
     /// `None` when the broker does not serve InitProducerId.
     pub(crate) init_producer_id: Option<i16>,
+    /// SaslHandshake (only v1, KIP-152, is used), if offered.
+    pub(crate) sasl_handshake: Option<i16>,
+    /// SaslAuthenticate, if offered.
+    pub(crate) sasl_authenticate: Option<i16>,
 }
 
 /// Whether the broker still has its side of the connection open.
@@ -58,6 +103,8 @@ pub(crate) enum Purpose {
     ApiVersions,
     Metadata,
     InitProducerId,
+    SaslHandshake,
+    SaslAuthenticate,
     Produce(Vec<ProducerBatch>),
 }
 
@@ -81,15 +128,30 @@ pub(crate) struct InFlight {
     pub(crate) purpose: Purpose,
 }
 
+/// When an authenticated session must be replaced (KIP-368).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessionEnd {
+    /// Stop sending new requests from here on.
+    pub(crate) renew_at: Instant,
+    /// The broker's limit: close at the latest then.
+    pub(crate) expires_at: Instant,
+}
+
 /// A connection to one broker (or to a bootstrap address, id unknown).
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) broker: Option<BrokerId>,
     pub(crate) addr: SocketAddr,
-    pub(crate) stream: mio::net::TcpStream,
+    pub(crate) stream: Transport,
     pub(crate) phase: Phase,
-    pub(crate) opened: Instant,
+    /// When the current phase began: each is bounded by request.timeout.ms.
+    pub(crate) phase_since: Instant,
     pub(crate) versions: Versions,
+    /// The SASL exchange under way, if any.
+    pub(crate) sasl: Option<Authenticator>,
+    /// KIP-368: when to stop using this connection so that the next one
+    /// re-authenticates, and when the broker will cut it.
+    pub(crate) session: Option<SessionEnd>,
     pub(crate) in_flight: VecDeque<InFlight>,
     out: VecDeque<Bytes>,
     inbox: BytesMut,
@@ -97,20 +159,28 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// Starts a non-blocking connect.
+    /// Starts a non-blocking connect; with `tls`, a TLS session to that
+    /// server name follows it.
     pub(crate) fn open(
         broker: Option<BrokerId>,
         addr: SocketAddr,
         now: Instant,
+        tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     ) -> io::Result<Connection> {
-        let stream = mio::net::TcpStream::connect(addr)?;
+        let tcp = mio::net::TcpStream::connect(addr)?;
+        let stream = match tls {
+            Some((config, name)) => Transport::tls(tcp, config, name)?,
+            None => Transport::Plain(tcp),
+        };
         Ok(Connection {
             broker,
             addr,
             stream,
             phase: Phase::Connecting,
-            opened: now,
+            phase_since: now,
             versions: Versions::default(),
+            sasl: None,
+            session: None,
             in_flight: VecDeque::new(),
             out: VecDeque::new(),
             inbox: BytesMut::with_capacity(16 * 1024),
@@ -118,14 +188,21 @@ impl Connection {
         })
     }
 
+    /// Moves to `phase`, whose time starts now.
+    pub(crate) fn enter(&mut self, phase: Phase, now: Instant) {
+        self.phase = phase;
+        self.phase_since = now;
+    }
+
     /// After a writable event while connecting: `Ok(true)` once connected.
     pub(crate) fn finish_connect(&mut self) -> io::Result<bool> {
-        if let Some(error) = self.stream.take_error()? {
+        let tcp = self.stream.tcp();
+        if let Some(error) = tcp.take_error()? {
             return Err(error);
         }
-        match self.stream.peer_addr() {
+        match tcp.peer_addr() {
             Ok(_) => {
-                self.stream.set_nodelay(true)?;
+                tcp.set_nodelay(true)?;
                 Ok(true)
             }
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
@@ -174,13 +251,13 @@ impl Connection {
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        self.stream.flush_tls()
     }
 
     /// Whether output waits for room in the socket (or the connect for
     /// completion): the fd should be watched for WRITE.
     pub(crate) fn wants_write(&self) -> bool {
-        self.phase == Phase::Connecting || !self.out.is_empty()
+        self.phase == Phase::Connecting || !self.out.is_empty() || self.stream.wants_write()
     }
 
     /// Reads what the socket has, and says whether the peer closed its side
@@ -196,6 +273,18 @@ impl Connection {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Whether the broker has sent nothing (not even part of a frame).
+    pub(crate) fn nothing_received(&self) -> bool {
+        self.inbox.is_empty()
+    }
+
+    /// Whether what the broker sent starts like a TLS record (an alert or
+    /// a handshake) rather than a Kafka frame, whose length would be that
+    /// far over 256 MiB.
+    pub(crate) fn answered_in_tls(&self) -> bool {
+        matches!(self.inbox.get(..2), Some([0x15 | 0x16, 0x03]))
     }
 
     /// The next whole response and the request it answers.
@@ -253,7 +342,7 @@ mod tests {
     fn a_request_whose_write_fails_stays_in_flight_for_the_close_to_settle() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
-        let mut conn = Connection::open(None, addr, Instant::now()).expect("connect");
+        let mut conn = Connection::open(None, addr, Instant::now(), None).expect("connect");
         let (peer, _) = listener.accept().expect("accept");
         for _ in 0..200 {
             if conn.finish_connect().expect("connects") {

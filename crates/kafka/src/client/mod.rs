@@ -26,6 +26,7 @@ mod requests;
 mod resolver;
 mod responses;
 mod sequences;
+mod transport;
 pub(crate) mod wire;
 
 use std::collections::HashMap;
@@ -60,7 +61,42 @@ pub(crate) struct Shared {
     /// Set by `close` once it has waited: fail what is left and stop.
     pub(crate) abort: AtomicBool,
     /// Set once, by the poller, when the producer cannot go on.
-    pub(crate) fatal: OnceLock<String>,
+    pub(crate) fatal: OnceLock<Failure>,
+}
+
+/// Why the producer stopped for good.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    /// What went wrong, for the log and [`ProducerError`].
+    pub(crate) reason: String,
+    /// What every pending record fails with.
+    pub(crate) error: DeliveryError,
+}
+
+impl Failure {
+    /// A state the producer cannot recover from.
+    pub(crate) fn fatal(reason: &str) -> Failure {
+        Failure {
+            reason: reason.to_owned(),
+            error: DeliveryError::fatal(reason),
+        }
+    }
+
+    /// The broker refused the credentials.
+    pub(crate) fn authentication(reason: String) -> Failure {
+        Failure {
+            error: DeliveryError::authentication(&reason),
+            reason,
+        }
+    }
+
+    /// TLS with a broker failed.
+    pub(crate) fn tls(reason: String) -> Failure {
+        Failure {
+            error: DeliveryError::tls(&reason),
+            reason,
+        }
+    }
 }
 
 /// A Kafka producer: cheap to clone, shared by any number of threads.
@@ -236,9 +272,13 @@ impl Producer {
     /// application, or failed fatally.
     fn refused(&self, record: Record) -> ProducerError {
         match self.inner.shared.fatal.get() {
-            Some(reason) => ProducerError::Fatal {
+            Some(failure) if failure.error.is_security() => ProducerError::Authentication {
+                record: Some(Box::new(record)),
+                reason: failure.error.message().to_owned(),
+            },
+            Some(failure) => ProducerError::Fatal {
                 record: Box::new(record),
-                reason: reason.clone(),
+                reason: failure.reason.clone(),
             },
             None => ProducerError::Closed {
                 record: Box::new(record),
@@ -249,7 +289,9 @@ impl Producer {
     /// The error that ended this producer, if one did: a state it cannot
     /// recover from (the broker lost or fenced its idempotent producer id
     /// and a new one could not be had, or `enable.idempotence=true` against
-    /// a broker that gives none). Every record pending at the time failed
+    /// a broker that gives none), or an authentication or TLS failure
+    /// ([`DeliveryErrorKind::Authentication`](crate::DeliveryErrorKind::Authentication),
+    /// [`DeliveryErrorKind::Tls`](crate::DeliveryErrorKind::Tls)). Every record pending at the time failed
     /// with a [`DeliveryErrorKind::Fatal`](crate::DeliveryErrorKind::Fatal)
     /// error, and `send` refuses every later one with
     /// [`ProducerError::Fatal`]. Close the producer and create a new one.
@@ -258,7 +300,7 @@ impl Producer {
             .shared
             .fatal
             .get()
-            .map(|reason| DeliveryError::fatal(reason))
+            .map(|failure| failure.error.clone())
     }
 
     /// Wakes the poller unless `rouse.wakeups` is off (metadata the poller
@@ -276,11 +318,22 @@ impl Producer {
     ///
     /// [`ProducerError::FlushTimeout`] if records were still waiting after
     /// `timeout`; they keep going and end as usual.
+    /// [`ProducerError::Authentication`] if the producer could not
+    /// authenticate or TLS failed: every record has its outcome (that
+    /// error), and none was delivered since.
     pub fn flush(&self, timeout: Duration) -> Result<(), ProducerError> {
         let flush = self.inner.shared.accumulator.begin_flush();
         self.inner.handle.wake();
         if flush.wait(Some(timeout)) {
-            Ok(())
+            match self.inner.shared.fatal.get() {
+                Some(failure) if failure.error.is_security() => {
+                    Err(ProducerError::Authentication {
+                        record: None,
+                        reason: failure.error.message().to_owned(),
+                    })
+                }
+                _ => Ok(()),
+            }
         } else {
             Err(ProducerError::FlushTimeout {
                 waited: timeout,

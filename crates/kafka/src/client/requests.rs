@@ -9,7 +9,7 @@ use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, InitProducerIdRequest, MetadataRequest, ProduceRequest, ProducerId,
-    TopicName,
+    SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -21,6 +21,11 @@ use crate::accumulator::ProducerBatch;
 const PRODUCE: (i16, i16) = (3, 9);
 const METADATA: (i16, i16) = (1, 12);
 const INIT_PRODUCER_ID: (i16, i16) = (0, 4);
+/// SaslHandshake v1 (KIP-152): the exchange then goes in SaslAuthenticate
+/// requests. v1 needs SaslAuthenticate, v1 of which brings the session
+/// lifetime (KIP-368).
+const SASL_HANDSHAKE: (i16, i16) = (1, 1);
+const SASL_AUTHENTICATE: (i16, i16) = (0, 2);
 /// The ApiVersions version tried first; brokers that do not know it answer
 /// UNSUPPORTED_VERSION at v0, and the request is repeated at v0.
 pub(crate) const API_VERSIONS: i16 = 3;
@@ -55,6 +60,8 @@ pub(crate) fn negotiate(offered: &[ApiVersion]) -> Result<Versions, Unsupported>
         produce: pick(ApiKey::Produce, PRODUCE)?,
         metadata: pick(ApiKey::Metadata, METADATA)?,
         init_producer_id: pick(ApiKey::InitProducerId, INIT_PRODUCER_ID).ok(),
+        sasl_handshake: pick(ApiKey::SaslHandshake, SASL_HANDSHAKE).ok(),
+        sasl_authenticate: pick(ApiKey::SaslAuthenticate, SASL_AUTHENTICATE).ok(),
     })
 }
 
@@ -62,6 +69,14 @@ pub(crate) fn api_versions() -> ApiVersionsRequest {
     ApiVersionsRequest::default()
         .with_client_software_name(StrBytes::from_static_str("rouse-kafka"))
         .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")))
+}
+
+pub(crate) fn sasl_handshake(mechanism: &'static str) -> SaslHandshakeRequest {
+    SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism))
+}
+
+pub(crate) fn sasl_authenticate(auth_bytes: Vec<u8>) -> SaslAuthenticateRequest {
+    SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(auth_bytes))
 }
 
 pub(crate) fn metadata(topics: &[String]) -> MetadataRequest {

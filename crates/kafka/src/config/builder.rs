@@ -8,6 +8,7 @@ use super::checks::{
     parse_bool, split_servers, within,
 };
 use super::{Acks, Compression, ConfigError, ProducerConfig};
+use crate::security::SecurityBuilder;
 
 /// Collects settings; nothing is checked until [`build`](Self::build).
 ///
@@ -36,6 +37,8 @@ pub struct ProducerConfigBuilder {
     poll_timeout: Option<Duration>,
     reconnect_backoff: Option<Duration>,
     reconnect_backoff_max: Option<Duration>,
+    /// The `security.*`, `ssl.*` and `sasl.*` keys (crate::security).
+    pub(crate) security: SecurityBuilder,
 }
 
 impl ProducerConfigBuilder {
@@ -228,12 +231,16 @@ impl ProducerConfigBuilder {
                     i32::MAX.into(),
                 )? as usize)
             }
-            _ => {
-                return Err(ConfigError::UnknownKey {
-                    key: key.to_owned(),
-                    client: "producer",
-                    known: super::KEYS,
-                })
+            other => {
+                let mut this = self;
+                if !this.security.set(other, v)? {
+                    return Err(ConfigError::UnknownKey {
+                        key: key.to_owned(),
+                        client: "producer",
+                        known: super::KEYS,
+                    });
+                }
+                this
             }
         })
     }
@@ -305,6 +312,7 @@ impl ProducerConfigBuilder {
             ));
         }
 
+        let security = self.security.build()?;
         let enable_idempotence =
             idempotence(self.enable_idempotence, acks, retries, max_in_flight)?;
         let delivery_timeout = delivery_timeout(self.delivery_timeout, linger, request_timeout)?;
@@ -341,6 +349,7 @@ impl ProducerConfigBuilder {
             reconnect_backoff,
             reconnect_backoff_max,
             idempotence_requested: self.enable_idempotence == Some(true),
+            security,
         })
     }
 }

@@ -37,6 +37,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::backoff;
+use crate::security::{SaslMechanism, SecurityConfig, SecurityProtocol};
 pub use builder::ProducerConfigBuilder;
 pub use consumer::{AutoOffsetReset, ConsumerConfig, ConsumerConfigBuilder, IsolationLevel};
 pub use error::ConfigError;
@@ -64,6 +65,18 @@ pub(crate) const KEYS: &[&str] = &[
     "max.request.size",
     "rouse.wakeups",
     "rouse.poll.timeout.ms",
+    // crate::security's keys:
+    "security.protocol",
+    "ssl.ca.location",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "sasl.jaas.config",
 ];
 
 /// How many replicas must have a record before the broker acknowledges it.
@@ -223,6 +236,8 @@ pub struct ProducerConfig {
     pub(crate) reconnect_backoff: Duration,
     pub(crate) reconnect_backoff_max: Duration,
     pub(crate) idempotence_requested: bool,
+    /// TLS and SASL (crate::security); secrets print as `[redacted]`.
+    pub(crate) security: SecurityConfig,
 }
 
 impl ProducerConfig {
@@ -374,6 +389,16 @@ impl ProducerConfig {
     /// default: then a broker that gives no producer id is a fatal error.
     pub fn idempotence_requested(&self) -> bool {
         self.idempotence_requested
+    }
+
+    /// `security.protocol`: TLS and/or SASL on every broker connection.
+    pub fn security_protocol(&self) -> SecurityProtocol {
+        self.security.protocol
+    }
+
+    /// `sasl.mechanism`, when `security.protocol` uses SASL.
+    pub fn sasl_mechanism(&self) -> Option<SaslMechanism> {
+        self.security.sasl.as_ref().map(|s| s.mechanism)
     }
 
     /// The wait before attempt `attempt + 1` of a batch (attempt 1 is the

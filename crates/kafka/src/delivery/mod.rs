@@ -83,6 +83,15 @@ pub enum DeliveryErrorKind {
     /// [`Producer::fatal_error`](crate::Producer::fatal_error)): every
     /// pending and later record fails with it; create a new producer.
     Fatal,
+    /// The broker refused this client's SASL credentials (or the SASL
+    /// exchange failed): fix `sasl.*` and create a new producer. Every
+    /// pending record fails with it, and `send` and `flush` return
+    /// [`ProducerError::Authentication`](crate::ProducerError::Authentication).
+    Authentication,
+    /// TLS with a broker failed: its certificate is not trusted or not for
+    /// its host name, it refused the client's certificate, or the port does
+    /// not speak what `security.protocol` says. Handled as `Authentication`.
+    Tls,
 }
 
 /// Why a record was not delivered, whether trying again could help, and what
@@ -170,6 +179,33 @@ impl DeliveryError {
             DeliveryErrorKind::Fatal,
             false,
             format!("fatal producer error: {reason}; this producer can send nothing more: close it and create a new one"),
+        )
+    }
+
+    /// The broker refused the credentials; `detail` names the broker and
+    /// its reason (never the password).
+    pub fn authentication(detail: &str) -> DeliveryError {
+        DeliveryError::new(
+            DeliveryErrorKind::Authentication,
+            false,
+            format!("SASL authentication failed: {detail}; fix sasl.mechanism / sasl.username / sasl.password (or sasl.jaas.config) and create a new producer"),
+        )
+    }
+
+    /// TLS failed; `detail` names the broker and the cause.
+    pub fn tls(detail: &str) -> DeliveryError {
+        DeliveryError::new(
+            DeliveryErrorKind::Tls,
+            false,
+            format!("TLS failed: {detail}; fix security.protocol / ssl.* (or the broker's certificate) and create a new producer"),
+        )
+    }
+
+    /// Whether this is an authentication or TLS failure.
+    pub fn is_security(&self) -> bool {
+        matches!(
+            self.kind,
+            DeliveryErrorKind::Authentication | DeliveryErrorKind::Tls
         )
     }
 

@@ -6,6 +6,7 @@
 
 pub(crate) mod load;
 pub(crate) mod tansu;
+pub(crate) mod tls;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -46,6 +46,15 @@ pub(crate) fn shared_or_own(topic: &str, partitions: u32) -> (String, Option<Tan
 /// Every record of `topic` as kafka-python reads it from `bootstrap`:
 /// partition → (offset, value as text), up to the end offsets at the call.
 pub(crate) fn read_back(bootstrap: &str, topic: &str) -> HashMap<i32, Vec<(i64, String)>> {
+    read_back_with(bootstrap, topic, &[])
+}
+
+/// [`read_back`] with KafkaConsumer options (`ssl_cafile=...`).
+pub(crate) fn read_back_with(
+    bootstrap: &str,
+    topic: &str,
+    options: &[String],
+) -> HashMap<i32, Vec<(i64, String)>> {
     let python = env_path("ROUSE_PYTHON", "a python with kafka-python");
     let output = Command::new(python)
         .arg(concat!(
@@ -53,6 +62,7 @@ pub(crate) fn read_back(bootstrap: &str, topic: &str) -> HashMap<i32, Vec<(i64, 
             "/tests/python/read_back.py"
         ))
         .args([bootstrap, topic, "-1"])
+        .args(options)
         .stderr(Stdio::inherit())
         .output()
         .expect("kafka-python runs");

@@ -2,8 +2,10 @@
 and prints them as JSON lines: partition, offset, key, value and headers,
 bytes as hex, so the Rust test can compare byte for byte.
 
-Usage: read_back.py BOOTSTRAP TOPIC COUNT
+Usage: read_back.py BOOTSTRAP TOPIC COUNT [OPTION=VALUE ...]
 COUNT -1 reads up to the partitions' end offsets as they are at the start.
+Each OPTION=VALUE is passed to KafkaConsumer as is (e.g. security_protocol=SSL
+ssl_cafile=ca.pem ssl_certfile=client.pem ssl_keyfile=client.key).
 """
 import json
 import sys
@@ -14,7 +16,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 def main():
     bootstrap, topic, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    options = dict(arg.split("=", 1) for arg in sys.argv[4:])
     consumer = KafkaConsumer(
+        **options,
         bootstrap_servers=bootstrap.split(","),
         group_id=None,
         enable_auto_commit=False,

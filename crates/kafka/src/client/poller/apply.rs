@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use kafka_protocol::messages::{
     ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse,
+    SaslAuthenticateResponse, SaslHandshakeResponse,
 };
 use rouse_reactor::SourceKey;
 
@@ -17,7 +18,7 @@ use crate::accumulator::ProducerBatch;
 use crate::client::connection::{InFlight, Purpose};
 use crate::client::responses::{self, Negotiated, Verdict};
 use crate::client::sequences::OutOfOrder;
-use crate::client::wire;
+use crate::client::{wire, Failure};
 use crate::delivery::DeliveryError;
 
 /// The verdict for a batch whose request got no answer (its connection
@@ -46,14 +47,23 @@ impl Poller {
                     Ok(Negotiated::AskAtV0) => self.send_api_versions(link, 0, now),
                     Ok(Negotiated::Versions(versions)) => {
                         link.conn.versions = versions;
-                        self.connection_ready(link);
-                        Ok(())
+                        self.after_versions(link, now)
                     }
                     Err(reason) => {
                         tracing::error!(reason, "broker cannot serve this producer");
                         Err(reason)
                     }
                 }
+            }
+            Purpose::SaslHandshake => {
+                let response: SaslHandshakeResponse =
+                    wire::response(api, version, payload).map_err(|e| e.to_string())?;
+                self.on_sasl_handshake(link, &response, now)
+            }
+            Purpose::SaslAuthenticate => {
+                let response: SaslAuthenticateResponse =
+                    wire::response(api, version, payload).map_err(|e| e.to_string())?;
+                self.on_sasl_authenticate(link, &response, now)
             }
             Purpose::Metadata => {
                 self.metadata_in_flight = false;
@@ -78,7 +88,7 @@ impl Poller {
                 let granted = responses::init_producer_id(&response);
                 let backoff = self.shared.config.retry_backoff();
                 if let Err(reason) = self.identity.granted(granted, now, backoff) {
-                    self.pending_fatal = Some(reason);
+                    self.pending_fatal = Some(Failure::fatal(&reason));
                 }
                 Ok(())
             }
@@ -164,7 +174,8 @@ impl Poller {
             Verdict::Fatal(reason) => {
                 self.sequences.ended_unacked(&tp, id);
                 batch.fail(DeliveryError::fatal(&reason));
-                self.pending_fatal.get_or_insert(reason);
+                self.pending_fatal
+                    .get_or_insert_with(|| Failure::fatal(&reason));
             }
         }
     }
@@ -175,9 +186,9 @@ impl Poller {
     fn retry_or_fail(&mut self, batch: ProducerBatch, error: DeliveryError, now: Instant) {
         let config = &self.shared.config;
         let (tp, id) = (batch.topic_partition().clone(), batch.id());
-        if let Some(reason) = self.shared.fatal.get().or(self.pending_fatal.as_ref()) {
+        if let Some(failure) = self.shared.fatal.get().or(self.pending_fatal.as_ref()) {
             self.sequences.ended_unacked(&tp, id);
-            batch.fail(DeliveryError::fatal(reason));
+            batch.fail(failure.error.clone());
         } else if batch.is_expired(now, config.delivery_timeout()) {
             self.sequences.ended_unacked(&tp, id);
             batch.fail(DeliveryError::timeout(config.delivery_timeout(), true));

@@ -21,12 +21,12 @@ use crate::delivery::DeliveryError;
 /// messages). Dropping it closes the socket.
 pub(crate) struct Link {
     pub(super) conn: Connection,
-    server: String,
+    pub(super) server: String,
 }
 
 impl AsRawFd for Link {
     fn as_raw_fd(&self) -> RawFd {
-        self.conn.stream.as_raw_fd()
+        self.conn.stream.tcp().as_raw_fd()
     }
 }
 
@@ -38,7 +38,7 @@ pub(crate) struct Reconnect {
 }
 
 /// What a connection is to, for messages.
-fn role(broker: Option<BrokerId>) -> String {
+pub(super) fn role(broker: Option<BrokerId>) -> String {
     broker.map_or_else(
         || "bootstrap server".to_owned(),
         |b| format!("broker {}", b.0),
@@ -133,7 +133,14 @@ impl Poller {
                 return;
             }
         };
-        match Connection::open(broker, addr, now) {
+        let tls = match self.tls_for(&server) {
+            Ok(tls) => tls,
+            Err(why) => {
+                self.connect_failed(el, broker, &server, &why, now);
+                return;
+            }
+        };
+        match Connection::open(broker, addr, now, tls) {
             Ok(conn) => self.register(el, conn, server),
             Err(error) => {
                 let why = format!("could not connect to {addr}: {error}");
@@ -199,13 +206,10 @@ impl Poller {
         now: Instant,
     ) -> Result<(), String> {
         let conn = &mut link.conn;
-        if ready.error {
-            let error = conn.stream.take_error().ok().flatten();
+        if ready.error && conn.phase == Phase::Connecting {
+            let error = conn.stream.tcp().take_error().ok().flatten();
             let error = error.map_or_else(|| "socket error".into(), |e| e.to_string());
-            return Err(match conn.phase {
-                Phase::Connecting => format!("could not connect to {}: {error}", conn.addr),
-                _ => error,
-            });
+            return Err(format!("could not connect to {}: {error}", conn.addr));
         }
         if conn.phase == Phase::Connecting {
             if !conn
@@ -215,19 +219,42 @@ impl Poller {
                 return Ok(());
             }
             tracing::debug!(addr = %conn.addr, "connected");
-            conn.phase = Phase::Negotiating;
-            self.send_api_versions(link, requests::API_VERSIONS, now)?;
+            if conn.stream.is_handshaking() {
+                conn.enter(Phase::TlsHandshake, now);
+            } else {
+                self.negotiate(link, now)?;
+            }
         }
-        if ready.writable {
-            link.conn.flush().map_err(|e| e.to_string())?;
+        if link.conn.phase == Phase::TlsHandshake && !self.tls_handshake(link, now)? {
+            return Ok(()); // the handshake waits for the socket
         }
-        if ready.readable || ready.hang_up {
+        // On an error (a reset), what arrived before it is read first: a
+        // TLS alert saying why, or the last responses.
+        if ready.writable && !ready.error {
+            if let Err(error) = link.conn.flush() {
+                return Err(self.io_failure(link, &error));
+            }
+        }
+        if ready.readable || ready.hang_up || ready.error {
             let read = link.conn.read_available();
+            if link.conn.phase == Phase::Negotiating && link.conn.answered_in_tls() {
+                return Err(self.answered_in_tls(link));
+            }
             // Responses that arrived before a close still count.
             self.handle_responses(key, link, now)?;
-            if read.map_err(|e| e.to_string())? == Peer::Closed {
-                return Err("the broker closed the connection".to_string());
+            let why = match read {
+                Err(error) => self.io_failure(link, &error),
+                Ok(Peer::Closed) => "the broker closed the connection".to_string(),
+                Ok(Peer::Open) if ready.error => {
+                    let error = link.conn.stream.tcp().take_error().ok().flatten();
+                    error.map_or_else(|| "socket error".into(), |e| e.to_string())
+                }
+                Ok(Peer::Open) => return Ok(()),
+            };
+            if link.conn.phase == Phase::Negotiating {
+                return Err(self.closed_in_negotiation(link, why));
             }
+            return Err(why);
         }
         Ok(())
     }
@@ -246,9 +273,11 @@ impl Poller {
 
     /// The connection answered ApiVersions: it is usable, so the broker is
     /// reachable and its reconnect backoff starts over.
-    pub(super) fn connection_ready(&mut self, link: &mut Link) {
+    pub(super) fn connection_ready(&mut self, link: &mut Link, now: Instant) {
         let conn = &mut link.conn;
-        conn.phase = Phase::Ready;
+        conn.enter(Phase::Ready, now);
+        self.ever_ready = true;
+        self.silent_negotiations = 0;
         self.reconnect.remove(&conn.broker);
         self.shared.metadata.set_unreachable(None);
         tracing::debug!(addr = %conn.addr, versions = ?conn.versions, "versions negotiated");
@@ -349,7 +378,7 @@ impl Poller {
             }
             Purpose::Metadata => self.metadata_in_flight = false,
             Purpose::InitProducerId => self.identity.unanswered(now),
-            Purpose::ApiVersions => {}
+            Purpose::ApiVersions | Purpose::SaslHandshake | Purpose::SaslAuthenticate => {}
         }
     }
 
@@ -380,7 +409,7 @@ impl Poller {
     /// and the broker is dialled again only after a backoff.
     fn closed(&mut self, el: &Loop, link: &mut Link, reason: &str, now: Instant) {
         let broker = link.conn.broker;
-        if link.conn.phase == Phase::Ready {
+        if !link.conn.phase.in_setup() {
             // It worked until now: the backoff starts over.
             self.reconnect.remove(&broker);
         }
@@ -396,28 +425,33 @@ impl Poller {
     /// for a connect, ApiVersions, or its oldest response.
     pub(super) fn time_out(&mut self, el: &mut Loop, now: Instant) {
         let limit = self.shared.config.request_timeout();
-        let expired: Vec<(SourceKey, &'static str)> = self
+        let expired: Vec<(SourceKey, String)> = self
             .conns
             .iter()
             .filter_map(|key| Some((*key, &el.source::<Link>(*key)?.conn)))
             .filter_map(|(key, conn)| {
-                if conn.phase != Phase::Ready && now.duration_since(conn.opened) >= limit {
+                if conn.phase.in_setup() && now.duration_since(conn.phase_since) >= limit {
                     Some((
                         key,
-                        "connect and ApiVersions took longer than request.timeout.ms",
+                        format!("{} took longer than request.timeout.ms", conn.phase.step()),
                     ))
                 } else if conn
                     .oldest_request()
                     .is_some_and(|sent| now.duration_since(sent) >= limit)
                 {
-                    Some((key, "no response within request.timeout.ms"))
+                    Some((key, "no response within request.timeout.ms".to_owned()))
                 } else {
                     None
                 }
             })
             .collect();
         for (key, reason) in expired {
-            self.close(el, key, reason, now);
+            if let Some(link) = el.source::<Link>(key) {
+                if link.conn.phase == Phase::TlsHandshake && link.conn.stream.tls_unanswered() {
+                    self.silent_tls_handshake(link, &reason);
+                }
+            }
+            self.close(el, key, &reason, now);
         }
     }
 

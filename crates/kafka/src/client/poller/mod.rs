@@ -38,6 +38,7 @@
 
 mod apply;
 mod connections;
+mod secure;
 mod send;
 
 use std::collections::{HashMap, HashSet};
@@ -48,11 +49,10 @@ use std::time::{Duration, Instant};
 use crate::BrokerId;
 use rouse_reactor::{EventLoop, SourceKey, TimerId};
 
-use super::connection::Phase;
 use super::identity::Identity;
 use super::resolver::Resolver;
 use super::sequences::Sequences;
-use super::Shared;
+use super::{Failure, Shared};
 use crate::delivery::DeliveryError;
 use crate::record::TopicPartition;
 use connections::{Link, Reconnect};
@@ -81,7 +81,12 @@ pub(crate) struct Poller {
     last_idle: Duration,
     /// A fatal error found inside a handler, raised by the next pump (which
     /// may close every connection, the handler's own included).
-    pending_fatal: Option<String>,
+    pending_fatal: Option<Failure>,
+    /// Plaintext connections closed in a row before answering ApiVersions
+    /// while none ever became ready (a TLS listener does that).
+    silent_negotiations: u32,
+    /// Whether any connection ever became ready.
+    ever_ready: bool,
 }
 
 impl Poller {
@@ -107,6 +112,8 @@ impl Poller {
             timer: None,
             last_idle: Duration::ZERO,
             pending_fatal: None,
+            silent_negotiations: 0,
+            ever_ready: false,
             shared,
         }
     }
@@ -121,8 +128,8 @@ impl Poller {
             self.abort(el);
             return;
         }
-        if let Some(reason) = self.pending_fatal.take() {
-            self.raise_fatal(el, &reason);
+        if let Some(failure) = self.pending_fatal.take() {
+            self.raise(el, failure);
         }
         if self.shared.fatal.get().is_some() {
             return; // everything was failed when it was raised
@@ -130,6 +137,7 @@ impl Poller {
         self.resolver.take_answers();
         self.forget_removed(el);
         self.time_out(el, now);
+        self.expire_sessions(el, now);
         self.refresh_metadata(el, now);
         self.init_producer_id(el, now);
         self.expire(now);
@@ -192,8 +200,10 @@ impl Poller {
             let conn = &link.conn;
             let started = conn
                 .oldest_request()
-                .or((conn.phase != Phase::Ready).then_some(conn.opened));
+                .or(conn.phase.in_setup().then_some(conn.phase_since));
             consider(started.map(|s| s + config.request_timeout()));
+            consider(conn.session.map(|s| s.renew_at));
+            consider(conn.session.map(|s| s.expires_at));
         }
         for reconnect in self.reconnect.values() {
             consider(Some(reconnect.at));
@@ -214,12 +224,23 @@ impl Poller {
     /// The producer cannot go on: say so once, loudly; fail every batch
     /// queued or in flight; refuse every later send.
     pub(super) fn raise_fatal(&mut self, el: &mut Loop, reason: &str) {
-        if self.shared.fatal.set(reason.to_owned()).is_err() {
+        self.raise(el, Failure::fatal(reason));
+    }
+
+    /// Raises `failure` (fatal, authentication or TLS) once; see
+    /// [`Poller::raise_fatal`].
+    pub(super) fn raise(&mut self, el: &mut Loop, failure: Failure) {
+        if self.shared.fatal.set(failure.clone()).is_err() {
             return;
         }
-        tracing::error!(reason, "fatal producer error: the producer fails every pending record and refuses new ones; create a new producer");
+        let reason = failure.reason.as_str();
+        if failure.error.is_security() {
+            tracing::error!(reason, kind = ?failure.error.kind(), "cannot connect securely: the producer fails every pending record and refuses new ones; fix the security settings and create a new producer");
+        } else {
+            tracing::error!(reason, "fatal producer error: the producer fails every pending record and refuses new ones; create a new producer");
+        }
         self.identity.fail();
-        let error = DeliveryError::fatal(reason);
+        let error = failure.error;
         self.shared.accumulator.close();
         self.shared.metadata.close();
         self.fail_all(el, &error, &error);

@@ -1,0 +1,360 @@
+//! The secured steps of a connection's setup, on the poller like any other
+//! request: the TLS handshake (driven by the socket's readiness), then,
+//! after ApiVersions, SaslHandshake v1 and SaslAuthenticate round trips
+//! until the mechanism is done; and KIP-368 session expiry.
+//!
+//! Failures: a TLS error (certificate refused, alert, not TLS at all) or a
+//! refused SASL exchange is raised as a [`Failure`] on the next pump:
+//! every pending record fails with it, once, and the producer takes no
+//! more records (see docs/security.md for why this is not retried).
+//!
+//! Re-authentication (KIP-368): when SaslAuthenticate gives a session
+//! lifetime, the connection stops taking new requests at 85% of it
+//! (`Phase::Expiring`), is closed as soon as its last answer is in (or at
+//! the lifetime, whatever is in flight), and the next connection to that
+//! broker authenticates afresh. No in-band re-authentication: it would
+//! interleave SaslAuthenticate with pipelined Produce requests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::{ApiKey, SaslAuthenticateResponse, SaslHandshakeResponse};
+use kafka_protocol::ResponseError;
+use rouse_reactor::SourceKey;
+use rustls::pki_types::ServerName;
+use rustls::{AlertDescription, CertificateError, ClientConfig};
+
+use super::connections::{role, Link};
+use super::{Loop, Poller};
+use crate::client::connection::{Phase, Purpose, SessionEnd};
+use crate::client::transport::{self, ClosedInHandshake};
+use crate::client::{requests, Failure};
+use crate::security::sasl::{Authenticator, Step};
+
+/// The share of a session's lifetime after which it is replaced (Java
+/// picks 85..95% at random; the low end leaves the most room).
+const RENEW_AT: f64 = 0.85;
+
+/// What a rustls error means for the user, and what to do.
+fn describe_tls(error: &rustls::Error) -> String {
+    let advice = match error {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "its certificate is not signed by a trusted CA: set ssl.ca.location to the CA that signed the brokers' certificates"
+        }
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => {
+            "its certificate is not for the host name dialled: use a name the certificate lists in bootstrap.servers / advertised listeners, or set ssl.endpoint.identification.algorithm=none"
+        }
+        rustls::Error::InvalidCertificate(_) => "its certificate was refused",
+        rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::AccessDenied,
+        ) => {
+            "it refused this client's certificate (or wants one): set ssl.certificate.location and ssl.key.location to a certificate its CA signed"
+        }
+        rustls::Error::AlertReceived(_) => "it ended the TLS session with an alert",
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "it does not speak TLS: is this a plaintext port? check security.protocol and the port"
+        }
+        _ => "the TLS session failed",
+    };
+    format!("{advice} ({error})")
+}
+
+impl Poller {
+    /// The TLS configuration and the server name to check the broker's
+    /// certificate against (its host as dialled), when TLS is on.
+    pub(super) fn tls_for(
+        &self,
+        server: &str,
+    ) -> Result<Option<(Arc<ClientConfig>, ServerName<'static>)>, String> {
+        let Some(tls) = &self.shared.config.security.tls else {
+            return Ok(None);
+        };
+        let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host} is not a host name TLS can check ({e})"))?;
+        Ok(Some((Arc::clone(&tls.client), name)))
+    }
+
+    /// Turns an I/O error on `link` into the reason it is closed; a TLS
+    /// failure is also raised (on the next pump) as a [`Failure`].
+    pub(super) fn io_failure(&mut self, link: &Link, error: &std::io::Error) -> String {
+        let cause = if let Some(tls) = transport::tls_error(error) {
+            describe_tls(tls)
+        } else if error.get_ref().is_some_and(|e| e.is::<ClosedInHandshake>()) {
+            error.to_string()
+        } else {
+            return error.to_string();
+        };
+        let reason = format!(
+            "{} {} ({}): {cause}",
+            role(link.conn.broker),
+            link.server,
+            link.conn.addr
+        );
+        self.pending_fatal
+            .get_or_insert_with(|| Failure::tls(reason.clone()));
+        reason
+    }
+
+    /// A TLS handshake that got not one byte back within
+    /// request.timeout.ms: a plaintext listener waiting for the rest of
+    /// what it took for a huge request frame. Raised as a TLS failure.
+    pub(super) fn silent_tls_handshake(&mut self, link: &Link, why: &str) {
+        let reason = format!(
+            "{} {} ({}): {why}, and it sent nothing back: it does not speak TLS (a plaintext port?); check security.protocol and the port",
+            role(link.conn.broker),
+            link.server,
+            link.conn.addr
+        );
+        self.pending_fatal
+            .get_or_insert_with(|| Failure::tls(reason));
+    }
+
+    /// A plaintext connection whose broker answered ApiVersions with a
+    /// TLS record: the port is a TLS listener.
+    pub(super) fn answered_in_tls(&mut self, link: &Link) -> String {
+        let reason = format!(
+            "{} {} ({}): it answered in TLS: the port is a TLS listener; set security.protocol=SSL (or SASL_SSL)",
+            role(link.conn.broker),
+            link.server,
+            link.conn.addr
+        );
+        self.pending_fatal
+            .get_or_insert_with(|| Failure::tls(reason.clone()));
+        reason
+    }
+
+    /// A connection closed (or reset) before answering ApiVersions. A TLS
+    /// listener does that to a plaintext client without a word (OpenSSL
+    /// resets it), so when plaintext connections keep ending that way and
+    /// none has ever worked, that is what it is taken for: a TLS failure,
+    /// within a few reconnect backoffs. A producer that ever connected
+    /// never draws this conclusion (its broker is not a TLS port), nor
+    /// does a TLS one (a TLS proxy whose broker is down closes the same
+    /// way, and should be waited for).
+    pub(super) fn closed_in_negotiation(&mut self, link: &Link, why: String) -> String {
+        const IN_A_ROW: u32 = 5;
+        let tls = self.shared.config.security.tls.is_some();
+        if tls || self.ever_ready || !link.conn.nothing_received() {
+            return why;
+        }
+        self.silent_negotiations += 1;
+        if self.silent_negotiations < IN_A_ROW {
+            return format!("{why} before answering ApiVersions (a TLS listener does that to a plaintext client)");
+        }
+        let reason = format!(
+            "{} {} ({}): it closed {IN_A_ROW} connections in a row before answering ApiVersions ({why}), as a TLS listener does to a plaintext client: set security.protocol=SSL (or SASL_SSL) if the port is TLS",
+            role(link.conn.broker),
+            link.server,
+            link.conn.addr
+        );
+        self.pending_fatal
+            .get_or_insert_with(|| Failure::tls(reason.clone()));
+        reason
+    }
+
+    /// Moves the TLS handshake on; `Ok(true)` once it is done and
+    /// ApiVersions is on its way.
+    pub(super) fn tls_handshake(&mut self, link: &mut Link, now: Instant) -> Result<bool, String> {
+        match link.conn.stream.handshake() {
+            Ok(true) => {
+                tracing::debug!(addr = %link.conn.addr, version = ?link.conn.stream.tls_version(), "TLS established");
+                self.negotiate(link, now)?;
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(error) => Err(self.io_failure(link, &error)),
+        }
+    }
+
+    /// Connected (and TLS done): ask for the broker's versions.
+    pub(super) fn negotiate(&mut self, link: &mut Link, now: Instant) -> Result<(), String> {
+        link.conn.enter(Phase::Negotiating, now);
+        self.send_api_versions(link, requests::API_VERSIONS, now)
+    }
+
+    /// Versions are known: authenticate if SASL is configured, else the
+    /// connection is ready.
+    pub(super) fn after_versions(&mut self, link: &mut Link, now: Instant) -> Result<(), String> {
+        let Some(sasl) = &self.shared.config.security.sasl else {
+            self.connection_ready(link, now);
+            return Ok(());
+        };
+        let mechanism = sasl.mechanism.name();
+        let versions = link.conn.versions;
+        let (Some(handshake), Some(_)) = (versions.sasl_handshake, versions.sasl_authenticate)
+        else {
+            return Err(self.auth_failed(
+                link,
+                "it does not offer SaslHandshake v1 and SaslAuthenticate (Kafka 1.0+): is this a SASL listener? check security.protocol",
+            ));
+        };
+        link.conn.enter(Phase::SaslHandshake, now);
+        self.send_request(
+            link,
+            ApiKey::SaslHandshake,
+            handshake,
+            &requests::sasl_handshake(mechanism),
+            Purpose::SaslHandshake,
+            now,
+            true,
+        )
+    }
+
+    /// The broker said whether it takes the mechanism: start the exchange.
+    pub(super) fn on_sasl_handshake(
+        &mut self,
+        link: &mut Link,
+        response: &SaslHandshakeResponse,
+        now: Instant,
+    ) -> Result<(), String> {
+        let Some(sasl) = self.shared.config.security.sasl.clone() else {
+            return Err("a SaslHandshake answer without SASL configured".into());
+        };
+        if response.error_code != 0 {
+            let offered: Vec<&str> = response.mechanisms.iter().map(|m| m.as_str()).collect();
+            let why = match ResponseError::try_from_code(response.error_code) {
+                Some(ResponseError::UnsupportedSaslMechanism) => format!(
+                    "it does not enable {}; it offers {offered:?}: set sasl.mechanism to one of those",
+                    sasl.mechanism
+                ),
+                error => format!("SaslHandshake failed with {error:?} (code {})", response.error_code),
+            };
+            return Err(self.auth_failed(link, &why));
+        }
+        let mut exchange = Authenticator::new(sasl.mechanism, &sasl.username, &sasl.password)?;
+        let first = exchange.first();
+        link.conn.sasl = Some(exchange);
+        link.conn.enter(Phase::SaslAuthenticate, now);
+        self.send_sasl_bytes(link, first, now)
+    }
+
+    fn send_sasl_bytes(
+        &mut self,
+        link: &mut Link,
+        bytes: Vec<u8>,
+        now: Instant,
+    ) -> Result<(), String> {
+        let version = link.conn.versions.sasl_authenticate.unwrap_or(0);
+        self.send_request(
+            link,
+            ApiKey::SaslAuthenticate,
+            version,
+            &requests::sasl_authenticate(bytes),
+            Purpose::SaslAuthenticate,
+            now,
+            true,
+        )
+    }
+
+    /// One SaslAuthenticate answer: refused, another round, or done.
+    pub(super) fn on_sasl_authenticate(
+        &mut self,
+        link: &mut Link,
+        response: &SaslAuthenticateResponse,
+        now: Instant,
+    ) -> Result<(), String> {
+        if response.error_code != 0 {
+            let name = ResponseError::try_from_code(response.error_code).map_or_else(
+                || format!("error code {}", response.error_code),
+                |e| e.to_string(),
+            );
+            let why = match response.error_message.as_deref() {
+                Some(message) if !message.is_empty() => format!("{name}: {message}"),
+                _ => name,
+            };
+            return Err(self.auth_failed(link, &why));
+        }
+        let step = match link.conn.sasl.as_mut() {
+            Some(exchange) => exchange.next(&response.auth_bytes),
+            None => Err("a SaslAuthenticate answer with no exchange under way".into()),
+        };
+        match step {
+            Ok(Step::Send(bytes)) => self.send_sasl_bytes(link, bytes, now),
+            Ok(Step::Done) => {
+                link.conn.sasl = None;
+                if response.session_lifetime_ms > 0 {
+                    let lifetime = Duration::from_millis(response.session_lifetime_ms as u64);
+                    link.conn.session = Some(SessionEnd {
+                        renew_at: now + lifetime.mul_f64(RENEW_AT),
+                        expires_at: now + lifetime,
+                    });
+                    tracing::debug!(addr = %link.conn.addr, ?lifetime, "SASL session lifetime set: will reconnect to re-authenticate");
+                }
+                tracing::debug!(addr = %link.conn.addr, "SASL authenticated");
+                self.connection_ready(link, now);
+                Ok(())
+            }
+            Err(why) => Err(self.auth_failed(link, &why)),
+        }
+    }
+
+    /// The broker refused the credentials (or the exchange broke): the
+    /// reason closes the connection, and the failure is raised once.
+    fn auth_failed(&mut self, link: &Link, why: &str) -> String {
+        let (mechanism, user) = self
+            .shared
+            .config
+            .security
+            .sasl
+            .as_ref()
+            .map_or(("SASL", ""), |s| (s.mechanism.name(), s.username.as_str()));
+        let reason = format!(
+            "{} {} ({}) refused {mechanism} authentication as user {user:?}: {why}",
+            role(link.conn.broker),
+            link.server,
+            link.conn.addr
+        );
+        self.pending_fatal
+            .get_or_insert_with(|| Failure::authentication(reason.clone()));
+        reason
+    }
+
+    /// KIP-368: connections whose session is ending stop taking requests,
+    /// and are closed once idle (or when the session ends); the next one
+    /// authenticates afresh.
+    pub(super) fn expire_sessions(&mut self, el: &mut Loop, now: Instant) {
+        let mut retire: Vec<(SourceKey, bool)> = Vec::new();
+        for key in &self.conns {
+            let Some(link) = el.source_mut::<Link>(*key) else {
+                continue;
+            };
+            let conn = &mut link.conn;
+            let Some(session) = conn.session else {
+                continue;
+            };
+            if conn.phase == Phase::Ready && now >= session.renew_at {
+                tracing::debug!(addr = %conn.addr, "SASL session ending: no new requests on this connection");
+                conn.phase = Phase::Expiring;
+            }
+            if conn.phase == Phase::Expiring {
+                if conn.in_flight.is_empty() {
+                    retire.push((*key, false));
+                } else if now >= session.expires_at {
+                    retire.push((*key, true));
+                }
+            }
+        }
+        for (key, cut) in retire {
+            if cut {
+                self.close(
+                    el,
+                    key,
+                    "the SASL session ended with requests in flight",
+                    now,
+                );
+            } else {
+                self.forget(key);
+                drop(el.take::<Link>(key)); // closes the socket; nothing was in flight
+                tracing::debug!("closed a connection whose SASL session was ending; the next one re-authenticates");
+            }
+        }
+    }
+}
