@@ -82,7 +82,12 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// `buffer.memory` in bytes (default 32 MiB).
+    /// `buffer.memory` in bytes (default 8 MiB, [`DEFAULT_BUFFER_MEMORY`]):
+    /// what all unsent batches may hold together before `send` blocks. In
+    /// a flood a record waits about `buffer.memory / throughput`; see
+    /// docs/performance.md for why this is not Java's 32 MiB.
+    ///
+    /// [`DEFAULT_BUFFER_MEMORY`]: crate::ProducerConfig::DEFAULT_BUFFER_MEMORY
     pub fn buffer_memory(mut self, bytes: usize) -> Self {
         self.buffer_memory = Some(bytes);
         self
@@ -271,7 +276,9 @@ impl ProducerConfigBuilder {
         at_most("batch.size", batch_size, i32::MAX as usize)?;
         let max_request_size = self.max_request_size.unwrap_or(1024 * 1024);
         at_most("max.request.size", max_request_size, i32::MAX as usize)?;
-        let buffer_memory = self.buffer_memory.unwrap_or(32 * 1024 * 1024);
+        let buffer_memory = self
+            .buffer_memory
+            .unwrap_or(ProducerConfig::DEFAULT_BUFFER_MEMORY);
         for (key, bytes) in [
             ("max.request.size", max_request_size),
             ("buffer.memory", buffer_memory),
