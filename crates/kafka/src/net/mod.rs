@@ -54,6 +54,8 @@
 //! ([`Client::on_written`]), or lost with its connection or never sent
 //! ([`Client::on_unanswered`]).
 
+#[cfg(test)]
+mod client_tests;
 mod connection;
 mod manager;
 pub(crate) mod requests;
