@@ -4,16 +4,17 @@
 //! until the mechanism is done; and KIP-368 session expiry.
 //!
 //! Failures: a TLS error (certificate refused, alert, not TLS at all) or a
-//! refused SASL exchange is handed to the client ([`Client::failed`]), which raises it on its next pump:
-//! every pending record fails with it, once, and the producer takes no
-//! more records (see docs/security.md for why this is not retried).
+//! refused SASL exchange is handed to the client ([`Client::failed`]),
+//! which raises it on its next pump (the producer fails every pending
+//! record with it, once, and takes no more; see docs/security.md for why
+//! this is not retried).
 //!
 //! Re-authentication (KIP-368): when SaslAuthenticate gives a session
 //! lifetime, the connection stops taking new requests at 85% of it
 //! (`Phase::Expiring`), is closed as soon as its last answer is in (or at
 //! the lifetime, whatever is in flight), and the next connection to that
 //! broker authenticates afresh. No in-band re-authentication: it would
-//! interleave SaslAuthenticate with pipelined Produce requests.
+//! interleave SaslAuthenticate with the client's pipelined requests.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,7 +136,7 @@ pub(crate) trait Secure: Client {
     /// listener does that to a plaintext client without a word (OpenSSL
     /// resets it), so when plaintext connections keep ending that way and
     /// none has ever worked, that is what it is taken for: a TLS failure,
-    /// within a few reconnect backoffs. A producer that ever connected
+    /// within a few reconnect backoffs. A client that ever connected
     /// never draws this conclusion (its broker is not a TLS port), nor
     /// does a TLS one (a TLS proxy whose broker is down closes the same
     /// way, and should be waited for).

@@ -9,14 +9,14 @@ use bytes::Bytes;
 use kafka_protocol::messages::{InitProducerIdResponse, MetadataResponse, ProduceResponse};
 use rouse_reactor::SourceKey;
 
-use super::Poller;
+use super::{Link, Poller};
 use crate::accumulator::ProducerBatch;
 use crate::client::requests::Purpose;
 use crate::client::responses::{self, Verdict};
 use crate::client::sequences::OutOfOrder;
 use crate::client::Failure;
 use crate::delivery::DeliveryError;
-use crate::net::{wire, Answered, Connections, Link};
+use crate::net::{wire, Answered, Connections};
 
 /// The verdict for a batch whose request got no answer (its connection
 /// died, or the write failed): in doubt, so it goes again unchanged.
@@ -30,7 +30,7 @@ impl Poller {
     pub(super) fn apply(
         &mut self,
         key: SourceKey,
-        link: &mut Link<Purpose>,
+        link: &mut Link,
         request: Answered<Purpose>,
         payload: Bytes,
         now: Instant,
@@ -91,7 +91,7 @@ impl Poller {
         }
     }
 
-    fn record_latency(&self, link: &Link<Purpose>, latency: std::time::Duration) {
+    fn record_latency(&self, link: &Link, latency: std::time::Duration) {
         if let Some(broker) = link.conn.broker {
             self.shared
                 .latency

@@ -7,11 +7,11 @@ use bytes::Bytes;
 use rouse_reactor::SourceKey;
 
 use super::apply::lost_answer;
-use super::Poller;
+use super::{Link, Poller};
 use crate::client::requests::Purpose;
 use crate::client::Failure;
 use crate::delivery::DeliveryError;
-use crate::net::{Answered, Client, Link, Lost, Net, SecurityFailure};
+use crate::net::{Answered, Client, Lost, Net, SecurityFailure};
 use crate::BrokerId;
 
 impl Client for Poller {
@@ -28,7 +28,7 @@ impl Client for Poller {
     fn on_response(
         &mut self,
         key: SourceKey,
-        link: &mut Link<Purpose>,
+        link: &mut Link,
         request: Answered<Purpose>,
         payload: Bytes,
         now: Instant,

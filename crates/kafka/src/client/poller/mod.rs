@@ -59,11 +59,14 @@ use super::sequences::Sequences;
 use super::{Failure, Shared};
 use crate::config::ProducerConfig;
 use crate::delivery::DeliveryError;
-use crate::net::{Awaiting, Connections, Link, Net, NetSettings, Secure};
+use crate::net::{Awaiting, Connections, Net, NetSettings, Secure};
 use crate::record::TopicPartition;
 
 /// The poller thread's event loop: its data is the [`Poller`].
 pub(crate) type Loop = EventLoop<Poller>;
+
+/// A broker connection as the poller's loop owns it.
+pub(crate) type Link = crate::net::Link<Purpose>;
 
 /// Everything the poller thread owns but its connections (the loop owns
 /// those; see the module docs).
@@ -253,7 +256,7 @@ impl Poller {
     /// fails every queued batch with `queued`. Runs in the pump, outside
     /// any connection's handler, so every connection can be taken back.
     fn fail_all(&mut self, el: &mut Loop, in_flight: &DeliveryError, queued: &DeliveryError) {
-        let links: Vec<Link<Purpose>> = self.net.take_all(el);
+        let links: Vec<Link> = self.net.take_all(el);
         for mut link in links {
             // Requests already handed to the socket layer (acks=0 ones
             // count as sent) get one last chance to leave.

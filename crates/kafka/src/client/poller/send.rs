@@ -10,14 +10,14 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use rouse_reactor::SourceKey;
 
-use super::{Loop, Poller};
+use super::{Link, Loop, Poller};
 use crate::accumulator::ProducerBatch;
 use crate::batch::{BatchError, ProducerIdentity};
 use crate::client::requests::{self, Purpose, Versions};
 use crate::client::responses::Verdict;
 use crate::client::sequences::SendStamp;
 use crate::delivery::DeliveryError;
-use crate::net::{sync_interest, Connections, Link, Serve};
+use crate::net::{sync_interest, Connections, Serve};
 use crate::record::TopicPartition;
 
 /// Drains per pump at most (a connection's in-flight limit is at most 5
@@ -57,10 +57,7 @@ impl Poller {
     /// Any Ready connection, and the versions it negotiated.
     fn ready_versions(&self, el: &Loop) -> Option<(SourceKey, Versions)> {
         let key = self.ready_conn(el, None)?;
-        Some((
-            key,
-            Versions::of(&el.source::<Link<Purpose>>(key)?.conn.versions),
-        ))
+        Some((key, Versions::of(&el.source::<Link>(key)?.conn.versions)))
     }
 
     pub(super) fn init_producer_id(&mut self, el: &mut Loop, now: Instant) {
@@ -114,7 +111,7 @@ impl Poller {
     fn has_room(&self, el: &Loop, broker: BrokerId) -> bool {
         let max = self.shared.config.max_in_flight_requests_per_connection();
         self.ready_conn(el, Some(broker))
-            .and_then(|key| el.source::<Link<Purpose>>(key))
+            .and_then(|key| el.source::<Link>(key))
             .is_some_and(|link| link.conn.produce_in_flight() < max)
     }
 
@@ -212,7 +209,7 @@ impl Poller {
         }
         let Some((key, link)) = self
             .ready_conn(el, Some(broker))
-            .and_then(|key| Some((key, el.source::<Link<Purpose>>(key)?)))
+            .and_then(|key| Some((key, el.source::<Link>(key)?)))
         else {
             let lost = DeliveryError::network("the leader's connection closed");
             for (batch, _) in encoded {
@@ -241,7 +238,7 @@ impl Poller {
             acks != 0,
         ) {
             self.close(el, key, &reason, now);
-        } else if let Some(link) = el.source::<Link<Purpose>>(key) {
+        } else if let Some(link) = el.source::<Link>(key) {
             // Bytes the socket did not take wait for WRITE readiness.
             sync_interest(el, key, link.conn.wants_write());
         }
