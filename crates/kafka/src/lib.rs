@@ -94,6 +94,7 @@ mod consumer;
 mod delivery;
 mod error;
 mod fast_map;
+mod net;
 mod partitioner;
 mod record;
 mod security;

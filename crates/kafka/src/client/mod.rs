@@ -17,17 +17,13 @@
 //! a wake while one is pending, or while the poller is awake, costs no
 //! syscall.
 
-mod connection;
 mod identity;
 mod latency;
 mod metadata;
 mod poller;
 mod requests;
-mod resolver;
 mod responses;
 mod sequences;
-mod transport;
-pub(crate) mod wire;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,95 +1,74 @@
-//! The requests the producer sends, built from its state, and the version
-//! each side supports.
+//! The requests the producer sends, built from its state, what each
+//! carries while in flight, and the versions it speaks.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, InitProducerIdRequest, MetadataRequest, ProduceRequest, ProducerId,
-    SaslAuthenticateRequest, SaslHandshakeRequest, TopicName,
+    ApiKey, InitProducerIdRequest, ProduceRequest, ProducerId, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::connection::Versions;
 use crate::accumulator::ProducerBatch;
+use crate::net::{Connection, VersionTable, Want};
 
-/// The highest versions this producer speaks. Produce starts at v3, the
-/// first with RecordBatch v2.
-const PRODUCE: (i16, i16) = (3, 9);
-const METADATA: (i16, i16) = (1, 12);
-const INIT_PRODUCER_ID: (i16, i16) = (0, 4);
-/// SaslHandshake v1 (KIP-152): the exchange then goes in SaslAuthenticate
-/// requests. v1 needs SaslAuthenticate, v1 of which brings the session
-/// lifetime (KIP-368).
-const SASL_HANDSHAKE: (i16, i16) = (1, 1);
-const SASL_AUTHENTICATE: (i16, i16) = (0, 2);
-/// The ApiVersions version tried first; brokers that do not know it answer
-/// UNSUPPORTED_VERSION at v0, and the request is repeated at v0.
-pub(crate) const API_VERSIONS: i16 = 3;
+/// Metadata is asked for the same way by every client.
+pub(crate) use crate::net::requests::metadata;
 
-/// Why a broker cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[error("broker does not support {api:?} in versions {min}..={max} (it offers {offered})")]
-pub(crate) struct Unsupported {
-    api: ApiKey,
-    min: i16,
-    max: i16,
-    offered: String,
+/// The versions this producer speaks. Produce starts at v3, the first
+/// with RecordBatch v2; InitProducerId is needed only for idempotence.
+pub(crate) const WANTS: &[Want] = &[
+    Want::required(ApiKey::Produce, 3, 9),
+    Want::required(ApiKey::Metadata, 1, 12),
+    Want::optional(ApiKey::InitProducerId, 0, 4),
+];
+
+/// The producer's view of a connection's [`VersionTable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Versions {
+    pub(crate) produce: i16,
+    pub(crate) metadata: i16,
+    /// `None` when the broker does not serve InitProducerId.
+    pub(crate) init_producer_id: Option<i16>,
 }
 
-/// The highest version of each API both sides support.
-pub(crate) fn negotiate(offered: &[ApiVersion]) -> Result<Versions, Unsupported> {
-    let pick = |api: ApiKey, (min, max): (i16, i16)| {
-        let theirs = offered.iter().find(|v| v.api_key == api as i16);
-        match theirs {
-            Some(v) if v.max_version >= min && v.min_version <= max => Ok(v.max_version.min(max)),
-            _ => Err(Unsupported {
-                api,
-                min,
-                max,
-                offered: theirs.map_or("nothing".into(), |v| {
-                    format!("{}..={}", v.min_version, v.max_version)
-                }),
-            }),
+impl Versions {
+    /// The versions of a connection negotiated with [`WANTS`] (whose
+    /// required APIs it always holds; a table without them, not yet
+    /// negotiated, reads as their floor).
+    pub(crate) fn of(table: &VersionTable) -> Versions {
+        Versions {
+            produce: table.get(ApiKey::Produce).unwrap_or(WANTS[0].min()),
+            metadata: table.get(ApiKey::Metadata).unwrap_or(WANTS[1].min()),
+            init_producer_id: table.get(ApiKey::InitProducerId),
         }
-    };
-    Ok(Versions {
-        produce: pick(ApiKey::Produce, PRODUCE)?,
-        metadata: pick(ApiKey::Metadata, METADATA)?,
-        init_producer_id: pick(ApiKey::InitProducerId, INIT_PRODUCER_ID).ok(),
-        sasl_handshake: pick(ApiKey::SaslHandshake, SASL_HANDSHAKE).ok(),
-        sasl_authenticate: pick(ApiKey::SaslAuthenticate, SASL_AUTHENTICATE).ok(),
-    })
+    }
 }
 
-pub(crate) fn api_versions() -> ApiVersionsRequest {
-    ApiVersionsRequest::default()
-        .with_client_software_name(StrBytes::from_static_str("rouse-kafka"))
-        .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")))
+/// What one of the producer's requests in flight carries.
+#[derive(Debug)]
+pub(crate) enum Purpose {
+    Metadata,
+    InitProducerId,
+    Produce(Vec<ProducerBatch>),
 }
 
-pub(crate) fn sasl_handshake(mechanism: &'static str) -> SaslHandshakeRequest {
-    SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism))
+impl Purpose {
+    /// The batches a Produce request carries (none for other requests).
+    pub(crate) fn into_batches(self) -> Vec<ProducerBatch> {
+        match self {
+            Purpose::Produce(batches) => batches,
+            _ => Vec::new(),
+        }
+    }
 }
 
-pub(crate) fn sasl_authenticate(auth_bytes: Vec<u8>) -> SaslAuthenticateRequest {
-    SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(auth_bytes))
-}
-
-pub(crate) fn metadata(topics: &[String]) -> MetadataRequest {
-    let topics = topics
-        .iter()
-        .map(|t| {
-            MetadataRequestTopic::default()
-                .with_name(Some(TopicName(StrBytes::from_string(t.clone()))))
-        })
-        .collect();
-    MetadataRequest::default()
-        .with_topics(Some(topics))
-        .with_allow_auto_topic_creation(true)
+impl Connection<Purpose> {
+    /// Produce requests in flight (for `max.in.flight.requests.per.connection`).
+    pub(crate) fn produce_in_flight(&self) -> usize {
+        self.in_flight_where(|p| matches!(p, Purpose::Produce(_)))
+    }
 }
 
 /// An idempotent producer's id request: `producer_id` and `epoch` are -1
@@ -139,6 +118,7 @@ pub(crate) fn produce(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
 
     fn offer(api: ApiKey, min: i16, max: i16) -> ApiVersion {
         ApiVersion::default()
@@ -150,10 +130,12 @@ mod tests {
     #[test]
     fn picks_the_highest_common_version_and_refuses_old_produce() {
         let offered = [offer(ApiKey::Produce, 0, 11), offer(ApiKey::Metadata, 0, 7)];
-        let v = negotiate(&offered).unwrap();
+        let v = Versions::of(&VersionTable::negotiate(&offered, WANTS).unwrap());
         assert_eq!((v.produce, v.metadata, v.init_producer_id), (9, 7, None));
         let old = [offer(ApiKey::Produce, 0, 2), offer(ApiKey::Metadata, 0, 7)];
-        let error = negotiate(&old).unwrap_err().to_string();
+        let error = VersionTable::negotiate(&old, WANTS)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("Produce") && error.contains("0..=2"),
             "{error}"

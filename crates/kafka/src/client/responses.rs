@@ -15,12 +15,10 @@
 //! ```
 
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
-use kafka_protocol::messages::{ApiVersionsResponse, InitProducerIdResponse, ProduceResponse};
+use kafka_protocol::messages::{InitProducerIdResponse, ProduceResponse};
 use kafka_protocol::ResponseError;
 
-use super::connection::Versions;
 use super::identity::Granted;
-use super::requests;
 use crate::batch::ProducerIdentity;
 use crate::delivery::DeliveryError;
 use crate::record::TopicPartition;
@@ -131,35 +129,6 @@ pub(crate) fn init_producer_id(response: &InitProducerIdResponse) -> Granted {
         Some(e) if e.is_retriable() => Granted::Retry(e.to_string()),
         Some(e) => Granted::Refused(format!("InitProducerId failed with {e}")),
     }
-}
-
-/// What an ApiVersions answer means for a connection.
-#[derive(Debug)]
-pub(crate) enum Negotiated {
-    /// Use these versions.
-    Versions(Versions),
-    /// An older broker answered at v0: ask again at v0.
-    AskAtV0,
-}
-
-/// The versions to use with the broker that sent `response` to a request
-/// at `version`; `Err` says why the broker cannot be used.
-pub(crate) fn api_versions(
-    response: &ApiVersionsResponse,
-    version: i16,
-) -> Result<Negotiated, String> {
-    if response.error_code == ResponseError::UnsupportedVersion.code() && version > 0 {
-        return Ok(Negotiated::AskAtV0);
-    }
-    if response.error_code != 0 {
-        return Err(format!(
-            "ApiVersions failed with error code {}",
-            response.error_code
-        ));
-    }
-    requests::negotiate(&response.api_keys)
-        .map(Negotiated::Versions)
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

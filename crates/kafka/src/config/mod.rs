@@ -422,14 +422,4 @@ impl ProducerConfig {
     pub fn jittered_backoff(&self, attempt: u32, random: u64) -> Duration {
         backoff::jittered(self.backoff_for(attempt), random)
     }
-
-    /// The wait before dialling a broker again after `failures` failed
-    /// connections in a row: `reconnect.backoff.ms * 2^(failures - 1)`,
-    /// capped at `reconnect.backoff.max.ms`, spread by ±20%.
-    pub(crate) fn reconnect_wait(&self, failures: u32, random: u64) -> Duration {
-        backoff::jittered(
-            backoff::exponential(self.reconnect_backoff, self.reconnect_backoff_max, failures),
-            random,
-        )
-    }
 }

@@ -20,8 +20,8 @@ use super::list_offsets::{list_offsets_verdicts, plan_list_offsets};
 use super::positions::{FollowUp, Position, Positions};
 use super::record::ConsumerRecord;
 use super::versions::{negotiate, ConsumerVersions};
-use crate::client::wire;
 use crate::config::ConsumerConfig;
+use crate::net::wire;
 use crate::record::{BrokerId, TopicPartition};
 
 /// Sends one request frame (without its length prefix) to a broker and

@@ -1,5 +1,6 @@
 //! The versions of the consumer's APIs, negotiated with a broker's
-//! ApiVersions answer as the producer's are (`client::requests::negotiate`).
+//! ApiVersions answer into the connection layer's table
+//! (`net::VersionTable`), as the producer's are.
 //!
 //! | API         | versions | floor because              | ceiling because             |
 //! |-------------|----------|----------------------------|-----------------------------|
@@ -15,11 +16,17 @@
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::ApiKey;
 
-const FETCH: (i16, i16) = (4, 12);
-const LIST_OFFSETS: (i16, i16) = (1, 7);
-const OFFSET_COMMIT: (i16, i16) = (2, 8);
-const OFFSET_FETCH: (i16, i16) = (1, 7);
-const FIND_COORDINATOR: (i16, i16) = (0, 4);
+use crate::net::{VersionTable, Want};
+
+/// The consumer's APIs, as the connection layer negotiates them on each
+/// connection (`NetSettings::wants`).
+pub(crate) const WANTS: &[Want] = &[
+    Want::required(ApiKey::Fetch, 4, 12),
+    Want::required(ApiKey::ListOffsets, 1, 7),
+    Want::optional(ApiKey::OffsetCommit, 2, 8),
+    Want::optional(ApiKey::OffsetFetch, 1, 7),
+    Want::optional(ApiKey::FindCoordinator, 0, 4),
+];
 
 /// The versions a consumer uses with one broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,30 +39,27 @@ pub(crate) struct ConsumerVersions {
     pub(crate) find_coordinator: Option<i16>,
 }
 
+impl ConsumerVersions {
+    /// The consumer's view of a connection's table negotiated with
+    /// [`WANTS`] (whose required APIs it always holds; a table without
+    /// them, not yet negotiated, reads as their floor).
+    pub(crate) fn of(table: &VersionTable) -> ConsumerVersions {
+        ConsumerVersions {
+            fetch: table.get(ApiKey::Fetch).unwrap_or(WANTS[0].min()),
+            list_offsets: table.get(ApiKey::ListOffsets).unwrap_or(WANTS[1].min()),
+            offset_commit: table.get(ApiKey::OffsetCommit),
+            offset_fetch: table.get(ApiKey::OffsetFetch),
+            find_coordinator: table.get(ApiKey::FindCoordinator),
+        }
+    }
+}
+
 /// The highest version of each consumer API both sides support, or an
 /// error naming the API the broker lacks.
 pub(crate) fn negotiate(offered: &[ApiVersion]) -> Result<ConsumerVersions, String> {
-    let pick = |api: ApiKey, (min, max): (i16, i16)| {
-        let theirs = offered.iter().find(|v| v.api_key == api as i16);
-        match theirs {
-            Some(v) if v.max_version >= min && v.min_version <= max => Ok(v.max_version.min(max)),
-            _ => Err(format!(
-                "the broker does not support {api:?} in versions {min}..={max} (it offers {}); \
-                 the consumer needs Kafka 0.11 or later",
-                theirs.map_or("nothing".into(), |v| format!(
-                    "{}..={}",
-                    v.min_version, v.max_version
-                ))
-            )),
-        }
-    };
-    Ok(ConsumerVersions {
-        fetch: pick(ApiKey::Fetch, FETCH)?,
-        list_offsets: pick(ApiKey::ListOffsets, LIST_OFFSETS)?,
-        offset_commit: pick(ApiKey::OffsetCommit, OFFSET_COMMIT).ok(),
-        offset_fetch: pick(ApiKey::OffsetFetch, OFFSET_FETCH).ok(),
-        find_coordinator: pick(ApiKey::FindCoordinator, FIND_COORDINATOR).ok(),
-    })
+    VersionTable::negotiate(offered, WANTS)
+        .map(|table| ConsumerVersions::of(&table))
+        .map_err(|e| format!("{e}; the consumer needs Kafka 0.11 or later"))
 }
 
 #[cfg(test)]

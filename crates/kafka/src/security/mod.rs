@@ -1,7 +1,7 @@
 //! Connecting to a secured cluster: TLS (rustls) and SASL (PLAIN, SCRAM),
 //! configured with the Java client's and librdkafka's keys. Nothing here
-//! knows about producing: the connection layer (`client::transport`,
-//! `client::connection`) uses it, for the producer now and the consumer
+//! knows about producing: the shared connection layer (`crate::net`:
+//! `transport`, `secure`) uses it, for the producer now and the consumer
 //! next.
 //!
 //! | key | values | default |

@@ -6,20 +6,17 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{
-    ApiVersionsResponse, InitProducerIdResponse, MetadataResponse, ProduceResponse,
-    SaslAuthenticateResponse, SaslHandshakeResponse,
-};
+use kafka_protocol::messages::{InitProducerIdResponse, MetadataResponse, ProduceResponse};
 use rouse_reactor::SourceKey;
 
-use super::connections::Link;
-use super::Poller;
+use super::{Link, Poller};
 use crate::accumulator::ProducerBatch;
-use crate::client::connection::{InFlight, Purpose};
-use crate::client::responses::{self, Negotiated, Verdict};
+use crate::client::requests::Purpose;
+use crate::client::responses::{self, Verdict};
 use crate::client::sequences::OutOfOrder;
-use crate::client::{wire, Failure};
+use crate::client::Failure;
 use crate::delivery::DeliveryError;
+use crate::net::{wire, Answered, Connections};
 
 /// The verdict for a batch whose request got no answer (its connection
 /// died, or the write failed): in doubt, so it goes again unchanged.
@@ -34,37 +31,12 @@ impl Poller {
         &mut self,
         key: SourceKey,
         link: &mut Link,
-        request: InFlight,
+        request: Answered<Purpose>,
         payload: Bytes,
         now: Instant,
     ) -> Result<(), String> {
         let (api, version) = (request.api, request.version);
         match request.purpose {
-            Purpose::ApiVersions => {
-                let response: ApiVersionsResponse =
-                    wire::response(api, version, payload).map_err(|e| e.to_string())?;
-                match responses::api_versions(&response, version) {
-                    Ok(Negotiated::AskAtV0) => self.send_api_versions(link, 0, now),
-                    Ok(Negotiated::Versions(versions)) => {
-                        link.conn.versions = versions;
-                        self.after_versions(link, now)
-                    }
-                    Err(reason) => {
-                        tracing::error!(reason, "broker cannot serve this producer");
-                        Err(reason)
-                    }
-                }
-            }
-            Purpose::SaslHandshake => {
-                let response: SaslHandshakeResponse =
-                    wire::response(api, version, payload).map_err(|e| e.to_string())?;
-                self.on_sasl_handshake(link, &response, now)
-            }
-            Purpose::SaslAuthenticate => {
-                let response: SaslAuthenticateResponse =
-                    wire::response(api, version, payload).map_err(|e| e.to_string())?;
-                self.on_sasl_authenticate(link, &response, now)
-            }
             Purpose::Metadata => {
                 self.metadata_in_flight = false;
                 self.metadata_not_before = now + self.shared.config.retry_backoff();

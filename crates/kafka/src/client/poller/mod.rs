@@ -3,7 +3,7 @@
 //! before each poll.
 //!
 //! ```text
-//!  each loop iteration:  I/O handlers (connections.rs: read responses;
+//!  each loop iteration:  I/O handlers (crate::net: read responses;
 //!                        apply.rs: verdicts complete / retry / fail batches)
 //!                        ──►  prepare hook: pump()
 //!  pump():  take DNS answers ─► time out requests and connects ─► refresh
@@ -35,42 +35,45 @@
 //! reaches the others by key (`el.source_mut`), and closing one is removing
 //! its registration (`PostAction::Remove` from its handler, `el.take`
 //! elsewhere), which drops the socket.
+//!
+//! The connections themselves (dialling, TLS, SASL, ApiVersions, reading
+//! answers, timeouts) are the shared connection layer's (`crate::net`); the
+//! poller is its [`Client`](crate::net::Client) (`hooks.rs`), so answers to
+//! the producer's requests come back to `apply.rs` and lost requests to
+//! `settle`.
 
 mod apply;
-mod connections;
-mod secure;
+mod hooks;
 mod send;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::BrokerId;
-use rouse_reactor::{EventLoop, SourceKey, TimerId};
+use rouse_reactor::{EventLoop, TimerId};
 
 use super::identity::Identity;
-use super::resolver::Resolver;
+use super::requests::{Purpose, WANTS};
 use super::sequences::Sequences;
 use super::{Failure, Shared};
+use crate::config::ProducerConfig;
 use crate::delivery::DeliveryError;
+use crate::net::{Awaiting, Connections, Net, NetSettings, Secure};
 use crate::record::TopicPartition;
-use connections::{Link, Reconnect};
 
 /// The poller thread's event loop: its data is the [`Poller`].
 pub(crate) type Loop = EventLoop<Poller>;
+
+/// A broker connection as the poller's loop owns it.
+pub(crate) type Link = crate::net::Link<Purpose>;
 
 /// Everything the poller thread owns but its connections (the loop owns
 /// those; see the module docs).
 pub(crate) struct Poller {
     shared: Arc<Shared>,
-    /// The registrations of every live connection ([`Link`]s).
-    conns: HashSet<SourceKey>,
-    by_broker: HashMap<BrokerId, SourceKey>,
-    /// When each broker (or the bootstrap list, `None`) may be dialled again.
-    reconnect: HashMap<Option<BrokerId>, Reconnect>,
-    resolver: Resolver,
-    bootstrap_turn: usize,
+    /// The broker connections' bookkeeping (crate::net).
+    net: Net,
     metadata_in_flight: bool,
     metadata_not_before: Instant,
     identity: Identity,
@@ -82,11 +85,19 @@ pub(crate) struct Poller {
     /// A fatal error found inside a handler, raised by the next pump (which
     /// may close every connection, the handler's own included).
     pending_fatal: Option<Failure>,
-    /// Plaintext connections closed in a row before answering ApiVersions
-    /// while none ever became ready (a TLS listener does that).
-    silent_negotiations: u32,
-    /// Whether any connection ever became ready.
-    ever_ready: bool,
+}
+
+/// What the connection layer needs of the producer's configuration.
+fn net_settings(config: &ProducerConfig) -> NetSettings {
+    NetSettings {
+        bootstrap_servers: config.bootstrap_servers.clone(),
+        client_id: config.client_id.clone(),
+        request_timeout: config.request_timeout(),
+        reconnect_backoff: config.reconnect_backoff,
+        reconnect_backoff_max: config.reconnect_backoff_max,
+        security: config.security.clone(),
+        wants: WANTS,
+    }
 }
 
 impl Poller {
@@ -99,11 +110,7 @@ impl Poller {
             now,
         );
         Poller {
-            conns: HashSet::new(),
-            by_broker: HashMap::new(),
-            reconnect: HashMap::new(),
-            resolver: Resolver::new(el.handle()),
-            bootstrap_turn: 0,
+            net: Net::new(net_settings(config), el),
             metadata_in_flight: false,
             metadata_not_before: now,
             identity,
@@ -112,8 +119,6 @@ impl Poller {
             timer: None,
             last_idle: Duration::ZERO,
             pending_fatal: None,
-            silent_negotiations: 0,
-            ever_ready: false,
             shared,
         }
     }
@@ -134,7 +139,7 @@ impl Poller {
         if self.shared.fatal.get().is_some() {
             return; // everything was failed when it was raised
         }
-        self.resolver.take_answers();
+        self.net.take_answers();
         self.forget_removed(el);
         self.time_out(el, now);
         self.expire_sessions(el, now);
@@ -196,18 +201,7 @@ impl Poller {
         consider(self.identity.wanted_at());
         consider(self.shared.metadata.next_refresh(config.metadata_max_age()));
         consider(Some(self.metadata_not_before));
-        for link in self.conns.iter().filter_map(|key| el.source::<Link>(*key)) {
-            let conn = &link.conn;
-            let started = conn
-                .oldest_request()
-                .or(conn.phase.in_setup().then_some(conn.phase_since));
-            consider(started.map(|s| s + config.request_timeout()));
-            consider(conn.session.map(|s| s.renew_at));
-            consider(conn.session.map(|s| s.expires_at));
-        }
-        for reconnect in self.reconnect.values() {
-            consider(Some(reconnect.at));
-        }
+        self.net.deadlines(el, &mut consider);
         match (next, self.timer) {
             (Some(at), Some((armed, _))) if armed == at => {}
             (next, armed) => {
@@ -262,12 +256,8 @@ impl Poller {
     /// fails every queued batch with `queued`. Runs in the pump, outside
     /// any connection's handler, so every connection can be taken back.
     fn fail_all(&mut self, el: &mut Loop, in_flight: &DeliveryError, queued: &DeliveryError) {
-        let keys: Vec<SourceKey> = self.conns.drain().collect();
-        self.by_broker.clear();
-        for key in keys {
-            let Some(mut link) = el.take::<Link>(key) else {
-                continue;
-            };
+        let links: Vec<Link> = self.net.take_all(el);
+        for mut link in links {
             // Requests already handed to the socket layer (acks=0 ones
             // count as sent) get one last chance to leave.
             let _ = link.conn.flush();
@@ -275,7 +265,11 @@ impl Poller {
                 .conn
                 .take_in_flight()
                 .into_iter()
-                .flat_map(|r| r.purpose.into_batches())
+                .filter_map(|r| match r.purpose {
+                    Awaiting::Client(purpose) => Some(purpose.into_batches()),
+                    _ => None,
+                })
+                .flatten()
             {
                 batch.fail(in_flight.clone());
             }

@@ -10,15 +10,14 @@ use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
 use rouse_reactor::SourceKey;
 
-use super::connections::{sync_interest, Link};
-use super::{Loop, Poller};
+use super::{Link, Loop, Poller};
 use crate::accumulator::ProducerBatch;
 use crate::batch::{BatchError, ProducerIdentity};
-use crate::client::connection::{Purpose, Versions};
-use crate::client::requests;
+use crate::client::requests::{self, Purpose, Versions};
 use crate::client::responses::Verdict;
 use crate::client::sequences::SendStamp;
 use crate::delivery::DeliveryError;
+use crate::net::{sync_interest, Connections, Serve};
 use crate::record::TopicPartition;
 
 /// Drains per pump at most (a connection's in-flight limit is at most 5
@@ -58,7 +57,7 @@ impl Poller {
     /// Any Ready connection, and the versions it negotiated.
     fn ready_versions(&self, el: &Loop) -> Option<(SourceKey, Versions)> {
         let key = self.ready_conn(el, None)?;
-        Some((key, el.source::<Link>(key)?.conn.versions))
+        Some((key, Versions::of(&el.source::<Link>(key)?.conn.versions)))
     }
 
     pub(super) fn init_producer_id(&mut self, el: &mut Loop, now: Instant) {
@@ -224,7 +223,7 @@ impl Poller {
             .collect();
         let body = requests::produce(acks, timeout_ms, &refs);
         drop(refs);
-        let version = link.conn.versions.produce;
+        let version = Versions::of(&link.conn.versions).produce;
         let batches: Vec<ProducerBatch> = encoded.into_iter().map(|(b, _)| b).collect();
         tracing::trace!(broker = broker.0, batches = batches.len(), "produce");
         let purpose = Purpose::Produce(batches);

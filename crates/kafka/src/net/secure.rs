@@ -1,34 +1,36 @@
-//! The secured steps of a connection's setup, on the poller like any other
+//! The secured steps of a connection's setup, on the client's loop like any other
 //! request: the TLS handshake (driven by the socket's readiness), then,
 //! after ApiVersions, SaslHandshake v1 and SaslAuthenticate round trips
 //! until the mechanism is done; and KIP-368 session expiry.
 //!
 //! Failures: a TLS error (certificate refused, alert, not TLS at all) or a
-//! refused SASL exchange is raised as a [`Failure`] on the next pump:
-//! every pending record fails with it, once, and the producer takes no
-//! more records (see docs/security.md for why this is not retried).
+//! refused SASL exchange is handed to the client ([`Client::failed`]),
+//! which raises it on its next pump (the producer fails every pending
+//! record with it, once, and takes no more; see docs/security.md for why
+//! this is not retried).
 //!
 //! Re-authentication (KIP-368): when SaslAuthenticate gives a session
 //! lifetime, the connection stops taking new requests at 85% of it
 //! (`Phase::Expiring`), is closed as soon as its last answer is in (or at
 //! the lifetime, whatever is in flight), and the next connection to that
 //! broker authenticates afresh. No in-band re-authentication: it would
-//! interleave SaslAuthenticate with pipelined Produce requests.
+//! interleave SaslAuthenticate with the client's pipelined requests.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, SaslAuthenticateResponse, SaslHandshakeResponse};
 use kafka_protocol::ResponseError;
-use rouse_reactor::SourceKey;
+use rouse_reactor::{EventLoop, SourceKey};
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, ClientConfig};
 
-use super::connections::{role, Link};
-use super::{Loop, Poller};
-use crate::client::connection::{Phase, Purpose, SessionEnd};
-use crate::client::transport::{self, ClosedInHandshake};
-use crate::client::{requests, Failure};
+use super::connection::{Awaiting, Phase, SessionEnd};
+use super::manager::{role, Connections, Link};
+use super::serve::Serve;
+use super::transport::{self, ClosedInHandshake};
+use super::versions::API_VERSIONS;
+use super::{requests, Client, SecurityFailure};
 use crate::security::sasl::{Authenticator, Step};
 
 /// The share of a session's lifetime after which it is replaced (Java
@@ -65,14 +67,16 @@ fn describe_tls(error: &rustls::Error) -> String {
     format!("{advice} ({error})")
 }
 
-impl Poller {
+/// The setup steps after connect, and SASL session expiry, for every
+/// [`Client`].
+pub(crate) trait Secure: Client {
     /// The TLS configuration and the server name to check the broker's
     /// certificate against (its host as dialled), when TLS is on.
-    pub(super) fn tls_for(
+    fn tls_for(
         &self,
         server: &str,
     ) -> Result<Option<(Arc<ClientConfig>, ServerName<'static>)>, String> {
-        let Some(tls) = &self.shared.config.security.tls else {
+        let Some(tls) = &self.net().settings.security.tls else {
             return Ok(None);
         };
         let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
@@ -83,8 +87,8 @@ impl Poller {
     }
 
     /// Turns an I/O error on `link` into the reason it is closed; a TLS
-    /// failure is also raised (on the next pump) as a [`Failure`].
-    pub(super) fn io_failure(&mut self, link: &Link, error: &std::io::Error) -> String {
+    /// failure is also handed to the client ([`Client::failed`]).
+    fn io_failure(&mut self, link: &Link<Self::Purpose>, error: &std::io::Error) -> String {
         let cause = if let Some(tls) = transport::tls_error(error) {
             describe_tls(tls)
         } else if error.get_ref().is_some_and(|e| e.is::<ClosedInHandshake>()) {
@@ -98,36 +102,33 @@ impl Poller {
             link.server,
             link.conn.addr
         );
-        self.pending_fatal
-            .get_or_insert_with(|| Failure::tls(reason.clone()));
+        self.failed(SecurityFailure::Tls(reason.clone()));
         reason
     }
 
     /// A TLS handshake that got not one byte back within
     /// request.timeout.ms: a plaintext listener waiting for the rest of
     /// what it took for a huge request frame. Raised as a TLS failure.
-    pub(super) fn silent_tls_handshake(&mut self, link: &Link, why: &str) {
+    fn silent_tls_handshake(&mut self, link: &Link<Self::Purpose>, why: &str) {
         let reason = format!(
             "{} {} ({}): {why}, and it sent nothing back: it does not speak TLS (a plaintext port?); check security.protocol and the port",
             role(link.conn.broker),
             link.server,
             link.conn.addr
         );
-        self.pending_fatal
-            .get_or_insert_with(|| Failure::tls(reason));
+        self.failed(SecurityFailure::Tls(reason));
     }
 
     /// A plaintext connection whose broker answered ApiVersions with a
     /// TLS record: the port is a TLS listener.
-    pub(super) fn answered_in_tls(&mut self, link: &Link) -> String {
+    fn answered_in_tls(&mut self, link: &Link<Self::Purpose>) -> String {
         let reason = format!(
             "{} {} ({}): it answered in TLS: the port is a TLS listener; set security.protocol=SSL (or SASL_SSL)",
             role(link.conn.broker),
             link.server,
             link.conn.addr
         );
-        self.pending_fatal
-            .get_or_insert_with(|| Failure::tls(reason.clone()));
+        self.failed(SecurityFailure::Tls(reason.clone()));
         reason
     }
 
@@ -135,18 +136,19 @@ impl Poller {
     /// listener does that to a plaintext client without a word (OpenSSL
     /// resets it), so when plaintext connections keep ending that way and
     /// none has ever worked, that is what it is taken for: a TLS failure,
-    /// within a few reconnect backoffs. A producer that ever connected
+    /// within a few reconnect backoffs. A client that ever connected
     /// never draws this conclusion (its broker is not a TLS port), nor
     /// does a TLS one (a TLS proxy whose broker is down closes the same
     /// way, and should be waited for).
-    pub(super) fn closed_in_negotiation(&mut self, link: &Link, why: String) -> String {
+    fn closed_in_negotiation(&mut self, link: &Link<Self::Purpose>, why: String) -> String {
         const IN_A_ROW: u32 = 5;
-        let tls = self.shared.config.security.tls.is_some();
-        if tls || self.ever_ready || !link.conn.nothing_received() {
+        let tls = self.net().settings.security.tls.is_some();
+        if tls || self.net().ever_ready || !link.conn.nothing_received() {
             return why;
         }
-        self.silent_negotiations += 1;
-        if self.silent_negotiations < IN_A_ROW {
+        let net = self.net_mut();
+        net.silent_negotiations += 1;
+        if net.silent_negotiations < IN_A_ROW {
             return format!("{why} before answering ApiVersions (a TLS listener does that to a plaintext client)");
         }
         let reason = format!(
@@ -155,14 +157,17 @@ impl Poller {
             link.server,
             link.conn.addr
         );
-        self.pending_fatal
-            .get_or_insert_with(|| Failure::tls(reason.clone()));
+        self.failed(SecurityFailure::Tls(reason.clone()));
         reason
     }
 
     /// Moves the TLS handshake on; `Ok(true)` once it is done and
     /// ApiVersions is on its way.
-    pub(super) fn tls_handshake(&mut self, link: &mut Link, now: Instant) -> Result<bool, String> {
+    fn tls_handshake(
+        &mut self,
+        link: &mut Link<Self::Purpose>,
+        now: Instant,
+    ) -> Result<bool, String> {
         match link.conn.stream.handshake() {
             Ok(true) => {
                 tracing::debug!(addr = %link.conn.addr, version = ?link.conn.stream.tls_version(), "TLS established");
@@ -175,22 +180,28 @@ impl Poller {
     }
 
     /// Connected (and TLS done): ask for the broker's versions.
-    pub(super) fn negotiate(&mut self, link: &mut Link, now: Instant) -> Result<(), String> {
+    fn negotiate(&mut self, link: &mut Link<Self::Purpose>, now: Instant) -> Result<(), String> {
         link.conn.enter(Phase::Negotiating, now);
-        self.send_api_versions(link, requests::API_VERSIONS, now)
+        self.send_api_versions(link, API_VERSIONS, now)
     }
 
     /// Versions are known: authenticate if SASL is configured, else the
     /// connection is ready.
-    pub(super) fn after_versions(&mut self, link: &mut Link, now: Instant) -> Result<(), String> {
-        let Some(sasl) = &self.shared.config.security.sasl else {
+    fn after_versions(
+        &mut self,
+        link: &mut Link<Self::Purpose>,
+        now: Instant,
+    ) -> Result<(), String> {
+        let Some(sasl) = &self.net().settings.security.sasl else {
             self.connection_ready(link, now);
             return Ok(());
         };
         let mechanism = sasl.mechanism.name();
-        let versions = link.conn.versions;
-        let (Some(handshake), Some(_)) = (versions.sasl_handshake, versions.sasl_authenticate)
-        else {
+        let versions = &link.conn.versions;
+        let (Some(handshake), Some(_)) = (
+            versions.get(ApiKey::SaslHandshake),
+            versions.get(ApiKey::SaslAuthenticate),
+        ) else {
             return Err(self.auth_failed(
                 link,
                 "it does not offer SaslHandshake v1 and SaslAuthenticate (Kafka 1.0+): is this a SASL listener? check security.protocol",
@@ -202,20 +213,20 @@ impl Poller {
             ApiKey::SaslHandshake,
             handshake,
             &requests::sasl_handshake(mechanism),
-            Purpose::SaslHandshake,
+            Awaiting::SaslHandshake,
             now,
             true,
         )
     }
 
     /// The broker said whether it takes the mechanism: start the exchange.
-    pub(super) fn on_sasl_handshake(
+    fn on_sasl_handshake(
         &mut self,
-        link: &mut Link,
+        link: &mut Link<Self::Purpose>,
         response: &SaslHandshakeResponse,
         now: Instant,
     ) -> Result<(), String> {
-        let Some(sasl) = self.shared.config.security.sasl.clone() else {
+        let Some(sasl) = self.net().settings.security.sasl.clone() else {
             return Err("a SaslHandshake answer without SASL configured".into());
         };
         if response.error_code != 0 {
@@ -238,26 +249,30 @@ impl Poller {
 
     fn send_sasl_bytes(
         &mut self,
-        link: &mut Link,
+        link: &mut Link<Self::Purpose>,
         bytes: Vec<u8>,
         now: Instant,
     ) -> Result<(), String> {
-        let version = link.conn.versions.sasl_authenticate.unwrap_or(0);
+        let version = link
+            .conn
+            .versions
+            .get(ApiKey::SaslAuthenticate)
+            .unwrap_or(0);
         self.send_request(
             link,
             ApiKey::SaslAuthenticate,
             version,
             &requests::sasl_authenticate(bytes),
-            Purpose::SaslAuthenticate,
+            Awaiting::SaslAuthenticate,
             now,
             true,
         )
     }
 
     /// One SaslAuthenticate answer: refused, another round, or done.
-    pub(super) fn on_sasl_authenticate(
+    fn on_sasl_authenticate(
         &mut self,
-        link: &mut Link,
+        link: &mut Link<Self::Purpose>,
         response: &SaslAuthenticateResponse,
         now: Instant,
     ) -> Result<(), String> {
@@ -298,10 +313,10 @@ impl Poller {
 
     /// The broker refused the credentials (or the exchange broke): the
     /// reason closes the connection, and the failure is raised once.
-    fn auth_failed(&mut self, link: &Link, why: &str) -> String {
+    fn auth_failed(&mut self, link: &Link<Self::Purpose>, why: &str) -> String {
         let (mechanism, user) = self
-            .shared
-            .config
+            .net()
+            .settings
             .security
             .sasl
             .as_ref()
@@ -312,18 +327,17 @@ impl Poller {
             link.server,
             link.conn.addr
         );
-        self.pending_fatal
-            .get_or_insert_with(|| Failure::authentication(reason.clone()));
+        self.failed(SecurityFailure::Authentication(reason.clone()));
         reason
     }
 
     /// KIP-368: connections whose session is ending stop taking requests,
     /// and are closed once idle (or when the session ends); the next one
     /// authenticates afresh.
-    pub(super) fn expire_sessions(&mut self, el: &mut Loop, now: Instant) {
+    fn expire_sessions(&mut self, el: &mut EventLoop<Self>, now: Instant) {
         let mut retire: Vec<(SourceKey, bool)> = Vec::new();
-        for key in &self.conns {
-            let Some(link) = el.source_mut::<Link>(*key) else {
+        for key in &self.net().conns {
+            let Some(link) = el.source_mut::<Link<Self::Purpose>>(*key) else {
                 continue;
             };
             let conn = &mut link.conn;
@@ -352,9 +366,11 @@ impl Poller {
                 );
             } else {
                 self.forget(key);
-                drop(el.take::<Link>(key)); // closes the socket; nothing was in flight
+                drop(el.take::<Link<Self::Purpose>>(key)); // closes the socket; nothing was in flight
                 tracing::debug!("closed a connection whose SASL session was ending; the next one re-authenticates");
             }
         }
     }
 }
+
+impl<D: Client> Secure for D {}

@@ -13,7 +13,11 @@
 //! about to end (KIP-368): it takes no new requests and is closed once its
 //! last answer is in, so the next connection authenticates afresh.
 //!
-//! The poller owns the socket; the reactor watches its fd. Output that does
+//! What a request in flight carries for the client is `P` (the producer's
+//! batches, say); the setup steps' requests are the layer's own
+//! ([`Awaiting`]).
+//!
+//! The client's loop owns the socket; the reactor watches its fd. Output that does
 //! not fit the socket waits in `out` and WRITE interest is kept on until it
 //! drains (the caller syncs interest through [`Connection::wants_write`]).
 
@@ -31,8 +35,8 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use super::transport::Transport;
+use super::versions::VersionTable;
 use super::wire::{self, WireError};
-use crate::accumulator::ProducerBatch;
 use crate::security::sasl::Authenticator;
 
 /// Where a connection is in its life.
@@ -48,7 +52,7 @@ pub(crate) enum Phase {
     SaslHandshake,
     /// SaslAuthenticate exchanges under way.
     SaslAuthenticate,
-    /// Versions known (and authenticated): Produce and Metadata may go.
+    /// Versions known (and authenticated): the client's requests may go.
     Ready,
     /// Ready, but its SASL session ends soon: no new requests; closed once
     /// nothing is in flight.
@@ -75,19 +79,6 @@ impl Phase {
     }
 }
 
-/// Versions agreed with this broker (the highest both sides support).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Versions {
-    pub(crate) produce: i16,
-    pub(crate) metadata: i16,
-    /// `None` when the broker does not serve InitProducerId.
-    pub(crate) init_producer_id: Option<i16>,
-    /// SaslHandshake (only v1, KIP-152, is used), if offered.
-    pub(crate) sasl_handshake: Option<i16>,
-    /// SaslAuthenticate, if offered.
-    pub(crate) sasl_authenticate: Option<i16>,
-}
-
 /// Whether the broker still has its side of the connection open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Peer {
@@ -97,35 +88,25 @@ pub(crate) enum Peer {
     Closed,
 }
 
-/// What a request in flight was for.
+/// What a request in flight was for: the layer's own setup steps, or
+/// the client's request, carrying what the client needs back (`P`: the
+/// producer's batches, the consumer's fetch).
 #[derive(Debug)]
-pub(crate) enum Purpose {
+pub(crate) enum Awaiting<P> {
     ApiVersions,
-    Metadata,
-    InitProducerId,
     SaslHandshake,
     SaslAuthenticate,
-    Produce(Vec<ProducerBatch>),
-}
-
-impl Purpose {
-    /// The batches a Produce request carries (none for other requests).
-    pub(crate) fn into_batches(self) -> Vec<ProducerBatch> {
-        match self {
-            Purpose::Produce(batches) => batches,
-            _ => Vec::new(),
-        }
-    }
+    Client(P),
 }
 
 /// A request awaiting its response.
 #[derive(Debug)]
-pub(crate) struct InFlight {
+pub(crate) struct InFlight<P> {
     pub(crate) correlation_id: i32,
     pub(crate) api: ApiKey,
     pub(crate) version: i16,
     pub(crate) sent: Instant,
-    pub(crate) purpose: Purpose,
+    pub(crate) purpose: Awaiting<P>,
 }
 
 /// When an authenticated session must be replaced (KIP-368).
@@ -139,26 +120,27 @@ pub(crate) struct SessionEnd {
 
 /// A connection to one broker (or to a bootstrap address, id unknown).
 #[derive(Debug)]
-pub(crate) struct Connection {
+pub(crate) struct Connection<P> {
     pub(crate) broker: Option<BrokerId>,
     pub(crate) addr: SocketAddr,
     pub(crate) stream: Transport,
     pub(crate) phase: Phase,
     /// When the current phase began: each is bounded by request.timeout.ms.
     pub(crate) phase_since: Instant,
-    pub(crate) versions: Versions,
+    /// Empty until ApiVersions is answered.
+    pub(crate) versions: VersionTable,
     /// The SASL exchange under way, if any.
     pub(crate) sasl: Option<Authenticator>,
     /// KIP-368: when to stop using this connection so that the next one
     /// re-authenticates, and when the broker will cut it.
     pub(crate) session: Option<SessionEnd>,
-    pub(crate) in_flight: VecDeque<InFlight>,
+    pub(crate) in_flight: VecDeque<InFlight<P>>,
     out: VecDeque<Bytes>,
     inbox: BytesMut,
     next_correlation: i32,
 }
 
-impl Connection {
+impl<P> Connection<P> {
     /// Starts a non-blocking connect; with `tls`, a TLS session to that
     /// server name follows it.
     pub(crate) fn open(
@@ -166,7 +148,7 @@ impl Connection {
         addr: SocketAddr,
         now: Instant,
         tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
-    ) -> io::Result<Connection> {
+    ) -> io::Result<Connection<P>> {
         let tcp = mio::net::TcpStream::connect(addr)?;
         let stream = match tls {
             Some((config, name)) => Transport::tls(tcp, config, name)?,
@@ -178,7 +160,7 @@ impl Connection {
             stream,
             phase: Phase::Connecting,
             phase_since: now,
-            versions: Versions::default(),
+            versions: VersionTable::default(),
             sasl: None,
             session: None,
             in_flight: VecDeque::new(),
@@ -224,9 +206,9 @@ impl Connection {
     pub(crate) fn send(
         &mut self,
         frame: Bytes,
-        request: InFlight,
+        request: InFlight<P>,
         expect_response: bool,
-    ) -> (Option<InFlight>, io::Result<()>) {
+    ) -> (Option<InFlight<P>>, io::Result<()>) {
         self.out.push_back(frame);
         let unanswered = if expect_response {
             self.in_flight.push_back(request);
@@ -288,7 +270,7 @@ impl Connection {
     }
 
     /// The next whole response and the request it answers.
-    pub(crate) fn next_response(&mut self) -> Result<Option<(InFlight, Bytes)>, WireError> {
+    pub(crate) fn next_response(&mut self) -> Result<Option<(InFlight<P>, Bytes)>, WireError> {
         let Some(payload) = wire::take_frame(&mut self.inbox)? else {
             return Ok(None);
         };
@@ -304,11 +286,12 @@ impl Connection {
         }
     }
 
-    /// Produce requests in flight (for `max.in.flight.requests.per.connection`).
-    pub(crate) fn produce_in_flight(&self) -> usize {
+    /// The client's requests in flight that `counts` picks (the producer
+    /// counts its Produce requests against its in-flight limit).
+    pub(crate) fn in_flight_where(&self, counts: impl Fn(&P) -> bool) -> usize {
         self.in_flight
             .iter()
-            .filter(|r| matches!(r.purpose, Purpose::Produce(_)))
+            .filter(|r| matches!(&r.purpose, Awaiting::Client(p) if counts(p)))
             .count()
     }
 
@@ -318,7 +301,7 @@ impl Connection {
     }
 
     /// Everything in flight, for the caller to retry or fail on close.
-    pub(crate) fn take_in_flight(&mut self) -> Vec<InFlight> {
+    pub(crate) fn take_in_flight(&mut self) -> Vec<InFlight<P>> {
         self.in_flight.drain(..).collect()
     }
 }
@@ -328,13 +311,13 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn request(correlation_id: i32) -> InFlight {
+    fn request(correlation_id: i32) -> InFlight<()> {
         InFlight {
             correlation_id,
             api: ApiKey::Metadata,
             version: 0,
             sent: Instant::now(),
-            purpose: Purpose::Metadata,
+            purpose: Awaiting::Client(()),
         }
     }
 
@@ -342,7 +325,8 @@ mod tests {
     fn a_request_whose_write_fails_stays_in_flight_for_the_close_to_settle() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
-        let mut conn = Connection::open(None, addr, Instant::now(), None).expect("connect");
+        let mut conn: Connection<()> =
+            Connection::open(None, addr, Instant::now(), None).expect("connect");
         let (peer, _) = listener.accept().expect("accept");
         for _ in 0..200 {
             if conn.finish_connect().expect("connects") {
