@@ -42,8 +42,7 @@ const FLOOD_MAX_SECONDS: f64 = 1.0;
 /// A steady-rate run sends for about this long.
 const STEADY_SECONDS: f64 = 0.5;
 /// Records in the flood table's run: 100 MB of 100 B values, three times
-/// Java's buffer.memory (32 MiB) and twelve times rouse's (8 MiB), so the
-/// buffer fills.
+/// rouse's default buffer.memory (32 MiB, Java's), so the buffer fills.
 const FLOOD_RECORDS: u64 = 1_000_000;
 /// The flood table's row.
 const FLOOD_ROW: Row = Row {
@@ -172,16 +171,16 @@ impl Bench {
         }
     }
 
-    /// The flood table: rouse at its defaults and with Java's larger
-    /// buffer, librdkafka at its defaults, each sending more than either
+    /// The flood table: rouse at its defaults and with a smaller buffer,
+    /// librdkafka at its defaults, each sending more than rouse's default
     /// buffer holds, in turns.
     fn flood(&mut self) {
         let variants = [
             (Peer::Rouse, "(defaults)", None),
             (
                 Peer::Rouse,
-                "buffer.memory=33554432 (Java's default)",
-                Some("buffer.memory=33554432"),
+                "buffer.memory=8388608",
+                Some("buffer.memory=8388608"),
             ),
             (Peer::Librdkafka, "(defaults)", None),
         ];
@@ -296,7 +295,7 @@ Each peer at its defaults sends for about {STEADY_SECONDS} s at half librdkafka'
 {steady}
 ### Latency in a flood
 
-The flood runs above send less than rouse's buffer holds. Here each client sends {flood_records} records of 100 B ({flood_row}; 100 MB, twelve times rouse's default buffer.memory of 8 MiB) as fast as it takes them. Once rouse's buffer is full, `send` blocks and every record waits behind a full buffer: send-to-ack latency is bounded by about buffer.memory / throughput (records carry some overhead in the buffer, so the bound is approximate), and a smaller buffer.memory lowers it. librdkafka at its defaults (with the queue raised to {queue} messages, as above) bounds it only by its queue.
+The flood runs above send less than rouse's buffer holds. Here each client sends {flood_records} records of 100 B ({flood_row}; 100 MB, three times rouse's default buffer.memory) as fast as it takes them. Once rouse's buffer is full, `send` blocks and every record waits behind a full buffer: send-to-ack latency is bounded by about buffer.memory / throughput (records carry some overhead in the buffer, so the bound is approximate), and a smaller buffer.memory lowers it. librdkafka at its defaults (with the queue raised to {queue} messages, as above) bounds it only by its queue.
 
 {flood}",
         rounds = bench.rounds,

@@ -82,10 +82,10 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// `buffer.memory` in bytes (default 8 MiB, [`DEFAULT_BUFFER_MEMORY`]):
+    /// `buffer.memory` in bytes (default 32 MiB, [`DEFAULT_BUFFER_MEMORY`]):
     /// what all unsent batches may hold together before `send` blocks. In
     /// a flood a record waits about `buffer.memory / throughput`; see
-    /// docs/performance.md for why this is not Java's 32 MiB.
+    /// docs/performance.md.
     ///
     /// [`DEFAULT_BUFFER_MEMORY`]: crate::ProducerConfig::DEFAULT_BUFFER_MEMORY
     pub fn buffer_memory(mut self, bytes: usize) -> Self {

@@ -251,12 +251,10 @@ impl ProducerConfig {
     /// broker thousands of small requests when they flood.
     pub const DEFAULT_BATCH_SIZE: usize = 1024 * 1024;
 
-    /// `buffer.memory` when unset: 8 MiB. Java's is 32 MiB; with batches
-    /// that grow, 8 MiB keeps the broker as busy (the same records/s on
-    /// tansu at 100 B and 1 KiB, one and six partitions), while in a flood a
-    /// record waits about a quarter as long behind it (`buffer.memory /
-    /// throughput`) and the queue holds 24 MiB less.
-    pub const DEFAULT_BUFFER_MEMORY: usize = 8 * 1024 * 1024;
+    /// `buffer.memory` when unset: 32 MiB, Java's default. In a flood a
+    /// record waits about `buffer.memory / throughput` behind the queue;
+    /// docs/performance.md measures smaller buffers.
+    pub const DEFAULT_BUFFER_MEMORY: usize = 32 * 1024 * 1024;
 
     /// A builder with nothing set yet.
     pub fn builder() -> ProducerConfigBuilder {

@@ -23,7 +23,7 @@ fn defaults_are_javas() {
     assert_eq!(c.acks(), Acks::All);
     assert_eq!(c.linger(), Duration::from_millis(5));
     assert_eq!(c.batch_size(), 1024 * 1024);
-    assert_eq!(c.buffer_memory(), 8 * 1024 * 1024);
+    assert_eq!(c.buffer_memory(), 32 * 1024 * 1024);
     assert_eq!(c.max_block(), Duration::from_secs(60));
     assert_eq!(c.request_timeout(), Duration::from_secs(30));
     assert_eq!(c.delivery_timeout(), Duration::from_secs(120));
