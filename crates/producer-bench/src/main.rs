@@ -326,12 +326,12 @@ The flood runs above send less than rouse's buffer holds. Here each client sends
         flood = report::flood(&bench.entries),
         flood_records = FLOOD_RECORDS,
         flood_row = FLOOD_ROW,
-        tls = tls_section(&bench.entries),
+        tls = tls_section(&bench.entries, bench.scale),
     )
 }
 
 /// The TLS table under its heading, or nothing when it did not run.
-fn tls_section(entries: &[Entry]) -> String {
+fn tls_section(entries: &[Entry], scale: f64) -> String {
     let table = tls::section(entries);
     if table.is_empty() {
         return table;
@@ -340,9 +340,13 @@ fn tls_section(entries: &[Entry]) -> String {
         "
 ### Over TLS
 
-rouse and librdkafka over SSL to the same TLS endpoint, a `rouse-kafka-mock --tls` process (release build; rustls serves, with a CA and certificate it generates at start; both clients get `security.protocol=SSL` and `ssl.ca.location` = that CA, host names checked), and over plaintext to a second `rouse-kafka-mock` process without TLS: the ratios compare clients over the same transport, and the second table is each client's own cost of TLS. The mock auto-creates each run's topic; mock CPU is that mock process's CPU over the run. librdkafka's TLS is OpenSSL (the `rdkafka` crate's `ssl` feature links the system's OpenSSL, so building the bench needs its headers, Debian's `libssl-dev`; the bench is not part of `cargo xtask ci`, whose build stays free of OpenSSL), rouse's is rustls on ring. Flood runs at each client's defaults (as in the headline table; librdkafka's queue raised as there), stopped after {FLOOD_MAX_SECONDS} s.
+rouse and librdkafka over SSL to the same TLS endpoint, a `rouse-kafka-mock --tls` process (release build; rustls serves, with a CA and certificate it generates at start; both clients get `security.protocol=SSL` and `ssl.ca.location` = that CA, host names checked), and over plaintext to a second `rouse-kafka-mock` process without TLS: the ratios compare clients over the same transport, and the second table is each client's own cost of TLS. The mock auto-creates each run's topic; mock CPU is that mock process's CPU over the run. librdkafka's TLS is OpenSSL (the `rdkafka` crate's `ssl` feature links the system's OpenSSL, so building the bench needs its headers, Debian's `libssl-dev`; the bench is not part of `cargo xtask ci`, whose build stays free of OpenSSL), rouse's is rustls on ring. Flood runs at each client's defaults (as in the headline table; librdkafka's queue raised as there), {factor} times longer than there ({small} records of 100 B, {large} of 1 KiB, stopping after {max} s) so that start-up and the handshake weigh little; fresh mocks for each row.
 
-{table}"
+{table}",
+        factor = tls::RECORDS_FACTOR,
+        small = tls::ROWS[0].records(scale * tls::RECORDS_FACTOR),
+        large = tls::ROWS[1].records(scale * tls::RECORDS_FACTOR),
+        max = tls::MAX_SECONDS,
     )
 }
 
