@@ -7,7 +7,9 @@
 //!
 //! `cargo run --release --example producer_poller -- --threads 4 --records 20000`
 //! runs against an embedded `rouse-kafka-mock` cluster; `--bootstrap
-//! HOST:PORT` uses a real broker (the topic must exist there).
+//! HOST:PORT` uses a real broker (the topic must exist there), and `-X
+//! key=value` (repeatable, as kcat's) passes any client setting, such as
+//! `-X security.protocol=SSL -X ssl.ca.location=ca.pem`.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // an example: printing is its output
 
 use std::process::ExitCode;
@@ -16,6 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+
+#[path = "common/client_settings.rs"]
+mod client_settings;
 use rouse_kafka::{Producer, ProducerConfig, Record};
 use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
@@ -37,6 +42,10 @@ struct Args {
     /// The topic (created on the mock; must exist on a real broker).
     #[arg(long, default_value = "producer-poller")]
     topic: String,
+    /// A client setting, as key=value (repeatable, as kcat's -X), given to
+    /// the producer as is after the example's own.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = client_settings::parse)]
+    client_settings: Vec<(String, String)>,
 }
 
 fn main() -> ExitCode {
@@ -63,11 +72,16 @@ fn main() -> ExitCode {
         .or_else(|| mock.as_ref().map(MockCluster::bootstrap_servers))
         .unwrap_or_default();
     let linger = args.linger_ms.to_string();
-    let config = ProducerConfig::from_pairs([
+    let own = [
         ("bootstrap.servers", bootstrap.as_str()),
         ("linger.ms", linger.as_str()),
         ("client.id", "producer-poller-example"),
-    ]);
+    ];
+    let given = args
+        .client_settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    let config = ProducerConfig::from_pairs(own.into_iter().chain(given));
     let producer = match config
         .map_err(|e| e.to_string())
         .and_then(|c| Producer::new(c).map_err(|e| e.to_string()))

@@ -35,6 +35,7 @@ fn wakeups_cut_send_to_ack_from_the_poll_timeout_to_almost_nothing() {
         sends: 3,
         topic: "demo-test".into(),
         bootstrap: None,
+        client_settings: Vec::new(),
     };
     let report = experiment::run(&settings, &mut Quiet).expect("the demo runs on the mock");
     let json = report::to_json(&report);

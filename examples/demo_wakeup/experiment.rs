@@ -21,6 +21,9 @@ pub(crate) struct Settings {
     pub(crate) topic: String,
     /// A broker to use instead of the embedded mock cluster.
     pub(crate) bootstrap: Option<String>,
+    /// `-X key=value` settings, given to the producer after the demo's own
+    /// (so they win): security settings for a secured broker, say.
+    pub(crate) client_settings: Vec<(String, String)>,
 }
 
 /// One send, as measured.
@@ -155,7 +158,7 @@ fn run_phase(
     progress: &mut dyn Progress,
 ) -> Result<Phase, DemoError> {
     let poll_ms = settings.poll_timeout.as_millis().to_string();
-    let config = ProducerConfig::from_pairs([
+    let own = [
         ("bootstrap.servers", bootstrap),
         ("client.id", "rouse-demo-wakeup"),
         ("acks", "all"),
@@ -163,8 +166,13 @@ fn run_phase(
         ("max.block.ms", "10000"),
         ("rouse.wakeups", if wakeups { "true" } else { "false" }),
         ("rouse.poll.timeout.ms", poll_ms.as_str()),
-    ])
-    .map_err(|e| DemoError::Producer(e.to_string()))?;
+    ];
+    let given = settings
+        .client_settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    let config = ProducerConfig::from_pairs(own.into_iter().chain(given))
+        .map_err(|e| DemoError::Producer(e.to_string()))?;
     let producer = Producer::new(config).map_err(|e| DemoError::Producer(e.to_string()))?;
 
     // A first record, not measured, so connection set-up and metadata are

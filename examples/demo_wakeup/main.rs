@@ -10,9 +10,13 @@
 //! By default it runs against an embedded `rouse-kafka-mock` cluster, so it
 //! needs nothing installed; `--bootstrap HOST:PORT` uses any broker (the
 //! topic must exist), and `cargo xtask demo-wakeup --broker tansu` starts a
-//! local tansu for it.
+//! local tansu for it. `-X key=value` (repeatable, as kcat's) passes any
+//! client setting to the producer, so the demo runs against a secured
+//! broker: `-X security.protocol=SASL_SSL -X sasl.mechanism=SCRAM-SHA-256 ...`.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a program: printing is its output
 
+#[path = "../common/client_settings.rs"]
+mod client_settings;
 mod experiment;
 mod report;
 
@@ -48,6 +52,11 @@ struct Args {
     /// The topic (created on the mock; must exist on a real broker).
     #[arg(long, default_value = "rouse-demo")]
     topic: String,
+    /// A client setting for the producer, as key=value (repeatable, as
+    /// kcat's -X), given to it as is after the demo's own: for example
+    /// -X security.protocol=SASL_SSL -X ssl.ca.location=ca.pem.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = client_settings::parse)]
+    client_settings: Vec<(String, String)>,
     /// Also write the results as JSON to this file (`-` for stdout, which
     /// then carries only the JSON).
     #[arg(long)]
@@ -104,6 +113,7 @@ fn main() -> ExitCode {
         sends: args.sends,
         topic: args.topic,
         bootstrap: args.bootstrap,
+        client_settings: args.client_settings,
     };
     let json_on_stdout = args.json.as_deref() == Some("-");
     if !json_on_stdout {

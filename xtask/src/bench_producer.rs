@@ -1,7 +1,8 @@
 //! `cargo xtask bench producer`: builds the peers (rouse's `producer_perf`
 //! example and crates/producer-bench's binaries, librdkafka compiled from
-//! source the first time), starts tansu, and runs the bench's driver, which
-//! spawns one process per peer and run.
+//! source the first time, with OpenSSL for its TLS rows) and
+//! `rouse-kafka-mock` (the TLS rows' endpoint), starts tansu, and runs the
+//! bench's driver, which spawns one process per peer and run.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,16 @@ pub(crate) fn run(out: &Path) -> Result<(), Failed> {
         "rouse-kafka",
         "--example",
         "producer_perf",
+    ])
+    .run()?;
+    // The TLS table's endpoint: the driver runs it, with and without --tls.
+    Step::cargo(&[
+        "build",
+        "--release",
+        "-p",
+        "rouse-kafka-mock",
+        "--bin",
+        "rouse-kafka-mock",
     ])
     .run()?;
     // No topics: the driver makes a fresh one for every run.

@@ -2,7 +2,9 @@
 //! wakeup experiment (examples/demo_wakeup). Flags pass through to it; one
 //! more is handled here: `--broker tansu` starts a local tansu (installed
 //! into target/pyenv if missing), creates the topic and points the demo at
-//! it with `--bootstrap`.
+//! it with `--bootstrap`. `-X key=value` (any client setting, as kcat's)
+//! passes through untouched, so `cargo xtask demo-wakeup --bootstrap HOST:PORT
+//! -X security.protocol=SASL_SSL ...` runs against a secured broker.
 
 use crate::broker;
 use crate::cmd::{Failed, Step};

@@ -29,8 +29,9 @@ pub struct PerfArgs {
     /// Records per second to aim for (all threads together); -1 for no limit.
     #[arg(long, allow_hyphen_values = true)]
     pub throughput: f64,
-    /// Producer settings as key=value (bootstrap.servers, linger.ms, ...).
-    #[arg(long = "producer-props", num_args = 1..)]
+    /// Producer settings as key=value (bootstrap.servers, linger.ms, ...);
+    /// `-X key=value` (repeatable, as kcat's) is the same list.
+    #[arg(short = 'X', long = "producer-props", num_args = 1..)]
     pub producer_props: Vec<String>,
     /// Application threads sending through the one producer.
     #[arg(long, default_value_t = 1)]
@@ -57,7 +58,7 @@ impl PerfArgs {
             .map(|prop| {
                 prop.split_once('=')
                     .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                    .ok_or_else(|| format!("--producer-props {prop:?}: expected key=value"))
+                    .ok_or_else(|| format!("--producer-props/-X {prop:?}: expected key=value"))
             })
             .collect()
     }
@@ -401,6 +402,24 @@ mod tests {
         assert_eq!(ok.props().unwrap()[1], ("linger.ms".into(), "5".into()));
         let bad = args(&["--throughput", "-1", "--producer-props", "acks"]);
         assert!(bad.props().unwrap_err().contains("\"acks\""));
+    }
+
+    #[test]
+    fn dash_x_adds_to_the_same_props() {
+        let both = args(&[
+            "--throughput",
+            "-1",
+            "-X",
+            "security.protocol=SSL",
+            "-X",
+            "ssl.ca.location=/tmp/ca.pem",
+            "--producer-props",
+            "acks=all",
+        ]);
+        let props = both.props().unwrap();
+        assert_eq!(props.len(), 3, "{props:?}");
+        assert_eq!(props[0], ("security.protocol".into(), "SSL".into()));
+        assert_eq!(props[2], ("acks".into(), "all".into()));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //!
 //! `--producer-props` takes any producer setting (`key=value`, the names of
 //! `ProducerConfig::from_pairs`); settings not given keep rouse's defaults.
+//! `-X key=value` (repeatable, as kcat's) adds to the same list, so
+//! `-X security.protocol=SSL -X ssl.ca.location=ca.pem` runs it over TLS;
+//! a key or value the config refuses stops it with the config's error.
 //! Every 5 s it prints the window's records/s, MB/s, and average and
 //! maximum send-to-acknowledgement latency; at the end the whole run's, with
 //! the 50th, 95th, 99th and 99.9th percentiles. `--throughput -1` sends as

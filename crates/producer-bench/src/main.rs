@@ -18,15 +18,18 @@
 //! ROUSE_BENCH_BIN_DIR (the release directory; else this binary's),
 //! ROUSE_BENCH_ROUNDS (3), ROUSE_BENCH_SCALE (records per run, x1),
 //! ROUSE_BENCH_FILTER (`a|b`: only runs whose "table row peer" contains a
-//! or b; tables are named "defaults", "equal", "steady" and "flood"; a
-//! steady row needs its "defaults" librdkafka run), ROUSE_BENCH_MD (where xtask reads
-//! the Markdown).
+//! or b; tables are named "defaults", "equal", "steady", "flood" and "tls"
+//! (whose runs add the transport, "SSL" or "plaintext"); a steady row needs
+//! its "defaults" librdkafka run), ROUSE_BENCH_MD (where xtask reads the
+//! Markdown). The TLS table runs `rouse-kafka-mock` from the release
+//! directory (see tls.rs).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod matrix;
 mod report;
 mod runner;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,6 +108,7 @@ impl Bench {
             Table::EqualBatch => (Settings::EqualBatch, "equal"),
             Table::Steady => (Settings::Defaults, "steady"),
             Table::Flood => (Settings::Defaults, "flood"),
+            Table::Tls => (Settings::Defaults, "tls"),
         };
         let peers: Vec<Peer> = Peer::ALL
             .into_iter()
@@ -160,9 +164,15 @@ impl Bench {
 
     /// Runs `job` on a fresh topic into entry `index`.
     fn run(&mut self, job: &Job<'_>, index: usize, label: &str) {
+        self.run_on(None, job, index, label);
+    }
+
+    /// [`Bench::run`] on `broker` (tansu when `None`).
+    fn run_on(&mut self, broker: Option<&Broker>, job: &Job<'_>, index: usize, label: &str) {
         self.topics += 1;
         let topic = format!("rouse-bench-{}-{}", std::process::id(), self.topics);
-        match runner::run(&self.broker, &self.bin_dir, job, &topic) {
+        let broker = broker.unwrap_or(&self.broker);
+        match runner::run(broker, &self.bin_dir, job, &topic) {
             Ok(sample) => self.entries[index].samples.push(sample),
             Err(error) => {
                 eprintln!("{label} {} {}: {error}", job.row, job.peer.name());
@@ -297,7 +307,7 @@ Each peer at its defaults sends for about {STEADY_SECONDS} s at half librdkafka'
 
 The flood runs above send less than rouse's buffer holds. Here each client sends {flood_records} records of 100 B ({flood_row}; 100 MB, three times rouse's default buffer.memory) as fast as it takes them. Once rouse's buffer is full, `send` blocks and every record waits behind a full buffer: send-to-ack latency is bounded by about buffer.memory / throughput (records carry some overhead in the buffer, so the bound is approximate), and a smaller buffer.memory lowers it. librdkafka at its defaults (with the queue raised to {queue} messages, as above) bounds it only by its queue.
 
-{flood}",
+{flood}{tls}",
         rounds = bench.rounds,
         scale = bench.scale,
         filter = bench.filter,
@@ -316,6 +326,27 @@ The flood runs above send less than rouse's buffer holds. Here each client sends
         flood = report::flood(&bench.entries),
         flood_records = FLOOD_RECORDS,
         flood_row = FLOOD_ROW,
+        tls = tls_section(&bench.entries, bench.scale),
+    )
+}
+
+/// The TLS table under its heading, or nothing when it did not run.
+fn tls_section(entries: &[Entry], scale: f64) -> String {
+    let table = tls::section(entries);
+    if table.is_empty() {
+        return table;
+    }
+    format!(
+        "
+### Over TLS
+
+rouse and librdkafka over SSL to the same TLS endpoint, a `rouse-kafka-mock --tls` process (release build; rustls serves, with a CA and certificate it generates at start; both clients get `security.protocol=SSL` and `ssl.ca.location` = that CA, host names checked), and over plaintext to a second `rouse-kafka-mock` process without TLS: the ratios compare clients over the same transport, and the second table is each client's own cost of TLS. The mock auto-creates each run's topic; mock CPU is that mock process's CPU over the run. librdkafka's TLS is OpenSSL (the `rdkafka` crate's `ssl` feature links the system's OpenSSL, so building the bench needs its headers, Debian's `libssl-dev`; the bench is not part of `cargo xtask ci`, whose build stays free of OpenSSL), rouse's is rustls on ring. Flood runs at each client's defaults (as in the headline table; librdkafka's queue raised as there), {factor} times longer than there ({small} records of 100 B, {large} of 1 KiB, stopping after {max} s) so that start-up and the handshake weigh little; fresh mocks for each row.
+
+{table}",
+        factor = tls::RECORDS_FACTOR,
+        small = tls::ROWS[0].records(scale * tls::RECORDS_FACTOR),
+        large = tls::ROWS[1].records(scale * tls::RECORDS_FACTOR),
+        max = tls::MAX_SECONDS,
     )
 }
 
@@ -344,6 +375,7 @@ fn main() -> ExitCode {
         }
     }
     bench.flood();
+    tls::run(&mut bench);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let md = markdown(&bench, (load_before, load_average()), minutes);
     println!("\n{md}");

@@ -20,6 +20,9 @@ pub(crate) enum Table {
     Steady,
     /// A flood longer than rouse's buffer, to show what bounds latency.
     Flood,
+    /// Flood over SSL and plaintext to `rouse-kafka-mock` processes
+    /// (`variant` is the transport).
+    Tls,
 }
 
 /// All rounds of one peer on one row of one table.
@@ -58,8 +61,8 @@ impl Entry {
 }
 
 /// A metric column: heading, how to read it from a sample, how to print it.
-struct Column {
-    heading: &'static str,
+pub(crate) struct Column {
+    pub(crate) heading: &'static str,
     metric: fn(&Sample) -> f64,
     format: fn(f64) -> String,
 }
@@ -145,8 +148,43 @@ const STEADY_COLUMNS: &[Column] = &[
     },
 ];
 
+/// The TLS table's columns: throughput, the client's CPU, the mock's CPU
+/// and latency.
+pub(crate) const TLS_COLUMNS: &[Column] = &[
+    Column {
+        heading: "records/s",
+        metric: |s| s.records_per_s,
+        format: rate,
+    },
+    Column {
+        heading: "client CPU µs/record",
+        metric: |s| s.cpu_us_per_record,
+        format: decimals,
+    },
+    Column {
+        heading: "peak RSS MiB",
+        metric: |s| s.peak_rss_mib,
+        format: decimals,
+    },
+    Column {
+        heading: "mock CPU µs/record",
+        metric: |s| s.broker_us_per_record,
+        format: decimals,
+    },
+    Column {
+        heading: "ack p50 ms",
+        metric: |s| s.p50_ms,
+        format: decimals,
+    },
+    Column {
+        heading: "ack p99 ms",
+        metric: |s| s.p99_ms,
+        format: decimals,
+    },
+];
+
 /// `median ratio (lo-hi)`: the ratio is to librdkafka's median.
-fn cell(entry: &Entry, reference: Option<&Entry>, column: &Column) -> String {
+pub(crate) fn cell(entry: &Entry, reference: Option<&Entry>, column: &Column) -> String {
     let Some((mid, lo, hi)) = entry.stat(column.metric) else {
         return "failed".into();
     };

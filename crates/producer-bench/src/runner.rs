@@ -18,8 +18,10 @@ const PEER_TIMEOUT: Duration = Duration::from_secs(120);
 /// The broker the peers produce to.
 pub(crate) struct Broker {
     pub(crate) bootstrap: String,
-    /// tansu's binary, for creating and deleting topics.
-    pub(crate) tansu: PathBuf,
+    /// tansu's binary, for creating and deleting topics; `None` for a
+    /// `rouse-kafka-mock` started with `--auto-create`, which makes each
+    /// run's topic (one partition) on its first Metadata request.
+    pub(crate) tansu: Option<PathBuf>,
     /// The broker's process id, for its CPU time.
     pub(crate) pid: u32,
 }
@@ -45,13 +47,13 @@ impl Broker {
         };
         Ok(Broker {
             bootstrap,
-            tansu,
+            tansu: Some(tansu),
             pid,
         })
     }
 
-    fn topic_command(&self, verb: &str, topic: &str) -> Command {
-        let mut command = Command::new(&self.tansu);
+    fn topic_command(&self, tansu: &Path, verb: &str, topic: &str) -> Command {
+        let mut command = Command::new(tansu);
         command
             .args(["topic", verb, topic, "--broker"])
             .arg(format!("tcp://{}", self.bootstrap))
@@ -63,11 +65,14 @@ impl Broker {
     /// Creates `topic` with `partitions` (tansu's auto-creation would give
     /// its default count).
     pub(crate) fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), String> {
+        let Some(tansu) = &self.tansu else {
+            return Ok(());
+        };
         let out = self
-            .topic_command("create", topic)
+            .topic_command(tansu, "create", topic)
             .args(["--partitions", &partitions.to_string()])
             .output()
-            .map_err(|e| format!("running {}: {e}", self.tansu.display()))?;
+            .map_err(|e| format!("running {}: {e}", tansu.display()))?;
         if !out.status.success() {
             return Err(format!(
                 "tansu topic create {topic}: {}",
@@ -80,7 +85,9 @@ impl Broker {
     /// Deletes `topic`: the in-memory broker would otherwise hold every
     /// run's records, and later runs would find a bigger log.
     pub(crate) fn delete_topic(&self, topic: &str) {
-        let _ = self.topic_command("delete", topic).output();
+        if let Some(tansu) = &self.tansu {
+            let _ = self.topic_command(tansu, "delete", topic).output();
+        }
     }
 }
 
