@@ -29,6 +29,23 @@ use crate::config::Compression;
 use crate::delivery::{Completer, DeliveryError, DeliveryFuture, OnDelivery, RecordMetadata};
 use crate::record::{Record, TopicPartition};
 
+/// About what a new batch starts with. Batches start small and double while
+/// their partition has a backlog, so a large `batch.size` costs memory only
+/// where records queue up: a thousand partitions with a record each hold a
+/// thousand small buffers, not a thousand `batch.size` ones.
+pub(super) const FIRST_BATCH_BYTES: usize = 16 * 1024;
+
+/// `limit` halved while the half is still at least [`FIRST_BATCH_BYTES`]
+/// (a limit below that is taken whole), so a batch that keeps doubling
+/// ends exactly at `limit`.
+pub(super) fn first_batch_bytes(limit: usize) -> usize {
+    let mut bytes = limit;
+    while bytes / 2 >= FIRST_BATCH_BYTES {
+        bytes /= 2;
+    }
+    bytes
+}
+
 /// A record waiting in a batch for its outcome.
 struct Pending {
     completer: Completer,

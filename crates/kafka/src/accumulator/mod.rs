@@ -53,6 +53,7 @@ mod tests;
 use std::collections::{BTreeSet, VecDeque};
 
 use crate::fast_map::FastMap;
+use batch::first_batch_bytes;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -146,7 +147,7 @@ pub struct Accumulator {
     /// `batch.size`, but never above `max.request.size`.
     batch_limit: usize,
     /// What a new batch reserves and allocates: `batch_limit` halved until
-    /// it is near [`FIRST_BATCH_BYTES`], so doubling lands on the limit.
+    /// it is near `batch::FIRST_BATCH_BYTES`, so doubling lands on the limit.
     first_batch_bytes: usize,
     queues: RwLock<FastMap<Arc<str>, FastMap<i32, Queue>>>,
     shared: Arc<Shared>,
@@ -165,23 +166,6 @@ impl fmt::Debug for Accumulator {
             .field("closed", &self.is_closed())
             .finish()
     }
-}
-
-/// About what a new batch starts with. Batches start small and double while
-/// their partition has a backlog, so a large `batch.size` costs memory only
-/// where records queue up: a thousand partitions with a record each hold a
-/// thousand small buffers, not a thousand `batch.size` ones.
-const FIRST_BATCH_BYTES: usize = 16 * 1024;
-
-/// `limit` halved while the half is still at least [`FIRST_BATCH_BYTES`]
-/// (a limit below that is taken whole), so a batch that keeps doubling
-/// ends exactly at `limit`.
-fn first_batch_bytes(limit: usize) -> usize {
-    let mut bytes = limit;
-    while bytes / 2 >= FIRST_BATCH_BYTES {
-        bytes /= 2;
-    }
-    bytes
 }
 
 fn wall_clock_ms() -> i64 {
