@@ -106,7 +106,7 @@ pub use config::{
     Acks, AutoOffsetReset, Compression, ConfigError, ConsumerConfig, ConsumerConfigBuilder,
     IsolationLevel, ProducerConfig, ProducerConfigBuilder,
 };
-pub use consumer::{ConsumerRecord, TimestampType};
+pub use consumer::{Consumer, ConsumerError, ConsumerRecord, ConsumerStats, TimestampType};
 pub use delivery::{
     DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,
 };

@@ -12,9 +12,8 @@
 //! docs/consumer.md in the repository describes the design and what the
 //! poller will wire up.
 
-// Until the consumer poller (issue 16's next step) calls this core, only tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
+mod client;
+mod consumer_error;
 mod decode;
 mod error;
 mod fetch;
@@ -22,10 +21,13 @@ mod group;
 mod list_offsets;
 #[cfg(test)]
 mod mock_tests;
+mod poller;
 mod positions;
 #[cfg(test)]
 mod python_tests;
 mod record;
+mod shared;
+mod stats;
 #[cfg(test)]
 mod tansu_tests;
 #[cfg(test)]
@@ -34,4 +36,7 @@ mod test_batches;
 mod test_driver;
 mod versions;
 
+pub use client::Consumer;
+pub use consumer_error::ConsumerError;
 pub use record::{ConsumerRecord, TimestampType};
+pub use stats::ConsumerStats;

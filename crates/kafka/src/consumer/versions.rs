@@ -9,11 +9,11 @@
 //! | OffsetCommit | 2–8     | kafka-protocol's floor     | v9+ is the new group protocol |
 //! | OffsetFetch | 1–7      | kafka-protocol's floor     | v8+ asks for several groups |
 //! | FindCoordinator | 0–4  | all                        | v5+ transactions v2, shares |
+//! | Metadata    | 1–12     | as the producer            | as the producer             |
 //!
 //! The group APIs are optional: a broker without them serves a consumer
 //! without a `group.id`.
 
-use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::ApiKey;
 
 use crate::net::{VersionTable, Want};
@@ -26,6 +26,8 @@ pub(crate) const WANTS: &[Want] = &[
     Want::optional(ApiKey::OffsetCommit, 2, 8),
     Want::optional(ApiKey::OffsetFetch, 1, 7),
     Want::optional(ApiKey::FindCoordinator, 0, 4),
+    // Leaders and their epochs (v7+) for the assigned topics.
+    Want::required(ApiKey::Metadata, 1, 12),
 ];
 
 /// The versions a consumer uses with one broker.
@@ -37,6 +39,7 @@ pub(crate) struct ConsumerVersions {
     pub(crate) offset_commit: Option<i16>,
     pub(crate) offset_fetch: Option<i16>,
     pub(crate) find_coordinator: Option<i16>,
+    pub(crate) metadata: i16,
 }
 
 impl ConsumerVersions {
@@ -50,13 +53,17 @@ impl ConsumerVersions {
             offset_commit: table.get(ApiKey::OffsetCommit),
             offset_fetch: table.get(ApiKey::OffsetFetch),
             find_coordinator: table.get(ApiKey::FindCoordinator),
+            metadata: table.get(ApiKey::Metadata).unwrap_or(WANTS[5].min()),
         }
     }
 }
 
 /// The highest version of each consumer API both sides support, or an
 /// error naming the API the broker lacks.
-pub(crate) fn negotiate(offered: &[ApiVersion]) -> Result<ConsumerVersions, String> {
+#[cfg(test)] // the poller negotiates through net's table; the test driver calls this
+pub(crate) fn negotiate(
+    offered: &[kafka_protocol::messages::api_versions_response::ApiVersion],
+) -> Result<ConsumerVersions, String> {
     VersionTable::negotiate(offered, WANTS)
         .map(|table| ConsumerVersions::of(&table))
         .map_err(|e| format!("{e}; the consumer needs Kafka 0.11 or later"))
@@ -65,6 +72,7 @@ pub(crate) fn negotiate(offered: &[ApiVersion]) -> Result<ConsumerVersions, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
 
     fn offer(api: ApiKey, min: i16, max: i16) -> ApiVersion {
         ApiVersion::default()
@@ -81,6 +89,7 @@ mod tests {
             offer(ApiKey::OffsetCommit, 2, 9),
             offer(ApiKey::OffsetFetch, 0, 9),
             offer(ApiKey::FindCoordinator, 0, 6),
+            offer(ApiKey::Metadata, 0, 13),
         ])
         .unwrap();
         let want = ConsumerVersions {
@@ -89,11 +98,13 @@ mod tests {
             offset_commit: Some(8),
             offset_fetch: Some(7),
             find_coordinator: Some(4),
+            metadata: 12,
         };
         assert_eq!(v, want);
         let without_groups = negotiate(&[
             offer(ApiKey::Fetch, 4, 12),
             offer(ApiKey::ListOffsets, 1, 7),
+            offer(ApiKey::Metadata, 1, 12),
         ])
         .unwrap();
         assert_eq!(without_groups.offset_commit, None);

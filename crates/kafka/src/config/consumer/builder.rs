@@ -7,6 +7,7 @@ use super::super::checks::{
     at_least, backoff_pair, check_servers, int, millis, parse_bool, split_servers, within,
 };
 use super::{AutoOffsetReset, ConfigError, ConsumerConfig, IsolationLevel, KEYS};
+use crate::security::SecurityBuilder;
 
 /// Collects consumer settings; nothing is checked until [`build`](Self::build).
 ///
@@ -34,6 +35,9 @@ pub struct ConsumerConfigBuilder {
     reconnect_backoff_max: Option<Duration>,
     metadata_max_age: Option<Duration>,
     prefetch_kbytes: Option<usize>,
+    /// The `security.*`, `ssl.*` and `sasl.*` keys, as the producer takes
+    /// them (crate::security).
+    security: SecurityBuilder,
 }
 
 /// The largest byte count a Kafka request field (an `int32`) carries.
@@ -166,7 +170,7 @@ impl ConsumerConfigBuilder {
     }
 
     /// Sets one setting from its Kafka key and string value.
-    pub fn set(self, key: &str, value: &str) -> Result<Self, ConfigError> {
+    pub fn set(mut self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let v = value.trim();
         let bytes = |key: &'static str, min: i64| int(key, v, min, MAX_I32).map(|n| n as usize);
         let ms = |key: &'static str| millis(key, v, MAX_I32);
@@ -203,6 +207,7 @@ impl ConsumerConfigBuilder {
             "queued.max.messages.kbytes" => {
                 self.queued_max_messages_kbytes(bytes("queued.max.messages.kbytes", 1)?)
             }
+            other if self.security.set(other, v)? => self,
             _ => {
                 return Err(ConfigError::UnknownKey {
                     key: key.to_owned(),
@@ -280,6 +285,7 @@ impl ConsumerConfigBuilder {
         let max_poll_records = number("max.poll.records", self.max_poll_records, 500, 1)?;
         let prefetch_kbytes = number("queued.max.messages.kbytes", self.prefetch_kbytes, 2048, 1)?;
 
+        let security = self.security.build()?;
         let (retry_backoff, retry_backoff_max) = backoff_pair(
             ("retry.backoff.ms", self.retry_backoff, 100),
             ("retry.backoff.max.ms", self.retry_backoff_max, 1000),
@@ -310,6 +316,7 @@ impl ConsumerConfigBuilder {
             reconnect_backoff_max,
             metadata_max_age: self.metadata_max_age.unwrap_or(Duration::from_secs(300)),
             prefetch_bytes_per_partition: prefetch_kbytes * 1024,
+            security,
         })
     }
 }

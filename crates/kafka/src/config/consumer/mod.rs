@@ -29,6 +29,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::ConfigError;
+use crate::security::{SecurityConfig, SecurityProtocol};
 pub use builder::ConsumerConfigBuilder;
 
 /// Every key [`ConsumerConfig::from_pairs`] accepts.
@@ -53,6 +54,18 @@ pub(crate) const KEYS: &[&str] = &[
     "reconnect.backoff.max.ms",
     "metadata.max.age.ms",
     "queued.max.messages.kbytes",
+    // crate::security's keys, as the producer takes them:
+    "security.protocol",
+    "ssl.ca.location",
+    "ssl.certificate.location",
+    "ssl.key.location",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "sasl.jaas.config",
 ];
 
 /// Where a partition starts when it has no valid position (`auto.offset.reset`).
@@ -185,6 +198,9 @@ pub struct ConsumerConfig {
     pub(crate) reconnect_backoff_max: Duration,
     pub(crate) metadata_max_age: Duration,
     pub(crate) prefetch_bytes_per_partition: usize,
+    /// TLS and SASL, the producer's keys (crate::security); secrets print
+    /// as `[redacted]`.
+    pub(crate) security: SecurityConfig,
 }
 
 impl ConsumerConfig {
@@ -318,5 +334,11 @@ impl ConsumerConfig {
     /// per partition (see the module docs).
     pub fn prefetch_bytes_per_partition(&self) -> usize {
         self.prefetch_bytes_per_partition
+    }
+
+    /// `security.protocol`: TLS and/or SASL on every broker connection
+    /// (the producer's keys and rules; docs/security.md).
+    pub fn security_protocol(&self) -> SecurityProtocol {
+        self.security.protocol
     }
 }

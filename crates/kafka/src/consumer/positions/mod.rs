@@ -322,6 +322,21 @@ impl Positions {
         }
     }
 
+    /// Whether some partition's buffer is at its bound (so it is not being
+    /// fetched): a drain that takes from it must wake the poller.
+    pub(crate) fn any_full(&self) -> bool {
+        self.partitions
+            .values()
+            .any(|p| p.buffered_bytes >= self.prefetch_bytes)
+    }
+
+    /// Whether a partition waits for an OffsetFetch not yet asked.
+    pub(crate) fn awaits_committed(&self) -> bool {
+        self.partitions
+            .values()
+            .any(|p| matches!(p.place, Place::AwaitingCommitted { requested: false }))
+    }
+
     /// Partitions to fetch now (see the module docs), in order.
     pub(crate) fn fetchable(&self) -> Vec<Fetchable> {
         self.partitions

@@ -1,0 +1,484 @@
+//! [`Consumer`]: the handle the application calls, and the poller thread
+//! (`rouse-kafka-consumer`) it starts; see docs/consumer.md.
+//!
+//! ```text
+//!  app thread ─ poll ─► lock, drain buffers ─► none? wait on the condvar ◄─ notify ─┐
+//!      │ seek / pause / resume / assign: change Positions ─┐                         │
+//!      │ commit / committed / close: Command on a channel ─┤                         │
+//!      └── wakeup(): flag + notify (any thread)            └─ Handle::wake ─► poller ┘
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use rouse_reactor::Handle;
+
+use super::consumer_error::ConsumerError;
+use super::poller::{Command, Commit, Committed, ConsumerPoller, Loop};
+use super::positions::{Position, Positions, ResetTo};
+use super::record::ConsumerRecord;
+use super::shared::Shared;
+use super::stats::ConsumerStats;
+use crate::config::ConsumerConfig;
+use crate::record::TopicPartition;
+
+/// A Kafka consumer with manual assignment: one background poller thread
+/// owns the broker connections and keeps fetches in flight, so `poll`
+/// usually returns from memory.
+///
+/// Every method takes `&self`; share it between threads (e.g. in an
+/// `Arc`) to call [`wakeup`](Consumer::wakeup) from another one. Dropping
+/// it closes it.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use rouse_kafka::{Consumer, ConsumerConfig, TopicPartition};
+///
+/// let consumer = Consumer::new(ConsumerConfig::from_pairs([
+///     ("bootstrap.servers", "127.0.0.1:9092"),
+///     ("auto.offset.reset", "earliest"),
+/// ])?)?;
+/// consumer.assign([TopicPartition::new("orders", 0)])?;
+/// for record in consumer.poll(Duration::from_secs(1))? {
+///     println!("{}@{}", record.partition, record.offset);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Consumer {
+    shared: Arc<Shared>,
+    commands: Sender<Command>,
+    handle: Handle<ConsumerPoller>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The positions a commit sends: the next record `poll` hands out, for
+/// every partition whose position is known.
+pub(crate) fn positions_to_commit(positions: &Positions) -> Vec<(TopicPartition, Position)> {
+    positions
+        .assignment()
+        .filter_map(|tp| {
+            let offset = positions.position(tp).ok()??;
+            Some((tp.clone(), Position::at(offset)))
+        })
+        .collect()
+}
+
+impl Consumer {
+    /// Starts the poller thread. Connecting happens in the background: an
+    /// unreachable broker shows up as a `poll` that returns nothing and
+    /// calls that time out, not as an error here.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::Start`] if the event loop or thread cannot be made.
+    pub fn new(config: ConsumerConfig) -> Result<Consumer, ConsumerError> {
+        let shared = Arc::new(Shared::new(config));
+        let (commands, receiver) = crossbeam_channel::unbounded();
+        let (handle, thread) = spawn_poller(Arc::clone(&shared), receiver)?;
+        Ok(Consumer {
+            shared,
+            commands,
+            handle,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Changes `Positions` under the lock, then wakes the poller at once.
+    fn change<T>(
+        &self,
+        f: impl FnOnce(&mut super::shared::State) -> Result<T, ConsumerError>,
+    ) -> Result<T, ConsumerError> {
+        let answer = {
+            let mut state = self.shared.state.lock();
+            Shared::check_open(&state)?;
+            f(&mut state)?
+        };
+        self.handle.wake();
+        Ok(answer)
+    }
+
+    /// Replaces the assignment with `partitions`. Partitions kept keep
+    /// their position and buffered records; new ones start from the
+    /// group's committed offset (with a `group.id`) or `auto.offset.reset`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::Closed`] after `close`.
+    pub fn assign(
+        &self,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+    ) -> Result<(), ConsumerError> {
+        let partitions: BTreeSet<TopicPartition> = partitions.into_iter().collect();
+        self.change(|state| {
+            state.positions.assign(partitions);
+            state.assignment_changed = true;
+            Ok(())
+        })
+    }
+
+    /// The assigned partitions, in order.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        self.shared
+            .state
+            .lock()
+            .positions
+            .assignment()
+            .cloned()
+            .collect()
+    }
+
+    /// Up to `max.poll.records` records, taking turns across partitions:
+    /// at once if some are buffered, else as soon as the poller has any,
+    /// else none at `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::Wakeup`] if [`wakeup`](Consumer::wakeup) was called
+    /// (before or during the poll); [`ConsumerError::Partition`] when no
+    /// records are buffered and a partition stopped (it names it);
+    /// [`ConsumerError::NoAssignment`], [`ConsumerError::Closed`],
+    /// [`ConsumerError::Fatal`].
+    pub fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>, ConsumerError> {
+        let deadline = deadline_after(timeout);
+        let drained = self.shared.wait_for_records(deadline)?;
+        if drained.refill {
+            self.handle.wake();
+        }
+        Ok(drained.records)
+    }
+
+    /// Makes the blocked `poll` (or, if none is blocked, the next one)
+    /// return [`ConsumerError::Wakeup`] at once. Safe from any thread.
+    pub fn wakeup(&self) {
+        self.shared.wakeup();
+    }
+
+    /// The next record of `partition` handed out will be at `offset`;
+    /// buffered records of it are dropped, and a fetch in flight for it is
+    /// ignored when it answers.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::NotAssigned`], [`ConsumerError::Closed`].
+    pub fn seek(&self, partition: &TopicPartition, offset: i64) -> Result<(), ConsumerError> {
+        self.change(|state| Ok(state.positions.seek(partition, offset)?))
+    }
+
+    /// Seeks each partition to its first offset (asked of its leader).
+    ///
+    /// # Errors
+    ///
+    /// As [`seek`](Consumer::seek).
+    pub fn seek_to_beginning(&self, partitions: &[TopicPartition]) -> Result<(), ConsumerError> {
+        self.seek_to(partitions, ResetTo::Earliest)
+    }
+
+    /// Seeks each partition to its end (the next offset written).
+    ///
+    /// # Errors
+    ///
+    /// As [`seek`](Consumer::seek).
+    pub fn seek_to_end(&self, partitions: &[TopicPartition]) -> Result<(), ConsumerError> {
+        self.seek_to(partitions, ResetTo::Latest)
+    }
+
+    fn seek_to(&self, partitions: &[TopicPartition], to: ResetTo) -> Result<(), ConsumerError> {
+        self.change(|state| {
+            partitions
+                .iter()
+                .try_for_each(|tp| state.positions.seek_to(tp, to))
+                .map_err(Into::into)
+        })
+    }
+
+    /// The offset of the next record `poll` will hand out for
+    /// `partition`, waiting up to `timeout` for it to be known (a new
+    /// partition's committed offset or reset).
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::Timeout`], [`ConsumerError::NotAssigned`],
+    /// [`ConsumerError::Partition`] if it stopped before a position was known.
+    pub fn position(
+        &self,
+        partition: &TopicPartition,
+        timeout: Duration,
+    ) -> Result<i64, ConsumerError> {
+        self.handle.wake();
+        let answer = self.shared.wait_until(deadline_after(timeout), |state| {
+            match state.positions.position(partition) {
+                Err(e) => Some(Err(e.into())),
+                Ok(Some(offset)) => Some(Ok(offset)),
+                Ok(None) => None,
+            }
+        });
+        answer.unwrap_or(Err(ConsumerError::Timeout {
+            what: "the partition's position",
+            waited: timeout,
+        }))
+    }
+
+    /// Stops fetching `partitions` and handing out their records; what is
+    /// buffered is kept for [`resume`](Consumer::resume).
+    ///
+    /// # Errors
+    ///
+    /// As [`seek`](Consumer::seek).
+    pub fn pause(&self, partitions: &[TopicPartition]) -> Result<(), ConsumerError> {
+        self.set_paused(partitions, true)
+    }
+
+    /// Fetches and hands out `partitions` again.
+    ///
+    /// # Errors
+    ///
+    /// As [`seek`](Consumer::seek).
+    pub fn resume(&self, partitions: &[TopicPartition]) -> Result<(), ConsumerError> {
+        self.set_paused(partitions, false)
+    }
+
+    fn set_paused(&self, partitions: &[TopicPartition], paused: bool) -> Result<(), ConsumerError> {
+        self.change(|state| {
+            partitions
+                .iter()
+                .try_for_each(|tp| state.positions.set_paused(tp, paused))
+                .map_err(Into::into)
+        })
+    }
+
+    /// The positions of every assigned partition that has one.
+    fn current_positions(&self) -> Result<Vec<(TopicPartition, Position)>, ConsumerError> {
+        if self.shared.config.group_id().is_none() {
+            return Err(ConsumerError::NoGroup);
+        }
+        let state = self.shared.state.lock();
+        Shared::check_open(&state)?;
+        Ok(positions_to_commit(&state.positions))
+    }
+
+    /// Commits every assigned partition's position (the next record
+    /// `poll` hands out) to the group's coordinator and waits for it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::NoGroup`] without a `group.id`;
+    /// [`ConsumerError::Group`] naming a partition the coordinator
+    /// refused; [`ConsumerError::Timeout`] (the commit may still land).
+    pub fn commit_sync(&self, timeout: Duration) -> Result<(), ConsumerError> {
+        let offsets = self.current_positions()?;
+        self.commit_offsets_sync(offsets.into_iter().map(|(tp, p)| (tp, p.offset)), timeout)
+    }
+
+    /// Commits `offsets` (each the next offset to read) and waits.
+    ///
+    /// # Errors
+    ///
+    /// As [`commit_sync`](Consumer::commit_sync).
+    pub fn commit_offsets_sync(
+        &self,
+        offsets: impl IntoIterator<Item = (TopicPartition, i64)>,
+        timeout: Duration,
+    ) -> Result<(), ConsumerError> {
+        if self.shared.config.group_id().is_none() {
+            return Err(ConsumerError::NoGroup);
+        }
+        let offsets: Vec<(TopicPartition, Position)> = offsets
+            .into_iter()
+            .map(|(tp, o)| (tp, Position::at(o)))
+            .collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.send(Command::Commit(Commit {
+            offsets,
+            reply: Some(reply),
+            deadline: deadline_after(timeout),
+        }))?;
+        wait_reply(&answer, timeout, "the commit")
+    }
+
+    /// Commits every assigned partition's position without waiting; a
+    /// failure is logged (`tracing`), and retried until
+    /// `request.timeout.ms` when the coordinator moved.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::NoGroup`], [`ConsumerError::Closed`].
+    pub fn commit_async(&self) -> Result<(), ConsumerError> {
+        let offsets = self.current_positions()?;
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.send(Command::Commit(Commit {
+            offsets,
+            reply: None,
+            deadline: deadline_after(self.shared.config.request_timeout()),
+        }))
+    }
+
+    /// The group's committed offset of each partition (`None`: nothing
+    /// committed), asked of the coordinator.
+    ///
+    /// # Errors
+    ///
+    /// As [`commit_sync`](Consumer::commit_sync).
+    pub fn committed(
+        &self,
+        partitions: &[TopicPartition],
+        timeout: Duration,
+    ) -> Result<HashMap<TopicPartition, Option<i64>>, ConsumerError> {
+        if self.shared.config.group_id().is_none() {
+            return Err(ConsumerError::NoGroup);
+        }
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.send(Command::Committed(Committed {
+            partitions: partitions.to_vec(),
+            reply,
+            deadline: deadline_after(timeout),
+        }))?;
+        wait_reply(&answer, timeout, "the committed offsets")
+            .map(|found| found.into_iter().collect())
+    }
+
+    fn send(&self, command: Command) -> Result<(), ConsumerError> {
+        Shared::check_open(&self.shared.state.lock())?;
+        self.commands
+            .send(command)
+            .map_err(|_| ConsumerError::Closed)?;
+        self.handle.wake();
+        Ok(())
+    }
+
+    /// Counters: records and bytes fetched, fetch requests, buffered bytes,
+    /// and the poller waker's wakes and syscalls.
+    pub fn stats(&self) -> ConsumerStats {
+        let counters = &self.shared.counters;
+        let buffered_bytes = self.shared.state.lock().positions.buffered_bytes();
+        ConsumerStats {
+            records_fetched: counters.records_fetched.load(Ordering::Relaxed),
+            bytes_fetched: counters.bytes_fetched.load(Ordering::Relaxed),
+            fetch_requests: counters.fetch_requests.load(Ordering::Relaxed),
+            buffered_bytes,
+            waker: self.handle.waker_stats(),
+        }
+    }
+
+    /// The lag of `partition`: its high watermark minus its position, once
+    /// both are known.
+    pub fn lag(&self, partition: &TopicPartition) -> Option<i64> {
+        self.shared.state.lock().positions.lag(partition)
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.shared.config
+    }
+
+    /// Commits the positions first if `enable.auto.commit` (waiting up to
+    /// `timeout`), then stops the poller thread. Every later call fails
+    /// with [`ConsumerError::Closed`]; a blocked `poll` returns it. Later
+    /// calls to `close` return at once.
+    ///
+    /// # Errors
+    ///
+    /// The final auto-commit's error; the consumer is closed regardless.
+    pub fn close(&self, timeout: Duration) -> Result<(), ConsumerError> {
+        let Some(thread) = self.thread.lock().take() else {
+            return Ok(());
+        };
+        let committed = if self.shared.config.enable_auto_commit() {
+            self.commit_sync(timeout)
+        } else {
+            Ok(())
+        };
+        self.shared.state.lock().closed = true;
+        self.shared.notify();
+        let _ = self.commands.send(Command::Close);
+        self.handle.wake();
+        let _ = thread.join();
+        committed
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let _ = self.close(Duration::from_secs(5));
+    }
+}
+
+/// `now + timeout`, or far away for a timeout too large to add.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+}
+
+/// The poller's answer, or a timeout.
+fn wait_reply<T>(
+    answer: &Receiver<Result<T, ConsumerError>>,
+    timeout: Duration,
+    what: &'static str,
+) -> Result<T, ConsumerError> {
+    match answer.recv_timeout(timeout) {
+        Ok(result) => result,
+        Err(RecvTimeoutError::Timeout) => Err(ConsumerError::Timeout {
+            what,
+            waited: timeout,
+        }),
+        // The poller gave it up at its deadline, or stopped.
+        Err(RecvTimeoutError::Disconnected) => Err(ConsumerError::Timeout {
+            what,
+            waited: timeout,
+        }),
+    }
+}
+
+/// Starts `rouse-kafka-consumer` and returns its loop's handle.
+fn spawn_poller(
+    shared: Arc<Shared>,
+    commands: Receiver<Command>,
+) -> Result<(Handle<ConsumerPoller>, JoinHandle<()>), ConsumerError> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let thread = std::thread::Builder::new()
+        .name("rouse-kafka-consumer".into())
+        .spawn(move || {
+            let mut el = match Loop::builder().build() {
+                Ok(el) => el,
+                Err(error) => {
+                    let _ = tx.send(Err(error));
+                    return;
+                }
+            };
+            let _ = tx.send(Ok(el.handle()));
+            let mut poller = ConsumerPoller::new(shared, commands, &el);
+            el.add_prepare(|el, poller| poller.pump(el));
+            let span = tracing::info_span!("rouse-kafka-consumer");
+            let _entered = span.enter();
+            if let Err(error) = el.run(&mut poller) {
+                tracing::error!(%error, "the consumer poller's event loop failed");
+            }
+            // The loop first (it closes every connection), then the rest.
+            drop(el);
+            drop(poller);
+        })
+        .map_err(ConsumerError::Start)?;
+    match rx.recv() {
+        Ok(Ok(handle)) => Ok((handle, thread)),
+        Ok(Err(error)) => Err(ConsumerError::Start(error)),
+        Err(_) => Err(ConsumerError::Start(std::io::ErrorKind::BrokenPipe.into())),
+    }
+}

@@ -1,0 +1,202 @@
+//! Where answers take effect: each decoded, turned into verdicts by the
+//! I/O-free core (`fetch`, `list_offsets`, `group`), applied to `Positions`
+//! under the shared lock, and `poll` notified. Decoding happens before the
+//! lock is taken, so `poll` waits only while records move into buffers.
+//! An answer that cannot be decoded closes its connection and its request
+//! goes back as unanswered (asked again), never dropped.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    ApiKey, FetchResponse, FindCoordinatorResponse, ListOffsetsResponse, MetadataResponse,
+    OffsetCommitResponse, OffsetFetchResponse,
+};
+use kafka_protocol::protocol::{Decodable, HeaderVersion};
+use rouse_reactor::SourceKey;
+
+use super::{ConsumerPoller, Link, Purpose};
+use crate::consumer::fetch::{fetch_verdicts, FetchVerdict};
+use crate::consumer::group::{offset_commit_verdicts, offset_fetch_verdicts};
+use crate::consumer::list_offsets::list_offsets_verdicts;
+use crate::consumer::positions::{Fetchable, FollowUp};
+use crate::net::{wire, Answered, Client, Connections, Lost};
+use crate::record::TopicPartition;
+
+impl ConsumerPoller {
+    /// Applies the answer to `request` on connection `key`; an error
+    /// closes the connection (its other requests come back unanswered).
+    pub(super) fn apply(
+        &mut self,
+        key: SourceKey,
+        link: &mut Link,
+        request: Answered<Purpose>,
+        payload: Bytes,
+        now: Instant,
+    ) -> Result<(), String> {
+        let (api, version, purpose) = (request.api, request.version, request.purpose);
+        match purpose {
+            Purpose::Metadata => {
+                self.metadata_in_flight = false;
+                self.metadata_not_before = now + self.shared.config.retry_backoff();
+                let response: MetadataResponse =
+                    wire::response(api, version, payload).map_err(|e| e.to_string())?;
+                self.apply_metadata(&response, now);
+                self.adopt_bootstrap_connection(key, link);
+            }
+            Purpose::FindCoordinator => {
+                self.coordinator_in_flight = false;
+                let response: FindCoordinatorResponse =
+                    wire::response(api, version, payload).map_err(|e| e.to_string())?;
+                self.apply_coordinator(&response, version, now);
+            }
+            Purpose::Fetch(sent) => {
+                let response = self.decode::<FetchResponse>(api, version, payload, now, || {
+                    Purpose::Fetch(sent.clone())
+                })?;
+                let verdicts = fetch_verdicts(response, &sent, &self.shared.config);
+                self.apply_fetch(&sent, verdicts, now);
+            }
+            Purpose::ListOffsets(sent) => {
+                let response =
+                    self.decode::<ListOffsetsResponse>(api, version, payload, now, || {
+                        Purpose::ListOffsets(sent.clone())
+                    })?;
+                let verdicts = list_offsets_verdicts(&response, &sent);
+                let follows: Vec<FollowUp> = {
+                    let mut state = self.shared.state.lock();
+                    sent.iter()
+                        .zip(verdicts)
+                        .map(|(reset, verdict)| {
+                            let (tp, generation) = (&reset.partition, reset.generation);
+                            state.positions.apply_reset(tp, generation, verdict)
+                        })
+                        .collect()
+                };
+                self.shared.notify(); // position() may wait for it
+                self.follow_all(follows, now);
+            }
+            Purpose::StartOffsets(asked) => {
+                let response =
+                    self.decode::<OffsetFetchResponse>(api, version, payload, now, || {
+                        Purpose::StartOffsets(asked.clone())
+                    })?;
+                let partitions: Vec<TopicPartition> =
+                    asked.iter().map(|(tp, _)| tp.clone()).collect();
+                let verdicts = offset_fetch_verdicts(&response, &partitions);
+                let follows: Vec<FollowUp> = {
+                    let mut state = self.shared.state.lock();
+                    asked
+                        .iter()
+                        .zip(verdicts)
+                        .map(|((tp, generation), verdict)| {
+                            state.positions.apply_committed(tp, *generation, verdict)
+                        })
+                        .collect()
+                };
+                self.shared.notify();
+                self.follow_all(follows, now);
+            }
+            Purpose::Commit(commit) => {
+                match wire::response::<OffsetCommitResponse>(api, version, payload) {
+                    Ok(response) => {
+                        let verdicts = offset_commit_verdicts(&response, &commit.offsets);
+                        self.commit_answered(commit, verdicts, now);
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        self.on_unanswered(
+                            Purpose::Commit(commit),
+                            Lost::Encoding(why.clone()),
+                            now,
+                        );
+                        return Err(why);
+                    }
+                }
+            }
+            Purpose::Committed(ask) => {
+                match wire::response::<OffsetFetchResponse>(api, version, payload) {
+                    Ok(response) => {
+                        let verdicts = offset_fetch_verdicts(&response, &ask.partitions);
+                        self.committed_answered(ask, verdicts, now);
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        let purpose = Purpose::Committed(ask);
+                        self.on_unanswered(purpose, Lost::Encoding(why.clone()), now);
+                        return Err(why);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer decoded, or (after handing `purpose()` back as
+    /// unanswered) the error that closes the connection.
+    fn decode<R: Decodable + HeaderVersion>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        payload: Bytes,
+        now: Instant,
+        purpose: impl FnOnce() -> Purpose,
+    ) -> Result<R, String> {
+        match wire::response::<R>(api, version, payload) {
+            Ok(response) => Ok(response),
+            Err(e) => {
+                let why = e.to_string();
+                self.on_unanswered(purpose(), Lost::Encoding(why.clone()), now);
+                Err(why)
+            }
+        }
+    }
+
+    fn follow_all(&mut self, follows: Vec<FollowUp>, now: Instant) {
+        for follow in follows {
+            self.follow(follow, now);
+        }
+    }
+
+    /// Fetch verdicts into the partitions' buffers; `poll` is woken when
+    /// records or an error arrived for it.
+    fn apply_fetch(&mut self, sent: &[Fetchable], verdicts: Vec<FetchVerdict>, now: Instant) {
+        let mut records = 0u64;
+        let mut bytes = 0u64;
+        let mut news = false;
+        let follows: Vec<FollowUp> = {
+            let mut state = self.shared.state.lock();
+            sent.iter()
+                .zip(verdicts)
+                .map(|(fetched, verdict)| {
+                    match &verdict {
+                        FetchVerdict::Records { decoded, .. } => {
+                            records += decoded.records.len() as u64;
+                            bytes += decoded
+                                .records
+                                .iter()
+                                .map(|r| r.payload_len() as u64)
+                                .sum::<u64>();
+                            news |= !decoded.records.is_empty() || decoded.corrupt.is_some();
+                        }
+                        FetchVerdict::Fatal(_) | FetchVerdict::OffsetOutOfRange => news = true,
+                        FetchVerdict::RefreshMetadata(why) | FetchVerdict::Retry(why) => {
+                            tracing::debug!(tp = %fetched.partition, why, "fetched again later");
+                        }
+                    }
+                    state.positions.apply_fetch(fetched, verdict)
+                })
+                .collect()
+        };
+        if news {
+            self.shared.notify();
+        }
+        let counters = &self.shared.counters;
+        counters
+            .records_fetched
+            .fetch_add(records, Ordering::Relaxed);
+        counters.bytes_fetched.fetch_add(bytes, Ordering::Relaxed);
+        self.follow_all(follows, now);
+    }
+}

@@ -1,0 +1,133 @@
+//! Metadata for the assigned topics: leaders and their epochs (v7+) into
+//! the poller's `Leader` map, refreshed when a verdict or a lost
+//! connection says the leaders may have moved, when the assignment
+//! changes, and every `metadata.max.age.ms`. An assigned partition that
+//! metadata says does not exist stops with an error naming it.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use kafka_protocol::messages::{ApiKey, MetadataResponse};
+use kafka_protocol::ResponseError;
+
+use super::{ConsumerPoller, Link, Loop, Purpose};
+use crate::consumer::error::PartitionError;
+use crate::consumer::fetch::Leader;
+use crate::consumer::versions::ConsumerVersions;
+use crate::net::{requests, Connections, Serve};
+use crate::record::{BrokerId, TopicPartition};
+
+impl ConsumerPoller {
+    /// Sends Metadata for the assigned topics when it is due.
+    pub(super) fn refresh_metadata(&mut self, el: &mut Loop, now: Instant) {
+        let topics: BTreeSet<String> = {
+            let mut state = self.shared.state.lock();
+            if std::mem::take(&mut state.assignment_changed) {
+                self.metadata_stale = true;
+            }
+            state
+                .positions
+                .assignment()
+                .map(|tp| tp.topic.to_string())
+                .collect()
+        };
+        let max_age = self.shared.config.metadata_max_age();
+        let due = self.metadata_stale || self.metadata_at.map_or(true, |at| now >= at + max_age);
+        if !due || topics.is_empty() || self.metadata_in_flight || now < self.metadata_not_before {
+            return;
+        }
+        let Some(key) = self.ready_conn(el, None) else {
+            self.connect(el, None, now);
+            return;
+        };
+        let Some(link) = el.source::<Link>(key) else {
+            return;
+        };
+        let version = ConsumerVersions::of(&link.conn.versions).metadata;
+        let topics: Vec<String> = topics.into_iter().collect();
+        let body = requests::metadata(&topics);
+        match self.send_on(
+            el,
+            key,
+            ApiKey::Metadata,
+            version,
+            &body,
+            Purpose::Metadata,
+            now,
+            true,
+        ) {
+            Ok(()) => self.metadata_in_flight = true,
+            Err(reason) => self.close(el, key, &reason, now),
+        }
+    }
+
+    /// Leaders, epochs and brokers from a Metadata answer.
+    pub(super) fn apply_metadata(&mut self, response: &MetadataResponse, now: Instant) {
+        self.metadata_at = Some(now);
+        self.metadata_stale = false;
+        self.brokers = response
+            .brokers
+            .iter()
+            .map(|b| (BrokerId(b.node_id.0), b.host.to_string(), b.port as u16))
+            .collect();
+        let mut leaders: HashMap<TopicPartition, Leader> = HashMap::new();
+        let mut failed = false;
+        let mut state = self.shared.state.lock();
+        let assigned: Vec<TopicPartition> = state.positions.assignment().cloned().collect();
+        for tp in assigned {
+            let topic = response
+                .topics
+                .iter()
+                .find(|t| t.name.as_ref().is_some_and(|n| *n.0 == *tp.topic));
+            let Some(topic) = topic else {
+                self.metadata_stale = true; // asked before the assignment changed
+                continue;
+            };
+            if topic.error_code == ResponseError::UnknownTopicOrPartition.code() {
+                let error = PartitionError::UnknownPartition {
+                    partition: tp.clone(),
+                    partitions: None,
+                };
+                state.positions.fail(&tp, error);
+                failed = true;
+                continue;
+            }
+            if topic.error_code != 0 {
+                self.metadata_stale = true; // LEADER_NOT_AVAILABLE while it is created
+                continue;
+            }
+            match topic
+                .partitions
+                .iter()
+                .find(|p| p.partition_index == tp.partition)
+            {
+                None => {
+                    let error = PartitionError::UnknownPartition {
+                        partition: tp.clone(),
+                        partitions: Some(topic.partitions.len() as i32),
+                    };
+                    state.positions.fail(&tp, error);
+                    failed = true;
+                }
+                Some(p) if p.leader_id.0 >= 0 => {
+                    let leader = Leader {
+                        broker: BrokerId(p.leader_id.0),
+                        epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+                    };
+                    leaders.insert(tp, leader);
+                }
+                Some(_) => self.metadata_stale = true, // no leader right now
+            }
+        }
+        drop(state);
+        if failed {
+            self.shared.notify();
+        }
+        tracing::debug!(
+            brokers = self.brokers.len(),
+            leaders = leaders.len(),
+            "consumer metadata"
+        );
+        self.leaders = leaders;
+    }
+}

@@ -1,0 +1,289 @@
+//! The consumer's poller thread (`rouse-kafka-consumer`): every broker
+//! connection, metadata for the assigned topics, and one pass before each
+//! poll that sends what the partitions' state asks for.
+//!
+//! ```text
+//!  each loop iteration:  I/O handlers (crate::net: read answers;
+//!                        apply.rs: verdicts into Positions, notify poll)
+//!                        ──►  prepare hook: pump()
+//!  pump():  commands from the application ─► DNS answers, timeouts ─►
+//!           metadata if stale or old ─► group.rs: coordinator, OffsetFetch,
+//!           commits ─► send.rs: ListOffsets and one Fetch per leader ─►
+//!           one timer for the next deadline
+//! ```
+//!
+//! The poller is the loop's data (`EventLoop<ConsumerPoller>`) and the
+//! connection layer's [`Client`](crate::net::Client) (`hooks.rs`). The
+//! application reaches it two ways, both followed by the loop handle's
+//! coalescing wake: changes to `Positions` under the shared lock (seek,
+//! pause, assign, a drain that freed a full buffer), and [`Command`]s on a
+//! channel for what needs an answer (commits, committed offsets, close).
+//! Nothing waits for a fetch's `fetch.max.wait.ms`: a seek's partition is
+//! fetched on the next pump, and the older fetch's answer is dropped by
+//! its generation.
+
+mod apply;
+mod group;
+mod hooks;
+mod metadata;
+mod send;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+use rouse_reactor::{EventLoop, TimerId};
+
+use super::consumer_error::ConsumerError;
+use super::fetch::{FetchVerdict, Leader};
+use super::group::GroupVerdict;
+use super::list_offsets::{ListOffsetsVerdict, SentReset};
+use super::positions::{Fetchable, FollowUp, Position};
+use super::shared::Shared;
+use super::versions::WANTS;
+use crate::config::ConsumerConfig;
+use crate::net::{Connections, Net, NetSettings, Secure};
+use crate::record::{BrokerId, TopicPartition};
+
+/// The poller thread's event loop.
+pub(crate) type Loop = EventLoop<ConsumerPoller>;
+
+/// A broker connection as the poller's loop owns it.
+pub(crate) type Link = crate::net::Link<Purpose>;
+
+/// The answer to a commit: `Ok` once every partition is committed.
+pub(crate) type CommitReply = Sender<Result<(), ConsumerError>>;
+
+/// The answer to `committed`: each partition's committed offset, if any.
+pub(crate) type CommittedReply = Sender<Result<Vec<(TopicPartition, Option<i64>)>, ConsumerError>>;
+
+/// What the application asks of the poller beyond `Positions`.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Commit `offsets`; `reply` (none for `commit_async`) gets the outcome.
+    Commit(Commit),
+    /// Read the committed offsets of `partitions`.
+    Committed(Committed),
+    /// Stop the loop.
+    Close,
+}
+
+/// A commit waiting for, or in, an OffsetCommit request.
+#[derive(Debug)]
+pub(crate) struct Commit {
+    pub(crate) offsets: Vec<(TopicPartition, Position)>,
+    pub(crate) reply: Option<CommitReply>,
+    /// Given up (and answered with a timeout) after this.
+    pub(crate) deadline: Instant,
+}
+
+/// A `committed` lookup waiting for, or in, an OffsetFetch request.
+#[derive(Debug)]
+pub(crate) struct Committed {
+    pub(crate) partitions: Vec<TopicPartition>,
+    pub(crate) reply: CommittedReply,
+    pub(crate) deadline: Instant,
+}
+
+/// What each of the consumer's requests in flight carries.
+#[derive(Debug)]
+pub(crate) enum Purpose {
+    Metadata,
+    FindCoordinator,
+    Fetch(Vec<Fetchable>),
+    ListOffsets(Vec<SentReset>),
+    /// Committed offsets that partitions start from: (partition, generation).
+    StartOffsets(Vec<(TopicPartition, u64)>),
+    Commit(Commit),
+    Committed(Committed),
+}
+
+/// Everything the poller thread owns but its connections.
+pub(crate) struct ConsumerPoller {
+    shared: Arc<Shared>,
+    commands: Receiver<Command>,
+    net: Net,
+    leaders: HashMap<TopicPartition, Leader>,
+    brokers: Vec<(BrokerId, String, u16)>,
+    metadata_stale: bool,
+    metadata_in_flight: bool,
+    metadata_at: Option<Instant>,
+    metadata_not_before: Instant,
+    /// After a retriable fetch or reset error: nothing is planned before.
+    fetch_not_before: Instant,
+    coordinator: Option<BrokerId>,
+    coordinator_in_flight: bool,
+    coordinator_not_before: Instant,
+    /// Group requests waiting for the coordinator.
+    group_queue: VecDeque<GroupOp>,
+    next_auto_commit: Option<Instant>,
+    timer: Option<(Instant, TimerId)>,
+}
+
+/// A commit or a lookup queued for the coordinator.
+#[derive(Debug)]
+pub(crate) enum GroupOp {
+    Commit(Commit),
+    Committed(Committed),
+}
+
+fn net_settings(config: &ConsumerConfig) -> NetSettings {
+    NetSettings {
+        bootstrap_servers: config.bootstrap_servers.clone(),
+        client_id: config.client_id.clone(),
+        request_timeout: config.request_timeout(),
+        reconnect_backoff: config.reconnect_backoff(),
+        reconnect_backoff_max: config.reconnect_backoff_max(),
+        security: config.security.clone(),
+        wants: WANTS,
+    }
+}
+
+impl ConsumerPoller {
+    pub(crate) fn new(shared: Arc<Shared>, commands: Receiver<Command>, el: &Loop) -> Self {
+        let now = el.now();
+        let config = &shared.config;
+        let next_auto_commit = (config.enable_auto_commit() && config.group_id().is_some())
+            .then(|| now + config.auto_commit_interval());
+        ConsumerPoller {
+            net: Net::new(net_settings(config), el),
+            commands,
+            leaders: HashMap::new(),
+            brokers: Vec::new(),
+            metadata_stale: true,
+            metadata_in_flight: false,
+            metadata_at: None,
+            metadata_not_before: now,
+            fetch_not_before: now,
+            coordinator: None,
+            coordinator_in_flight: false,
+            coordinator_not_before: now,
+            group_queue: VecDeque::new(),
+            next_auto_commit,
+            timer: None,
+            shared,
+        }
+    }
+
+    /// One pass before the loop sleeps; see the module docs.
+    pub(crate) fn pump(&mut self, el: &mut Loop) {
+        let now = el.now();
+        if !self.take_commands(el) {
+            return;
+        }
+        if self.shared.state.lock().fatal.is_some() {
+            return; // every call refuses; close() stops the loop
+        }
+        self.net.take_answers();
+        self.forget_removed(el);
+        self.time_out(el, now);
+        self.expire_sessions(el, now);
+        self.auto_commit(now);
+        self.refresh_metadata(el, now);
+        self.group_work(el, now);
+        self.send_resets_and_fetches(el, now);
+        self.arm_timer(el, now);
+    }
+
+    /// Takes the application's commands; `false` once the loop must stop.
+    fn take_commands(&mut self, el: &mut Loop) -> bool {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Commit(commit) => self.group_queue.push_back(GroupOp::Commit(commit)),
+                Command::Committed(ask) => self.group_queue.push_back(GroupOp::Committed(ask)),
+                Command::Close => {
+                    el.stop();
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// enable.auto.commit: the positions, every auto.commit.interval.ms.
+    fn auto_commit(&mut self, now: Instant) {
+        if !self.next_auto_commit.is_some_and(|at| at <= now) {
+            return;
+        }
+        let config = &self.shared.config;
+        self.next_auto_commit = Some(now + config.auto_commit_interval());
+        let offsets = super::client::positions_to_commit(&self.shared.state.lock().positions);
+        if offsets.is_empty() {
+            return;
+        }
+        self.group_queue.push_back(GroupOp::Commit(Commit {
+            offsets,
+            reply: None,
+            deadline: now + config.auto_commit_interval(),
+        }));
+    }
+
+    /// What a verdict asks of the poller beyond `Positions`.
+    fn follow(&mut self, follow: FollowUp, now: Instant) {
+        match follow {
+            FollowUp::Nothing => {}
+            FollowUp::RefreshMetadata => self.metadata_stale = true,
+            FollowUp::Backoff => {
+                self.fetch_not_before = now + self.shared.config.retry_backoff();
+            }
+            FollowUp::FindCoordinator => self.coordinator = None,
+        }
+    }
+
+    /// One timer for the earliest deadline that needs the loop awake.
+    fn arm_timer(&mut self, el: &mut Loop, now: Instant) {
+        let config = &self.shared.config;
+        let mut next: Option<Instant> = None;
+        let mut consider = |at: Option<Instant>| {
+            if let Some(at) = at.filter(|at| *at > now) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        };
+        consider(self.metadata_at.map(|at| at + config.metadata_max_age()));
+        if self.metadata_stale {
+            consider(Some(self.metadata_not_before));
+        }
+        consider(Some(self.fetch_not_before));
+        consider(Some(self.coordinator_not_before));
+        consider(self.next_auto_commit);
+        for op in &self.group_queue {
+            consider(Some(op.deadline()));
+        }
+        self.net.deadlines(el, &mut consider);
+        match (next, self.timer) {
+            (Some(at), Some((armed, _))) if armed == at => {}
+            (next, armed) => {
+                if let Some((_, timer)) = armed {
+                    el.cancel(timer);
+                }
+                // The pump runs on the iteration the timer wakes.
+                self.timer = next.map(|at| (at, el.call_at(at, |_, _| {})));
+            }
+        }
+    }
+}
+
+impl GroupOp {
+    fn deadline(&self) -> Instant {
+        match self {
+            GroupOp::Commit(c) => c.deadline,
+            GroupOp::Committed(c) => c.deadline,
+        }
+    }
+}
+
+/// A lost fetch's verdict: fetched again from the same position.
+fn lost_fetch(why: &str) -> FetchVerdict {
+    FetchVerdict::Retry(why.to_owned())
+}
+
+/// A lost reset's verdict: asked again.
+fn lost_reset(why: &str) -> ListOffsetsVerdict {
+    ListOffsetsVerdict::Retry(why.to_owned())
+}
+
+/// A lost OffsetFetch's verdict: asked again, after finding the coordinator.
+fn lost_committed(why: &str) -> GroupVerdict<Option<Position>> {
+    GroupVerdict::FindCoordinator(why.to_owned())
+}

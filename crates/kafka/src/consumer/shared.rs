@@ -1,0 +1,150 @@
+//! What the application's threads and the consumer's poller share: the
+//! partitions' [`Positions`] behind one lock, and the condition variable
+//! `poll` sleeps on.
+//!
+//! ```text
+//!  poller: records buffered / partition failed / position known ─► notify
+//!  wakeup(): flag set under the lock ─────────────────────────────► notify
+//!  poll():   lock ─► flag? Wakeup : drain ─► nothing? wait (deadline)
+//! ```
+//!
+//! The flag is set and read under the same lock the waiter holds between
+//! its check and its wait, so a `wakeup` can never fall between the two
+//! and be lost (the loom model in `loom_tests.rs` checks this).
+
+use std::time::Instant;
+
+use super::consumer_error::ConsumerError;
+use super::positions::Positions;
+use super::record::ConsumerRecord;
+use crate::config::ConsumerConfig;
+use crate::sync::{AtomicU64, Condvar, Mutex};
+
+/// The state behind the lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) positions: Positions,
+    /// `wakeup()` was called and no `poll` has returned `Wakeup` since.
+    pub(crate) wakeup: bool,
+    /// `close()` began: every later call fails with `Closed`.
+    pub(crate) closed: bool,
+    /// Why the consumer cannot go on, once it cannot.
+    pub(crate) fatal: Option<String>,
+    /// The assignment changed since the poller last read it.
+    pub(crate) assignment_changed: bool,
+}
+
+/// Counters the poller keeps and `Consumer::stats` reads.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) fetch_requests: AtomicU64,
+    pub(crate) records_fetched: AtomicU64,
+    pub(crate) bytes_fetched: AtomicU64,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: ConsumerConfig,
+    pub(crate) state: Mutex<State>,
+    /// Notified whenever `poll` or `position` may have something new.
+    pub(crate) changed: Condvar,
+    pub(crate) counters: Counters,
+}
+
+/// What one `poll` took.
+#[derive(Debug)]
+pub(crate) struct Drained {
+    pub(crate) records: Vec<ConsumerRecord>,
+    /// A partition's buffer was at its bound before the drain: the poller
+    /// must be woken to fetch it again.
+    pub(crate) refill: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(config: ConsumerConfig) -> Shared {
+        Shared {
+            state: Mutex::new(State {
+                positions: Positions::new(&config),
+                wakeup: false,
+                closed: false,
+                fatal: None,
+                assignment_changed: false,
+            }),
+            changed: Condvar::new(),
+            counters: Counters::default(),
+            config,
+        }
+    }
+
+    /// `wakeup()`: the blocked or the next `poll` returns `Wakeup`.
+    pub(crate) fn wakeup(&self) {
+        self.state.lock().wakeup = true;
+        self.changed.notify_all();
+    }
+
+    /// The poller changed something `poll` or `position` waits for.
+    pub(crate) fn notify(&self) {
+        self.changed.notify_all();
+    }
+
+    /// Refusals every call makes once the consumer is closed or failed.
+    pub(crate) fn check_open(state: &State) -> Result<(), ConsumerError> {
+        if state.closed {
+            return Err(ConsumerError::Closed);
+        }
+        if let Some(fatal) = &state.fatal {
+            return Err(ConsumerError::Fatal(fatal.clone()));
+        }
+        Ok(())
+    }
+
+    /// `poll`'s wait: records as soon as any are buffered, `Wakeup` as soon
+    /// as it is asked for, a partition's error, or nothing at `deadline`.
+    pub(crate) fn wait_for_records(&self, deadline: Instant) -> Result<Drained, ConsumerError> {
+        let mut state = self.state.lock();
+        loop {
+            if state.wakeup {
+                state.wakeup = false;
+                return Err(ConsumerError::Wakeup);
+            }
+            Shared::check_open(&state)?;
+            if state.positions.assignment().next().is_none() {
+                return Err(ConsumerError::NoAssignment);
+            }
+            let refill = state.positions.any_full();
+            let records = state.positions.drain()?;
+            if !records.is_empty() {
+                return Ok(Drained { records, refill });
+            }
+            if Instant::now() >= deadline {
+                return Ok(Drained {
+                    records,
+                    refill: false,
+                });
+            }
+            self.changed.wait_until(&mut state, deadline);
+        }
+    }
+
+    /// Waits until `ready` gives an answer or `deadline` passes (`None`).
+    pub(crate) fn wait_until<T>(
+        &self,
+        deadline: Instant,
+        mut ready: impl FnMut(&mut State) -> Option<Result<T, ConsumerError>>,
+    ) -> Option<Result<T, ConsumerError>> {
+        let mut state = self.state.lock();
+        loop {
+            if let Err(error) = Shared::check_open(&state) {
+                return Some(Err(error));
+            }
+            if let Some(answer) = ready(&mut state) {
+                return Some(answer);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            self.changed.wait_until(&mut state, deadline);
+        }
+    }
+}
