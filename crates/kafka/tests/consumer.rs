@@ -3,7 +3,9 @@
 //! partition; `wakeup` from another thread; `poll` woken by records, not by
 //! its timeout; seek, pause and resume; commits a new consumer resumes
 //! from; partitions that cannot be consumed named in the error. Every wait
-//! is bounded.
+//! is bounded. The last test does the same against tansu, a real
+//! Kafka-compatible broker (ignored unless ROUSE_TANSU is set, as
+//! `cargo xtask ci` does).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use rouse_kafka_mock::MockCluster;
 
 mod common;
 
+use common::tansu::{free_port, start_on};
 use common::{cluster, producer, send_all, TOPIC};
 
 fn consumer(cluster: &MockCluster, extra: &[(&str, &str)]) -> Consumer {
@@ -295,4 +298,87 @@ fn partitions_that_cannot_be_consumed_are_named() {
         strict.commit_sync(Duration::from_secs(1)),
         Err(ConsumerError::NoGroup)
     ));
+}
+
+#[test]
+#[ignore = "needs ROUSE_TANSU; cargo xtask ci sets it"]
+fn against_tansu_records_once_in_order_commits_resume_and_wakeup() {
+    let topic = "rouse-consumer";
+    let port = free_port().expect("a free port");
+    let tansu = start_on(port, port, &[(topic, 3)]);
+    let bootstrap = tansu.bootstrap();
+    let producer = rouse_kafka::Producer::new(
+        rouse_kafka::ProducerConfig::from_pairs([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("linger.ms", "5"),
+            ("max.block.ms", "20000"),
+        ])
+        .expect("config"),
+    )
+    .expect("producer");
+    let produce = |from: usize, to: usize| {
+        let futures: Vec<_> = (from..to)
+            .map(|i| {
+                let record =
+                    rouse_kafka::Record::key_value(topic, format!("k{}", i % 13), format!("v{i}"));
+                (format!("v{i}"), producer.send(record).expect("send"))
+            })
+            .collect();
+        let mut want: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+        for (value, future) in futures {
+            let meta = future
+                .wait_timeout(Duration::from_secs(60))
+                .expect("an outcome")
+                .expect("delivered");
+            want.entry(meta.partition)
+                .or_default()
+                .push((meta.offset, value));
+        }
+        for list in want.values_mut() {
+            list.sort();
+        }
+        want
+    };
+    let config = [
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("group.id", "rouse-consumer-test"),
+        ("enable.auto.commit", "false"),
+        ("auto.offset.reset", "earliest"),
+        ("fetch.max.wait.ms", "100"),
+    ];
+    let tps: Vec<TopicPartition> = (0..3).map(|p| TopicPartition::new(topic, p)).collect();
+
+    let want = produce(0, 1000);
+    let first =
+        Consumer::new(ConsumerConfig::from_pairs(config).expect("config")).expect("consumer");
+    first.assign(tps.clone()).expect("assign");
+    let got = consume(&first, 1000, Duration::from_secs(60));
+    assert_eq!(by_partition(&got), want, "every record once, in order");
+    first.commit_sync(Duration::from_secs(10)).expect("commit");
+    first.close(Duration::from_secs(10)).expect("close");
+
+    let later = produce(1000, 1100);
+    let second =
+        Consumer::new(ConsumerConfig::from_pairs(config).expect("config")).expect("consumer");
+    second.assign(tps.clone()).expect("assign");
+    let got = consume(&second, 100, Duration::from_secs(60));
+    assert_eq!(
+        by_partition(&got),
+        later,
+        "resumed at the commit: no gap, no repeat"
+    );
+
+    let woken = std::thread::scope(|s| {
+        let waker = s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            let at = Instant::now();
+            second.wakeup();
+            at
+        });
+        let result = second.poll(Duration::from_secs(10));
+        let returned = Instant::now();
+        assert!(matches!(result, Err(ConsumerError::Wakeup)), "{result:?}");
+        returned.duration_since(waker.join().expect("waker"))
+    });
+    assert!(woken < Duration::from_millis(100), "{woken:?}");
 }
