@@ -12,10 +12,12 @@
 //! its check and its wait, so a `wakeup` can never fall between the two
 //! and be lost (the loom model in `loom_tests.rs` checks this).
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::consumer_error::ConsumerError;
-use super::positions::Positions;
+use super::fetch::FetchVerdict;
+use super::positions::{Fetchable, FollowUp, Positions};
 use super::record::ConsumerRecord;
 use crate::config::ConsumerConfig;
 use crate::sync::{AtomicU64, Condvar, Mutex};
@@ -88,6 +90,50 @@ impl Shared {
         self.changed.notify_all();
     }
 
+    /// The poller's side of the handoff: Fetch verdicts (decoded before,
+    /// off the lock) moved into the partitions' buffers under the lock,
+    /// and `poll` notified when records or an error arrived for it.
+    pub(crate) fn apply_fetch(
+        &self,
+        sent: &[Fetchable],
+        verdicts: Vec<FetchVerdict>,
+    ) -> Vec<FollowUp> {
+        let (mut records, mut bytes, mut news) = (0u64, 0u64, false);
+        let follows: Vec<FollowUp> = {
+            let mut state = self.state.lock();
+            sent.iter()
+                .zip(verdicts)
+                .map(|(fetched, verdict)| {
+                    match &verdict {
+                        FetchVerdict::Records { decoded, .. } => {
+                            records += decoded.records.len() as u64;
+                            bytes += decoded
+                                .records
+                                .iter()
+                                .map(|r| r.payload_len() as u64)
+                                .sum::<u64>();
+                            news |= !decoded.records.is_empty() || decoded.corrupt.is_some();
+                        }
+                        FetchVerdict::Fatal(_) | FetchVerdict::OffsetOutOfRange => news = true,
+                        FetchVerdict::RefreshMetadata(why) | FetchVerdict::Retry(why) => {
+                            tracing::debug!(tp = %fetched.partition, why, "fetched again later");
+                        }
+                    }
+                    state.positions.apply_fetch(fetched, verdict)
+                })
+                .collect()
+        };
+        if news {
+            self.notify();
+        }
+        let counters = &self.counters;
+        counters
+            .records_fetched
+            .fetch_add(records, Ordering::Relaxed);
+        counters.bytes_fetched.fetch_add(bytes, Ordering::Relaxed);
+        follows
+    }
+
     /// Refusals every call makes once the consumer is closed or failed.
     pub(crate) fn check_open(state: &State) -> Result<(), ConsumerError> {
         if state.closed {
@@ -148,3 +194,7 @@ impl Shared {
         }
     }
 }
+
+#[cfg(all(test, loom))]
+#[path = "loom_tests.rs"]
+mod loom_tests;

@@ -5,7 +5,6 @@
 //! An answer that cannot be decoded closes its connection and its request
 //! goes back as unanswered (asked again), never dropped.
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -159,44 +158,10 @@ impl ConsumerPoller {
         }
     }
 
-    /// Fetch verdicts into the partitions' buffers; `poll` is woken when
-    /// records or an error arrived for it.
+    /// Fetch verdicts into the partitions' buffers (`poll` is notified),
+    /// then their follow-ups.
     fn apply_fetch(&mut self, sent: &[Fetchable], verdicts: Vec<FetchVerdict>, now: Instant) {
-        let mut records = 0u64;
-        let mut bytes = 0u64;
-        let mut news = false;
-        let follows: Vec<FollowUp> = {
-            let mut state = self.shared.state.lock();
-            sent.iter()
-                .zip(verdicts)
-                .map(|(fetched, verdict)| {
-                    match &verdict {
-                        FetchVerdict::Records { decoded, .. } => {
-                            records += decoded.records.len() as u64;
-                            bytes += decoded
-                                .records
-                                .iter()
-                                .map(|r| r.payload_len() as u64)
-                                .sum::<u64>();
-                            news |= !decoded.records.is_empty() || decoded.corrupt.is_some();
-                        }
-                        FetchVerdict::Fatal(_) | FetchVerdict::OffsetOutOfRange => news = true,
-                        FetchVerdict::RefreshMetadata(why) | FetchVerdict::Retry(why) => {
-                            tracing::debug!(tp = %fetched.partition, why, "fetched again later");
-                        }
-                    }
-                    state.positions.apply_fetch(fetched, verdict)
-                })
-                .collect()
-        };
-        if news {
-            self.shared.notify();
-        }
-        let counters = &self.shared.counters;
-        counters
-            .records_fetched
-            .fetch_add(records, Ordering::Relaxed);
-        counters.bytes_fetched.fetch_add(bytes, Ordering::Relaxed);
+        let follows = self.shared.apply_fetch(sent, verdicts);
         self.follow_all(follows, now);
     }
 }
