@@ -81,6 +81,60 @@ fn records_produced_are_consumed_exactly_once_in_order_per_partition() {
 }
 
 #[test]
+fn leader_moves_dropped_connections_and_a_broker_restart_skip_and_repeat_nothing() {
+    let cluster = cluster(2, 4);
+    let producer = producer(&cluster, &[("linger.ms", "2")]);
+    let sent = send_all(&producer, 2000, "faults");
+    let mut want: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+    for (partition, offset, value) in sent {
+        want.entry(partition).or_default().push((offset, value));
+    }
+    for list in want.values_mut() {
+        list.sort();
+    }
+    let consumer = consumer(
+        &cluster,
+        &[
+            ("max.poll.records", "50"),
+            ("queued.max.messages.kbytes", "4"),
+        ],
+    );
+    consumer.assign(partitions(4)).expect("assign");
+    let mut got = consume(&consumer, 400, Duration::from_secs(10));
+    let leaders = cluster.handle().leaders(TOPIC).expect("leaders");
+    for (partition, leader) in leaders.iter().enumerate() {
+        let other = if *leader == 1 { 2 } else { 1 };
+        cluster
+            .handle()
+            .move_leader(TOPIC, partition as i32, other)
+            .expect("move");
+    }
+    got.extend(consume(&consumer, 400, Duration::from_secs(10)));
+    assert_eq!(
+        got.len(),
+        800,
+        "the moved partitions are read at their new leaders"
+    );
+    // The faults land while the consumer drains, so fetches are in flight.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(20));
+            cluster.handle().drop_connection_after(None, 1);
+            std::thread::sleep(Duration::from_millis(100));
+            cluster.stop_broker(1).expect("stop");
+            std::thread::sleep(Duration::from_millis(300));
+            cluster.restart_broker(1).expect("restart");
+        });
+        got.extend(consume(
+            &consumer,
+            2000 - got.len(),
+            Duration::from_secs(20),
+        ));
+    });
+    assert_eq!(by_partition(&got), want, "every record once, in order");
+}
+
+#[test]
 fn wakeup_from_another_thread_ends_a_blocked_poll_at_once() {
     let cluster = cluster(1, 1);
     let consumer = consumer(&cluster, &[]);

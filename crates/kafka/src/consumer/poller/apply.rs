@@ -74,6 +74,7 @@ impl ConsumerPoller {
                         .collect()
                 };
                 self.shared.notify(); // position() may wait for it
+                self.forget_moved_leaders(sent.iter().map(|r| &r.partition), &follows);
                 self.follow_all(follows, now);
             }
             Purpose::StartOffsets(asked) => {
@@ -152,6 +153,21 @@ impl ConsumerPoller {
         }
     }
 
+    /// A partition whose leader may have moved is not sent to the old one
+    /// again (answering NOT_LEADER as fast as it is asked) but waits for
+    /// the metadata its follow-up asks for.
+    fn forget_moved_leaders<'a>(
+        &mut self,
+        partitions: impl Iterator<Item = &'a TopicPartition>,
+        follows: &[FollowUp],
+    ) {
+        for (tp, follow) in partitions.zip(follows) {
+            if *follow == FollowUp::RefreshMetadata {
+                self.leaders.remove(tp);
+            }
+        }
+    }
+
     fn follow_all(&mut self, follows: Vec<FollowUp>, now: Instant) {
         for follow in follows {
             self.follow(follow, now);
@@ -162,6 +178,7 @@ impl ConsumerPoller {
     /// then their follow-ups.
     fn apply_fetch(&mut self, sent: &[Fetchable], verdicts: Vec<FetchVerdict>, now: Instant) {
         let follows = self.shared.apply_fetch(sent, verdicts);
+        self.forget_moved_leaders(sent.iter().map(|f| &f.partition), &follows);
         self.follow_all(follows, now);
     }
 }
