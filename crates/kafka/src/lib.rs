@@ -76,11 +76,11 @@
 //! The client is built on an I/O-free core that is usable on its own:
 //! [`batching`] (partitioning, record batches and the accumulator).
 //!
-//! A consumer is under way: [`ConsumerConfig`] (the Java consumer's
-//! settings) and [`ConsumerRecord`] (what `poll` will hand out) exist, with
-//! the record batch decoding, per-partition positions and Fetch/ListOffsets
-//! logic behind them; the consumer's poller thread is the next step
-//! (docs/consumer.md in the repository).
+//! [`Consumer`] reads with manual assignment: one background poller thread
+//! keeps fetches in flight per leader, `poll` returns from memory the moment
+//! records exist, and [`Consumer::wakeup`] from any thread makes a blocked
+//! `poll` return [`ConsumerError::Wakeup`] at once (docs/consumer.md in the
+//! repository).
 
 #![forbid(unsafe_code)]
 
