@@ -174,6 +174,79 @@ fn wakeup_from_another_thread_ends_a_blocked_poll_at_once() {
 }
 
 #[test]
+fn no_wakeup_is_lost_while_records_stream_in() {
+    let cluster = cluster(1, 2);
+    let producer = producer(&cluster, &[("linger.ms", "1")]);
+    let consumer = consumer(&cluster, &[("max.poll.records", "7")]);
+    consumer.assign(partitions(2)).expect("assign");
+    let (ack, acked) = crossbeam_channel::bounded::<()>(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut records = 0;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                send_all(&producer, 20, "load");
+            }
+        });
+        // Records flow before the wakeups start.
+        while records == 0 && Instant::now() < deadline {
+            records += consumer
+                .poll(Duration::from_millis(100))
+                .expect("poll")
+                .len();
+        }
+        let streamed = records;
+        let waker = s.spawn(|| {
+            for _ in 0..200 {
+                consumer.wakeup();
+                // The next wakeup only after this one was seen.
+                if acked.recv_timeout(Duration::from_secs(10)).is_err() {
+                    return false;
+                }
+            }
+            true
+        });
+        let mut seen = 0;
+        while seen < 200 && Instant::now() < deadline {
+            match consumer.poll(Duration::from_secs(10)) {
+                Ok(got) => records += got.len(),
+                Err(ConsumerError::Wakeup) => {
+                    seen += 1;
+                    ack.send(()).expect("the waker waits");
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(seen, 200, "every wakeup returned Wakeup");
+        assert!(waker.join().expect("waker"), "no wakeup went unseen");
+        assert!(records > streamed, "records streamed in meanwhile");
+    });
+}
+
+#[test]
+fn auto_commit_commits_the_positions_on_its_interval() {
+    let cluster = cluster(1, 1);
+    let producer = producer(&cluster, &[]);
+    send_all(&producer, 50, "auto");
+    let consumer = consumer(
+        &cluster,
+        &[("group.id", "auto"), ("auto.commit.interval.ms", "50")],
+    );
+    consumer.assign(partitions(1)).expect("assign");
+    assert_eq!(consume(&consumer, 50, Duration::from_secs(10)).len(), 50);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cluster.handle().committed("auto", TOPIC, 0) != Some(50) {
+        assert!(
+            Instant::now() < deadline,
+            "no auto-commit of offset 50 within 5 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn poll_returns_as_soon_as_records_arrive_not_at_its_timeout() {
     let cluster = cluster(1, 1);
     let producer = producer(&cluster, &[("linger.ms", "0")]);
