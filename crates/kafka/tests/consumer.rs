@@ -146,7 +146,10 @@ fn wakeup_from_another_thread_ends_a_blocked_poll_at_once() {
         consumer.poll(Duration::from_secs(10)),
         Err(ConsumerError::Wakeup)
     ));
-    assert!(started.elapsed() < Duration::from_millis(100));
+    // Bounds here are a tenth of the poll's timeout, not the wake's cost
+    // (about 0.1 ms, examples/consumer_wakeup.rs): a loaded 2-core CI
+    // machine must not make them flaky, and a missed wake still fails them.
+    assert!(started.elapsed() < Duration::from_secs(1));
     assert!(consumer
         .poll(Duration::from_millis(50))
         .expect("poll")
@@ -167,7 +170,7 @@ fn wakeup_from_another_thread_ends_a_blocked_poll_at_once() {
             returned.duration_since(woken)
         });
         assert!(
-            woken_at < Duration::from_millis(100),
+            woken_at < Duration::from_secs(1),
             "poll returned {woken_at:?} after wakeup()"
         );
     }
