@@ -510,5 +510,5 @@ fn against_tansu_records_once_in_order_commits_resume_and_wakeup() {
         assert!(matches!(result, Err(ConsumerError::Wakeup)), "{result:?}");
         returned.duration_since(waker.join().expect("waker"))
     });
-    assert!(woken < Duration::from_millis(100), "{woken:?}");
+    assert!(woken < Duration::from_secs(1), "{woken:?}");
 }
