@@ -282,3 +282,20 @@ fn joins_are_checked() {
         Some(ResponseError::InconsistentGroupProtocol)
     );
 }
+
+#[test]
+fn the_first_member_to_join_leads() {
+    let mut groups = Groups::default();
+    let t = Instant::now();
+    let (a, ta) = member(&mut groups, t);
+    let mut old = join("", None);
+    old.require_known_member_id = false;
+    let tb = wait_join(&mut groups, old, t);
+    groups.tick(t + DELAY);
+    groups.tick(t + 2 * DELAY);
+    let (ra, rb) = (joined(&mut groups, ta), joined(&mut groups, tb));
+    assert_eq!(
+        (ra.leader.as_str(), rb.leader.as_str()),
+        (a.as_str(), a.as_str())
+    );
+}
