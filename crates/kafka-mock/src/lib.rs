@@ -65,9 +65,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Each cluster is also a classic consumer-group coordinator (JoinGroup,
+//! SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups), with
+//! coordinator faults on the handle: see [`GroupSettings`],
+//! [`ClusterHandle::force_rebalance`] and docs/mock-groups.md.
+//!
 //! What is not modelled: replication (each partition has one copy, so
-//! moving a leader loses nothing), transactions, consumer groups, fetch
-//! sessions, topic ids, quotas, ACLs and retention.
+//! moving a leader loses nothing), transactions, the KIP-848 consumer
+//! group protocol, fetch sessions, topic ids, quotas, ACLs and retention.
 //!
 //! Listeners may be secured with TLS (rustls; certificates generated at
 //! start or read from PEM files; optional mutual TLS) and SASL (PLAIN,
