@@ -4,6 +4,10 @@
 //! generation is refused with ILLEGAL_GENERATION. Against the mock, and
 //! against tansu (a real broker) to show the mock behaves as one does.
 //!
+//! And static membership (tests/python/static_member.py, KIP-345): a
+//! member restarted with the same group.instance.id takes its partitions
+//! back in the same generation, and its old member id is fenced.
+//!
 //! Needs ROUSE_PYTHON (a python with kafka-python) and, for the tansu
 //! test, ROUSE_TANSU; `cargo xtask ci` sets both. Ignored unless asked.
 
@@ -29,9 +33,11 @@ fn env_path(var: &str) -> PathBuf {
     }
 }
 
-/// Runs the script against `bootstrap`; its JSON summary.
-fn run_script(bootstrap: &str) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/group_members.py");
+const MEMBERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/group_members.py");
+const STATIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/static_member.py");
+
+/// Runs `script` against `bootstrap`; its JSON summary.
+fn run_script(script: &str, bootstrap: &str) -> serde_json::Value {
     let mut child = Command::new(env_path("ROUSE_PYTHON"))
         .args([script, bootstrap, TOPIC, &PARTITIONS.to_string(), GROUP])
         .stdout(Stdio::piped())
@@ -61,7 +67,7 @@ fn run_script(bootstrap: &str) -> serde_json::Value {
 fn kafka_python_members_share_rebalance_and_fence_stale_commits_on_the_mock() {
     let cluster = MockCluster::start(ClusterConfig::new(3)).expect("starts");
     cluster.create_topic(TOPIC, PARTITIONS).expect("topic");
-    let summary = run_script(&cluster.bootstrap_servers());
+    let summary = run_script(MEMBERS, &cluster.bootstrap_servers());
     assert_eq!(summary["stale_commit_error"], 22, "{summary}");
     let handle = cluster.handle();
     let coordinator = handle.coordinator(GROUP).expect("a broker runs");
@@ -83,6 +89,27 @@ fn kafka_python_members_share_rebalance_and_fence_stale_commits_on_the_mock() {
 fn kafka_python_members_do_the_same_on_tansu() {
     let tansu = Tansu::start(&env_path("ROUSE_TANSU"), &[(TOPIC, PARTITIONS as u32)])
         .expect("tansu starts");
-    let summary = run_script(&tansu.bootstrap());
+    let summary = run_script(MEMBERS, &tansu.bootstrap());
     assert_eq!(summary["stale_commit_error"], 22, "{summary}");
+}
+
+#[test]
+#[ignore = "needs ROUSE_PYTHON (a python with kafka-python); cargo xtask ci sets it"]
+fn a_restarted_static_member_takes_its_slot_back_on_the_mock() {
+    let cluster = MockCluster::start(ClusterConfig::new(3)).expect("starts");
+    cluster.create_topic(TOPIC, PARTITIONS).expect("topic");
+    let summary = run_script(STATIC, &cluster.bootstrap_servers());
+    assert_eq!(summary["old_member_heartbeat_error"], 82, "{summary}");
+    let group = cluster.handle().group(GROUP);
+    // Static members never leave: both slots are still there, the
+    // restarted one under its new id, in the generation they settled in.
+    assert_eq!(group.members.len(), 2, "{group:?}");
+    assert_eq!(
+        summary["generations"][0], group.generation,
+        "{summary} {group:?}"
+    );
+    assert!(group
+        .members
+        .iter()
+        .any(|m| summary["member_ids"][1] == m.member_id.as_str()));
 }
