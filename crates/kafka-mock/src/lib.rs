@@ -65,9 +65,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Each cluster is also a classic consumer-group coordinator (JoinGroup,
+//! SyncGroup, Heartbeat, LeaveGroup, DescribeGroups, ListGroups), with
+//! coordinator faults on the handle: see [`GroupSettings`],
+//! [`ClusterHandle::force_rebalance`] and docs/mock-groups.md.
+//!
 //! What is not modelled: replication (each partition has one copy, so
-//! moving a leader loses nothing), transactions, consumer groups, fetch
-//! sessions, topic ids, quotas, ACLs and retention.
+//! moving a leader loses nothing), transactions, the KIP-848 consumer
+//! group protocol, fetch sessions, topic ids, quotas, ACLs and retention.
 //!
 //! Listeners may be secured with TLS (rustls; certificates generated at
 //! start or read from PEM files; optional mutual TLS) and SASL (PLAIN,
@@ -83,6 +88,7 @@ mod dispatch;
 mod error;
 pub mod frame;
 mod handle;
+mod handle_groups;
 mod net;
 mod outcome;
 pub mod proxy;
@@ -101,6 +107,7 @@ pub use config::{ClusterConfig, BUFFER_SLACK, DEFAULT_MAX_BUFFERED_TOTAL, MAX_BR
 pub use error::ClusterError;
 pub use handle::{BrokerInfo, ClusterHandle, PartitionOffsets};
 pub use net::MockCluster;
-pub use outcome::{CloseReason, Outcome};
+pub use outcome::{CloseReason, Deferred, Outcome};
 pub use record::StoredRecord;
 pub use security::{CertFiles, GeneratedCerts, SaslConfig, SaslMechanism, TlsConfig, TlsIdentity};
+pub use state::groups::{GroupSettings, GroupSnapshot, MemberSnapshot};

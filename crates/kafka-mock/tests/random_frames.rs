@@ -90,6 +90,36 @@ fn seeds() -> Vec<Vec<u8>> {
         ),
         frame(7, &ListOffsetsRequest::default()),
         frame(7, &CreateTopicsRequest::default()),
+        frame(
+            5,
+            &JoinGroupRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("g")))
+                .with_session_timeout_ms(10_000)
+                .with_protocol_type(StrBytes::from_static_str("consumer"))
+                .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default(
+                )
+                .with_name(StrBytes::from_static_str("range"))]),
+        ),
+        frame(
+            5,
+            &SyncGroupRequest::default().with_group_id(GroupId(StrBytes::from_static_str("g"))),
+        ),
+        frame(
+            4,
+            &HeartbeatRequest::default().with_group_id(GroupId(StrBytes::from_static_str("g"))),
+        ),
+        frame(
+            5,
+            &LeaveGroupRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("g")))
+                .with_members(vec![leave_group_request::MemberIdentity::default()]),
+        ),
+        frame(
+            5,
+            &DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(StrBytes::from_static_str("g"))]),
+        ),
+        frame(4, &ListGroupsRequest::default()),
     ]
 }
 
@@ -117,7 +147,7 @@ proptest! {
 
     #[test]
     fn random_bodies_behind_real_headers(
-        key in prop::sample::select(vec![0i16, 1, 2, 3, 18, 19, 22]),
+        key in prop::sample::select(vec![0i16, 1, 2, 3, 11, 12, 13, 14, 15, 16, 18, 19, 22]),
         version in -1i16..20,
         body in prop::collection::vec(any::<u8>(), 0..256),
     ) {
@@ -133,7 +163,7 @@ proptest! {
 
     #[test]
     fn mutated_real_frames(
-        seed in 0usize..10,
+        seed in 0usize..16,
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
         truncate in any::<bool>(),
