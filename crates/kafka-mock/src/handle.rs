@@ -306,8 +306,18 @@ impl ClusterHandle {
         tracing::info!(?broker, requests, "fault: connection drop armed");
     }
 
-    /// Disarms every failure, delay and drop (stopped brokers and moved
-    /// leaders stay as they are).
+    /// Serves the stored batch holding `offset` of `topic`/`partition` with
+    /// one bit flipped in every Fetch answer from now until
+    /// [`clear_faults`](Self::clear_faults): its CRC no longer matches, as
+    /// after bit rot on a broker's disk. The stored records stay intact.
+    pub fn corrupt_batch(&self, topic: &str, partition: i32, offset: i64) {
+        let mut state = self.state.lock();
+        state.faults.add_corrupt_batch(topic, partition, offset);
+        tracing::info!(topic, partition, offset, "fault: batch served corrupt");
+    }
+
+    /// Disarms every failure, delay, drop and corrupt batch (stopped
+    /// brokers and moved leaders stay as they are).
     pub fn clear_faults(&self) {
         self.state.lock().faults.clear();
         tracing::info!("fault: all cleared");

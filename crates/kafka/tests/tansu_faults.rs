@@ -19,7 +19,6 @@
 // The figures each run prints are the point of `--nocapture`.
 #![allow(clippy::print_stdout)]
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use rouse_kafka::{Producer, ProducerConfig};
@@ -28,21 +27,14 @@ use rouse_kafka_mock::proxy::{FaultPlan, FaultProxy};
 mod common;
 
 use common::load::{self, Report};
-use common::tansu::{free_port, read_back, start_on, Tansu};
+use common::tansu::{behind_proxy, read_back, Tansu};
 
 const TOPIC: &str = "faults";
 
 /// tansu behind a proxy that it advertises, so every connection of the
 /// client goes through the proxy.
 fn tansu_behind_proxy(partitions: u32, plan: FaultPlan) -> (Tansu, FaultProxy) {
-    let (port, advertised) = (free_port().expect("port"), free_port().expect("port"));
-    let tansu = start_on(port, advertised, &[(TOPIC, partitions)]);
-    let route: (SocketAddr, SocketAddr) = (
-        ([127, 0, 0, 1], advertised).into(),
-        ([127, 0, 0, 1], port).into(),
-    );
-    let proxy = FaultProxy::start_on(&[route], plan).expect("proxy");
-    (tansu, proxy)
+    behind_proxy(TOPIC, partitions, plan)
 }
 
 fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> Producer {

@@ -13,6 +13,9 @@
 //! missed a leader change), a newer one `UNKNOWN_LEADER_EPOCH` (this broker
 //! is behind); -1 skips the check.
 //!
+//! A batch armed as corrupt (`ClusterHandle::corrupt_batch`) is served
+//! with one bit flipped, so its CRC no longer matches.
+//!
 //! The mock models no transactions: the last stable offset is the high
 //! watermark and no aborted transactions are listed, whatever the
 //! isolation level.
@@ -147,7 +150,9 @@ fn read(
             .with_error_code(ResponseError::OffsetOutOfRange.code())
             .with_records(Some(Bytes::new()));
     }
-    data.with_records(Some(log.read(offset, max_bytes, allow_oversized)))
+    let records = log.read(offset, max_bytes, allow_oversized);
+    let records = state.faults.corrupt_fetched(topic, index, records);
+    data.with_records(Some(records))
 }
 
 /// Kafka's leader-epoch check: the client's `current_leader_epoch`

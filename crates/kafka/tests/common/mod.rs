@@ -4,6 +4,7 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod consume;
 pub(crate) mod load;
 pub(crate) mod tansu;
 pub(crate) mod tls;

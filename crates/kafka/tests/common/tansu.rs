@@ -11,9 +11,11 @@
 //! fail saying so.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use rouse_kafka_mock::proxy::{FaultPlan, FaultProxy};
 pub(crate) use rouse_kafka_mock::tansu::{free_port, Tansu};
 
 pub(crate) fn env_path(name: &str, what: &str) -> PathBuf {
@@ -30,6 +32,19 @@ pub(crate) fn env_path(name: &str, what: &str) -> PathBuf {
 pub(crate) fn start_on(port: u16, advertised: u16, topics: &[(&str, u32)]) -> Tansu {
     let binary = env_path("ROUSE_TANSU", "the tansu binary");
     Tansu::start_on(&binary, port, advertised, topics).expect("tansu starts")
+}
+
+/// A tansu of this test's own with `topic`, behind a fault proxy that it
+/// advertises, so every connection of a client goes through the proxy.
+pub(crate) fn behind_proxy(topic: &str, partitions: u32, plan: FaultPlan) -> (Tansu, FaultProxy) {
+    let (port, advertised) = (free_port().expect("port"), free_port().expect("port"));
+    let tansu = start_on(port, advertised, &[(topic, partitions)]);
+    let route: (SocketAddr, SocketAddr) = (
+        ([127, 0, 0, 1], advertised).into(),
+        ([127, 0, 0, 1], port).into(),
+    );
+    let proxy = FaultProxy::start_on(&[route], plan).expect("proxy");
+    (tansu, proxy)
 }
 
 /// The tansu xtask started (ROUSE_TANSU_BOOTSTRAP, with `topic` created),
