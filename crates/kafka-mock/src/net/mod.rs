@@ -187,6 +187,17 @@ impl MockCluster {
         self.users.as_ref().map_or((0, 0), |users| users.counts())
     }
 
+    /// KIP-368 counts over all connections, as (connections accepted on the
+    /// SASL listeners, in-band re-authentications that succeeded, connections
+    /// closed because their session ended without one); `(0, 0, 0)` without
+    /// SASL. A client that re-authenticates in band keeps its connections;
+    /// one that reconnects instead adds a connection per session.
+    pub fn sasl_sessions(&self) -> (u64, u64, u64) {
+        self.users
+            .as_ref()
+            .map_or((0, 0, 0), |users| users.session_counts())
+    }
+
     /// Bytes of not-yet-whole request frames buffered right now, over all
     /// connections; bounded by
     /// [`ClusterConfig::with_max_buffered_total`].

@@ -23,6 +23,12 @@ pub(crate) struct Users {
     /// Logins that succeeded and that were refused, over all connections.
     succeeded: AtomicU64,
     refused: AtomicU64,
+    /// Connections a SASL session was made for (one per accepted socket).
+    connections: AtomicU64,
+    /// Successful logins on a connection already logged in (KIP-368).
+    reauthentications: AtomicU64,
+    /// Connections closed because their session ended un-renewed.
+    expired: AtomicU64,
 }
 
 impl Users {
@@ -83,6 +89,9 @@ impl Users {
             session_lifetime: config.session_lifetime(),
             succeeded: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            reauthentications: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
         })
     }
 
@@ -106,6 +115,30 @@ impl Users {
         (
             self.succeeded.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Counts a new connection's session.
+    pub(crate) fn count_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a successful re-authentication.
+    pub(crate) fn count_reauthentication(&self) {
+        self.reauthentications.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection closed at its session's end.
+    pub(crate) fn count_expired(&self) {
+        self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (connections, re-authentications, sessions expired) so far.
+    pub(crate) fn session_counts(&self) -> (u64, u64, u64) {
+        (
+            self.connections.load(Ordering::Relaxed),
+            self.reauthentications.load(Ordering::Relaxed),
+            self.expired.load(Ordering::Relaxed),
         )
     }
 
