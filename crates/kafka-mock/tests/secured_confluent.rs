@@ -11,6 +11,7 @@
 //! The script prints librdkafka's version to stderr (the test log). The
 //! runner is tests/secured/; it needs ROUSE_PYTHON.
 
+#![allow(clippy::print_stdout)] // the counts go to the test log
 use std::time::Duration;
 
 use rouse_kafka_mock::{ClusterConfig, MockCluster, SaslMechanism, TlsConfig};

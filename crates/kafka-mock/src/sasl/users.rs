@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use parking_lot::RwLock;
+
 use super::scram::{self, Credential, Hash};
 use crate::{ClusterError, SaslConfig, SaslMechanism};
 
@@ -18,7 +20,9 @@ struct User {
 /// The user table of a cluster's SASL listeners.
 pub(crate) struct Users {
     mechanisms: Vec<SaslMechanism>,
-    users: HashMap<String, User>,
+    /// Behind a lock so a test can revoke a user while clients are logged
+    /// in (their next re-authentication is then refused).
+    users: RwLock<HashMap<String, User>>,
     session_lifetime: Option<Duration>,
     /// Logins that succeeded and that were refused, over all connections.
     succeeded: AtomicU64,
@@ -85,7 +89,7 @@ impl Users {
         }
         Ok(Users {
             mechanisms,
-            users,
+            users: RwLock::new(users),
             session_lifetime: config.session_lifetime(),
             succeeded: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -147,16 +151,25 @@ impl Users {
         &self.mechanisms
     }
 
+    /// Removes `user`: logins from now on (re-authentications included)
+    /// are refused; connections already logged in keep their session until
+    /// it ends. Whether the user existed.
+    pub(crate) fn revoke(&self, user: &str) -> bool {
+        self.users.write().remove(user).is_some()
+    }
+
     /// Whether `password` is `user`'s (PLAIN).
     pub(crate) fn check_password(&self, user: &str, password: &str) -> bool {
         self.users
+            .read()
             .get(user)
             .is_some_and(|u| scram::same(u.password.as_bytes(), password.as_bytes()))
     }
 
     /// `user`'s SCRAM credential for `hash`.
     pub(crate) fn scram(&self, user: &str, hash: Hash) -> Option<Credential> {
-        let user = self.users.get(user)?;
+        let users = self.users.read();
+        let user = users.get(user)?;
         match hash {
             Hash::Sha256 => user.sha256.clone(),
             Hash::Sha512 => user.sha512.clone(),

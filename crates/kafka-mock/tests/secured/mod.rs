@@ -8,6 +8,7 @@
 //! by a plain `cargo test`; run with `--include-ignored` and no
 //! ROUSE_PYTHON, they fail saying so.
 #![allow(dead_code)] // each test file uses part of it
+#![allow(clippy::print_stdout)] // each run's JSON line goes to the test log
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
