@@ -1,5 +1,5 @@
 //! librdkafka (the confluent-kafka wheel: librdkafka with its own OpenSSL
-//! and Cyrus-free SCRAM) against the mock's secured listeners: logs in with
+//! and built-in SCRAM) against the mock's secured listeners: logs in with
 //! PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 over SASL_PLAINTEXT and SASL_SSL,
 //! connects over SSL and mutual TLS, produces and reads back; a wrong
 //! password is an authentication error, an untrusted CA an SSL error and a
