@@ -5,126 +5,19 @@
 //! produces and reads back; wrong passwords, missing client certificates
 //! and an untrusted CA are refused.
 //!
-//! Like conformance.rs these need ROUSE_PYTHON (a python with kafka-python):
-//! `cargo xtask ci` sets it. Run alone, they are ignored; run with
-//! `--include-ignored` and no ROUSE_PYTHON, they fail saying so.
+//! The runner is tests/secured/ (shared with secured_confluent.rs, the same
+//! checks with librdkafka); it needs ROUSE_PYTHON.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::ResponseError;
-use rouse_kafka_mock::{
-    CertFiles, ClusterConfig, MockCluster, SaslConfig, SaslMechanism, TlsConfig,
-};
+use rouse_kafka_mock::{CertFiles, ClusterConfig, MockCluster, SaslMechanism, TlsConfig};
 
-const RECORDS: usize = 200;
-/// The script's own timeouts end it well before this.
-const SCRIPT_LIMIT: Duration = Duration::from_secs(90);
-const USER: &str = "alice";
-const PASSWORD: &str = "alice-secret";
+mod secured;
 
-fn python() -> PathBuf {
-    match std::env::var_os("ROUSE_PYTHON") {
-        Some(path) => PathBuf::from(path),
-        None => panic!(
-            "ROUSE_PYTHON is not set: point it at a python with kafka-python \
-             (crates/kafka-mock/tests/python/requirements.txt), or run `cargo xtask ci`"
-        ),
-    }
-}
-
-/// What the script is told.
-#[derive(Default)]
-struct Client<'a> {
-    protocol: &'a str,
-    mechanism: Option<SaslMechanism>,
-    password: &'a str,
-    ca: Option<&'a Path>,
-    identity: Option<(&'a Path, &'a Path)>,
-    expect_refusal: bool,
-}
-
-/// Runs the script against `cluster` on a topic of its own; returns its
-/// JSON line and whether it exited 0.
-fn run(cluster: &MockCluster, topic: &str, client: &Client<'_>) -> (String, bool) {
-    cluster.create_topic(topic, 3).expect("topic");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/secured.py");
-    let mut command = Command::new(python());
-    command.args([
-        script,
-        &cluster.bootstrap_servers(),
-        topic,
-        &RECORDS.to_string(),
-    ]);
-    command.args(["--protocol", client.protocol]);
-    if let Some(mechanism) = client.mechanism {
-        command.args(["--mechanism", mechanism.name(), "--user", USER]);
-        command.args(["--password", client.password]);
-    }
-    if let Some(ca) = client.ca {
-        command.arg("--cafile").arg(ca);
-    }
-    if let Some((cert, key)) = client.identity {
-        command
-            .arg("--certfile")
-            .arg(cert)
-            .arg("--keyfile")
-            .arg(key);
-    }
-    if client.expect_refusal {
-        command.arg("--expect-refusal");
-    }
-    let output_file = temp_dir(&format!("{topic}-out")).join("stdout");
-    let stdout = std::fs::File::create(&output_file).expect("output file");
-    let mut child = command
-        .stdout(stdout)
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the python from ROUSE_PYTHON runs");
-    let deadline = Instant::now() + SCRIPT_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("script status") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the script did not finish within {SCRIPT_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let line = std::fs::read_to_string(&output_file).expect("script output");
-    (line.trim().to_owned(), status.success())
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("rouse-mock-secured-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn cert_files(cluster: &MockCluster, name: &str) -> CertFiles {
-    let certs = cluster.generated_certs().expect("generated certificates");
-    certs
-        .write_to(&temp_dir(name))
-        .expect("certificates written")
-}
-
-fn sasl() -> SaslConfig {
-    SaslConfig::new()
-        .with_user(USER, PASSWORD)
-        .with_user("bob", "bob-secret")
-}
-
-fn assert_round_trip(line: &str, ok: bool) {
-    assert!(ok, "kafka-python did not get its records back: {line}");
-    assert!(
-        line.contains(&format!("\"sent\": {RECORDS}, \"received\": {RECORDS}")),
-        "{line}"
-    );
-}
+use secured::{assert_round_trip, cert_files, run, sasl, Client, PASSWORD, RECORDS};
 
 #[test]
 #[ignore = "needs ROUSE_PYTHON (a python with kafka-python); cargo xtask ci sets it"]

@@ -1,160 +1,222 @@
-//! KIP-368: when SaslAuthenticate gives a session lifetime, the producer
-//! stops using the connection before the session ends and authenticates
-//! afresh on a new one, with no record lost or duplicated.
-//!
-//! The mock's SASL server gives no lifetime, so a proxy written here sits
-//! between the producer and the mock and sets `session_lifetime_ms` in
-//! every SaslAuthenticate answer (the mock advertises the proxy's port).
+//! KIP-368 in band: when SaslAuthenticate gives a session lifetime, the
+//! producer and the consumer log in again on the connection they have
+//! (SaslHandshake and SaslAuthenticate once its requests are answered)
+//! rather than opening a new one, with records flowing throughout and none
+//! lost or duplicated. The mock's SASL listener sets the lifetime, closes a
+//! connection that outlives its session, and counts connections, in-band
+//! re-authentications and expired sessions. A re-authentication the
+//! broker refuses (the user was revoked) is an authentication error, raised
+//! once, within the session's end plus request.timeout.ms.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+#![allow(clippy::print_stdout)] // the counts go to the test log
+use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ResponseHeader, SaslAuthenticateResponse};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
-use rouse_kafka::{Producer, ProducerConfig};
-use rouse_kafka_mock::{ClusterConfig, MockCluster, SaslConfig, SaslMechanism};
+use rouse_kafka::{
+    Consumer, ConsumerConfig, DeliveryErrorKind, Producer, ProducerConfig, ProducerError, Record,
+    TopicPartition,
+};
+use rouse_kafka_mock::{ClusterConfig, MockCluster, SaslConfig, SaslMechanism, TlsConfig};
 
 mod common;
 
 use common::{assert_stored_exactly_once, send_all, TOPIC};
 
-const LIFETIME_MS: i64 = 600;
+/// The clients renew at 85% of it: 225 ms remain for what is in flight to
+/// be answered (a Fetch waits at most fetch.max.wait.ms, 100 ms here).
+const LIFETIME: Duration = Duration::from_millis(1500);
+const PARTITIONS: i32 = 2;
 
-/// Counts of what went through the proxy.
-#[derive(Default)]
-struct Seen {
-    connections: AtomicUsize,
-    /// SaslAuthenticate answers (SCRAM takes two per login).
-    authenticates: AtomicUsize,
-}
-
-fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    stream.read_exact(&mut len).ok()?;
-    let mut frame = vec![0u8; i32::from_be_bytes(len) as usize];
-    stream.read_exact(&mut frame).ok()?;
-    Some(frame)
-}
-
-fn write_frame(stream: &mut TcpStream, frame: &[u8]) -> Option<()> {
-    stream.write_all(&(frame.len() as i32).to_be_bytes()).ok()?;
-    stream.write_all(frame).ok()
-}
-
-/// A SaslAuthenticate answer with the session lifetime set.
-fn with_lifetime(frame: Vec<u8>, version: i16) -> Vec<u8> {
-    let mut payload = Bytes::from(frame);
-    let header_version = SaslAuthenticateResponse::header_version(version);
-    let header = ResponseHeader::decode(&mut payload, header_version).expect("header");
-    let response = SaslAuthenticateResponse::decode(&mut payload, version)
-        .expect("SaslAuthenticate response")
-        .with_session_lifetime_ms(LIFETIME_MS);
-    let mut out = BytesMut::new();
-    header.encode(&mut out, header_version).expect("encode");
-    response.encode(&mut out, version).expect("encode");
-    out.to_vec()
-}
-
-/// Relays one connection, frame by frame, both ways.
-fn relay(client: TcpStream, upstream: u16, seen: Arc<Seen>) {
-    let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-        return;
-    };
-    let asked: Arc<Mutex<HashMap<i32, (i16, i16)>>> = Arc::default();
-    let (mut c_in, mut c_out) = (client.try_clone().unwrap(), client);
-    let (mut s_in, mut s_out) = (server.try_clone().unwrap(), server);
-    let requests = Arc::clone(&asked);
-    std::thread::spawn(move || {
-        while let Some(frame) = read_frame(&mut c_in) {
-            let api = i16::from_be_bytes([frame[0], frame[1]]);
-            let version = i16::from_be_bytes([frame[2], frame[3]]);
-            let id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
-            requests.lock().unwrap().insert(id, (api, version));
-            if write_frame(&mut s_out, &frame).is_none() {
-                break;
-            }
-        }
-        let _ = s_out.shutdown(Shutdown::Both);
-    });
-    while let Some(mut frame) = read_frame(&mut s_in) {
-        let id = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
-        if let Some((api, version)) = asked.lock().unwrap().remove(&id) {
-            if api == ApiKey::SaslAuthenticate as i16 && version >= 1 {
-                frame = with_lifetime(frame, version);
-                seen.authenticates.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        if write_frame(&mut c_out, &frame).is_none() {
-            break;
-        }
+/// A one-broker mock whose logins last LIFETIME, and the settings a client
+/// needs (with the CA's file when `tls`).
+fn secured(
+    tls: bool,
+    mechanism: SaslMechanism,
+) -> (
+    MockCluster,
+    Vec<(String, String)>,
+    Option<common::tls::Certs>,
+) {
+    let mut config = ClusterConfig::new(1).with_sasl(
+        SaslConfig::new()
+            .with_user("alice", "alice-secret")
+            .with_mechanisms([mechanism])
+            .with_session_lifetime(LIFETIME),
+    );
+    if tls {
+        config = config.with_tls(TlsConfig::generated());
     }
-    let _ = c_out.shutdown(Shutdown::Both);
+    let cluster = MockCluster::start(config).expect("mock starts");
+    cluster.create_topic(TOPIC, PARTITIONS).expect("topic");
+    let mut settings: Vec<(String, String)> = [
+        ("bootstrap.servers", cluster.bootstrap_servers().as_str()),
+        ("security.protocol", cluster.security_protocol()),
+        ("sasl.mechanism", mechanism.name()),
+        ("sasl.username", "alice"),
+        ("sasl.password", "alice-secret"),
+        ("request.timeout.ms", "2000"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let certs = tls.then(|| {
+        let certs = common::tls::Certs::generate();
+        cluster
+            .generated_certs()
+            .expect("generated CA")
+            .write_to(&certs.dir)
+            .expect("CA written");
+        settings.push(("ssl.ca.location".into(), certs.path("ca.pem")));
+        certs
+    });
+    (cluster, settings, certs)
+}
+
+fn producer(settings: &[(String, String)]) -> Producer {
+    let mut pairs = settings.to_vec();
+    pairs.push(("linger.ms".into(), "1".into()));
+    Producer::new(ProducerConfig::from_pairs(pairs).expect("config")).expect("producer")
+}
+
+/// Sends 20 records every 100 ms for `spell`; the acknowledged ones.
+fn produce_for(producer: &Producer, spell: Duration) -> Vec<(i32, i64, String)> {
+    let started = Instant::now();
+    let mut acked = Vec::new();
+    let mut round = 0;
+    while started.elapsed() < spell {
+        acked.extend(send_all(producer, 20, &format!("round{round}")));
+        round += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    acked
+}
+
+/// The mock's (connections, re-authentications, expired sessions), checked:
+/// `connections` connections only, each re-authenticated at least
+/// `at_least` times in band, none cut at its session's end.
+fn assert_in_band(cluster: &MockCluster, connections: u64, at_least: u64) {
+    let (opened, renewed, expired) = cluster.sasl_sessions();
+    let (logins, refused) = cluster.sasl_logins();
+    println!("{opened} connections, {logins} logins ({renewed} in band), {expired} expired");
+    assert_eq!(refused, 0);
+    assert_eq!(expired, 0, "no connection outlived its session");
+    assert_eq!(
+        opened, connections,
+        "one connection per client throughout ({renewed} re-authentications)"
+    );
+    assert!(
+        renewed >= at_least * connections,
+        "{renewed} in-band re-authentications on {opened} connections"
+    );
+    assert_eq!(
+        logins,
+        opened + renewed,
+        "each login was a first one or in band"
+    );
 }
 
 #[test]
-fn a_session_lifetime_makes_the_producer_reconnect_and_log_in_again() {
-    let cluster = MockCluster::start(
-        ClusterConfig::new(1).with_sasl(
-            SaslConfig::new()
-                .with_user("alice", "alice-secret")
-                .with_mechanisms([SaslMechanism::ScramSha256]),
-        ),
-    )
-    .expect("mock starts");
-    cluster.create_topic(TOPIC, 2).expect("topic");
-    let broker = cluster.handle().brokers()[0].clone();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let proxy_port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Seen::default());
-    let counts = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            counts.connections.fetch_add(1, Ordering::Relaxed);
-            let counts = Arc::clone(&counts);
-            std::thread::spawn(move || relay(client, broker.port, counts));
-        }
-    });
-    cluster
-        .handle()
-        .set_broker_address(broker.id, "127.0.0.1", proxy_port)
-        .expect("advertise the proxy");
-
-    let producer = Producer::new(
-        ProducerConfig::from_pairs([
-            (
-                "bootstrap.servers",
-                format!("127.0.0.1:{proxy_port}").as_str(),
-            ),
-            ("security.protocol", "SASL_PLAINTEXT"),
-            ("sasl.mechanism", "SCRAM-SHA-256"),
-            ("sasl.username", "alice"),
-            ("sasl.password", "alice-secret"),
-            ("request.timeout.ms", "2000"),
-            ("linger.ms", "1"),
-        ])
-        .expect("config"),
-    )
-    .expect("producer");
-    // 2.4 s of sending spans four 600 ms sessions.
-    let mut acked = Vec::new();
-    for round in 0..12 {
-        acked.extend(send_all(&producer, 20, &format!("round{round}")));
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_stored_exactly_once(&cluster, &acked, 2);
+fn the_producer_re_authenticates_on_its_connection_with_plain_over_sasl_ssl() {
+    let (cluster, settings, _certs) = secured(true, SaslMechanism::Plain);
+    let producer = producer(&settings);
+    // 6 s of sending: four sessions end (each login costs some time too).
+    let acked = produce_for(&producer, LIFETIME * 4);
     assert!(producer.fatal_error().is_none());
-    let (connections, authenticates) = (
-        seen.connections.load(Ordering::Relaxed),
-        seen.authenticates.load(Ordering::Relaxed),
-    );
-    assert!(
-        connections >= 3 && authenticates >= 2 * connections,
-        "sessions were renewed, each with a SCRAM login: {connections} connections, {authenticates} SaslAuthenticate answers"
-    );
     producer.close(Duration::from_secs(5)).expect("closes");
+    assert_stored_exactly_once(&cluster, &acked, PARTITIONS);
+    assert_in_band(&cluster, 1, 2);
+}
+
+#[test]
+fn the_consumer_re_authenticates_on_its_connection_with_scram_while_records_flow() {
+    let (cluster, settings, _certs) = secured(false, SaslMechanism::ScramSha256);
+    let producer = producer(&settings);
+    let mut pairs = settings.clone();
+    pairs.extend(
+        [
+            ("auto.offset.reset", "earliest"),
+            ("fetch.max.wait.ms", "100"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let consumer =
+        Consumer::new(ConsumerConfig::from_pairs(pairs).expect("config")).expect("consumer");
+    consumer
+        .assign((0..PARTITIONS).map(|p| TopicPartition::new(TOPIC, p)))
+        .expect("assign");
+    let (acked, got) = std::thread::scope(|scope| {
+        let producing = scope.spawn(|| produce_for(&producer, LIFETIME * 4));
+        let mut got = Vec::new();
+        while !producing.is_finished() {
+            got.extend(consumer.poll(Duration::from_millis(200)).expect("poll"));
+        }
+        let acked = producing.join().expect("producer thread");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < acked.len() && Instant::now() < deadline {
+            got.extend(consumer.poll(Duration::from_millis(200)).expect("poll"));
+        }
+        (acked, got)
+    });
+    let mut want: Vec<(i32, i64)> = acked.iter().map(|(p, o, _)| (*p, *o)).collect();
+    let mut seen: Vec<(i32, i64)> = got.iter().map(|r| (r.partition, r.offset)).collect();
+    want.sort_unstable();
+    seen.sort_unstable();
+    assert_eq!(seen, want, "every record consumed once");
+    assert!(producer.fatal_error().is_none());
+    producer.close(Duration::from_secs(5)).expect("closes");
+    consumer.close(Duration::from_secs(5)).expect("closes");
+    // Both clients' connections, each renewed about three times.
+    assert_in_band(&cluster, 2, 2);
+}
+
+#[test]
+fn a_refused_re_authentication_is_an_authentication_error_within_the_bound() {
+    let (cluster, settings, _certs) = secured(false, SaslMechanism::ScramSha256);
+    let producer = producer(&settings);
+    let before = send_all(&producer, 20, "before");
+    assert!(cluster.revoke_sasl_user("alice"));
+    let revoked = Instant::now();
+    // The session holds until it ends; the re-authentication at 85% of it
+    // is refused, each step bounded by request.timeout.ms (2 s).
+    let bound = LIFETIME + Duration::from_millis(2000 + 500);
+    let mut pending = Vec::new();
+    let reason = loop {
+        match producer.send(Record::value(TOPIC, "after")) {
+            Ok(future) => pending.push(future),
+            Err(ProducerError::Authentication { reason, .. }) => break reason,
+            Err(other) => panic!("expected an authentication error, got {other:?}"),
+        }
+        assert!(
+            revoked.elapsed() < bound,
+            "no authentication error within {bound:?} of the revocation"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    println!("refused after {:?}: {reason}", revoked.elapsed());
+    assert!(reason.contains("re-authentication"), "{reason}");
+    assert!(reason.contains("\"alice\""), "names the user: {reason}");
+    assert!(
+        !reason.contains("alice-secret"),
+        "never the password: {reason}"
+    );
+    // Every record sent meanwhile was stored or failed with the refusal.
+    for future in pending {
+        match future.wait_timeout(Duration::from_secs(5)) {
+            Some(Ok(_)) => {}
+            Some(Err(error)) => assert_eq!(error.kind(), DeliveryErrorKind::Authentication),
+            None => panic!("a record sent before the refusal has no outcome"),
+        }
+    }
+    assert_eq!(
+        producer.fatal_error().expect("kept").kind(),
+        DeliveryErrorKind::Authentication
+    );
+    assert!(matches!(
+        producer.flush(Duration::from_secs(5)),
+        Err(ProducerError::Authentication { record: None, .. })
+    ));
+    assert!(before.len() == 20);
+    // Not retried: one refused login on the one connection, none after.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(cluster.sasl_logins().1, 1, "refused once, not retried");
+    assert_eq!(cluster.sasl_sessions().0, 1, "no reconnection");
 }

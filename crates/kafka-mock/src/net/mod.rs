@@ -187,6 +187,25 @@ impl MockCluster {
         self.users.as_ref().map_or((0, 0), |users| users.counts())
     }
 
+    /// KIP-368 counts over all connections, as (connections accepted on the
+    /// SASL listeners, in-band re-authentications that succeeded, connections
+    /// closed because their session ended without one); `(0, 0, 0)` without
+    /// SASL. A client that re-authenticates in band keeps its connections;
+    /// one that reconnects instead adds a connection per session.
+    pub fn sasl_sessions(&self) -> (u64, u64, u64) {
+        self.users
+            .as_ref()
+            .map_or((0, 0, 0), |users| users.session_counts())
+    }
+
+    /// Revokes SASL user `name`: every login from now on, a KIP-368
+    /// re-authentication included, is refused as a wrong password is;
+    /// sessions already open last until they end. Whether there was such a
+    /// user (always `false` without SASL).
+    pub fn revoke_sasl_user(&self, name: &str) -> bool {
+        self.users.as_ref().is_some_and(|users| users.revoke(name))
+    }
+
     /// Bytes of not-yet-whole request frames buffered right now, over all
     /// connections; bounded by
     /// [`ClusterConfig::with_max_buffered_total`].

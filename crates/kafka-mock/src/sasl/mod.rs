@@ -96,6 +96,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(users: Arc<Users>) -> Session {
+        users.count_connection();
         Session {
             users,
             state: State::Start,
@@ -159,6 +160,7 @@ impl Session {
         let expires = self.login.as_ref().and_then(|l| l.expires);
         if expires.is_some_and(|at| Instant::now() >= at) {
             self.state = State::Failed;
+            self.users.count_expired();
             let lifetime = self.users.session_lifetime().unwrap_or_default();
             return Step::Close(format!(
                 "SASL session expired ({lifetime:?} after login) without re-authentication (KIP-368)"
@@ -305,7 +307,12 @@ impl Session {
             }
         }
         self.users.count(true);
-        tracing::info!(%user, %mechanism, "SASL authentication succeeded");
+        if self.login.is_some() {
+            self.users.count_reauthentication();
+            tracing::info!(%user, %mechanism, "SASL re-authentication succeeded");
+        } else {
+            tracing::info!(%user, %mechanism, "SASL authentication succeeded");
+        }
         let expires = self.users.session_lifetime().map(|l| Instant::now() + l);
         self.login = Some(Login {
             user,

@@ -254,6 +254,39 @@ fn reauthentication_as_another_user_or_mechanism_is_refused() {
     assert_eq!(response.error_code, ResponseError::IllegalSaslState.code());
 }
 
+#[test]
+fn a_revoked_user_keeps_its_session_but_cannot_re_authenticate() {
+    let users = Arc::new(
+        Users::new(
+            &SaslConfig::new()
+                .with_user("alice", "a-secret")
+                .with_session_lifetime(std::time::Duration::from_secs(60)),
+        )
+        .unwrap(),
+    );
+    let mut s = Session::new(Arc::clone(&users));
+    assert!(matches!(
+        plain_login(&mut s, b"\0alice\0a-secret"),
+        Step::Answer(_)
+    ));
+    assert!(users.revoke("alice"));
+    assert!(!users.revoke("alice"), "already gone");
+    assert!(
+        matches!(s.step(metadata()), Step::Cluster(_)),
+        "the session lasts until it ends"
+    );
+    let Step::AnswerThenClose(bytes) = plain_login(&mut s, b"\0alice\0a-secret") else {
+        panic!("the re-authentication is refused");
+    };
+    let response: SaslAuthenticateResponse = body(bytes, 1);
+    assert_eq!(
+        response.error_code,
+        ResponseError::SaslAuthenticationFailed.code()
+    );
+    assert_eq!(users.session_counts(), (1, 0, 0));
+    assert_eq!(users.counts(), (1, 1));
+}
+
 mod random {
     use proptest::prelude::*;
 

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use parking_lot::RwLock;
+
 use super::scram::{self, Credential, Hash};
 use crate::{ClusterError, SaslConfig, SaslMechanism};
 
@@ -18,11 +20,19 @@ struct User {
 /// The user table of a cluster's SASL listeners.
 pub(crate) struct Users {
     mechanisms: Vec<SaslMechanism>,
-    users: HashMap<String, User>,
+    /// Behind a lock so a test can revoke a user while clients are logged
+    /// in (their next re-authentication is then refused).
+    users: RwLock<HashMap<String, User>>,
     session_lifetime: Option<Duration>,
     /// Logins that succeeded and that were refused, over all connections.
     succeeded: AtomicU64,
     refused: AtomicU64,
+    /// Connections a SASL session was made for (one per accepted socket).
+    connections: AtomicU64,
+    /// Successful logins on a connection already logged in (KIP-368).
+    reauthentications: AtomicU64,
+    /// Connections closed because their session ended un-renewed.
+    expired: AtomicU64,
 }
 
 impl Users {
@@ -79,10 +89,13 @@ impl Users {
         }
         Ok(Users {
             mechanisms,
-            users,
+            users: RwLock::new(users),
             session_lifetime: config.session_lifetime(),
             succeeded: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            reauthentications: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
         })
     }
 
@@ -109,21 +122,54 @@ impl Users {
         )
     }
 
+    /// Counts a new connection's session.
+    pub(crate) fn count_connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a successful re-authentication.
+    pub(crate) fn count_reauthentication(&self) {
+        self.reauthentications.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a connection closed at its session's end.
+    pub(crate) fn count_expired(&self) {
+        self.expired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (connections, re-authentications, sessions expired) so far.
+    pub(crate) fn session_counts(&self) -> (u64, u64, u64) {
+        (
+            self.connections.load(Ordering::Relaxed),
+            self.reauthentications.load(Ordering::Relaxed),
+            self.expired.load(Ordering::Relaxed),
+        )
+    }
+
     /// The mechanisms offered, in the order SaslHandshake lists them.
     pub(crate) fn mechanisms(&self) -> &[SaslMechanism] {
         &self.mechanisms
     }
 
+    /// Removes `user`: logins from now on (re-authentications included)
+    /// are refused; connections already logged in keep their session until
+    /// it ends. Whether the user existed.
+    pub(crate) fn revoke(&self, user: &str) -> bool {
+        self.users.write().remove(user).is_some()
+    }
+
     /// Whether `password` is `user`'s (PLAIN).
     pub(crate) fn check_password(&self, user: &str, password: &str) -> bool {
         self.users
+            .read()
             .get(user)
             .is_some_and(|u| scram::same(u.password.as_bytes(), password.as_bytes()))
     }
 
     /// `user`'s SCRAM credential for `hash`.
     pub(crate) fn scram(&self, user: &str, hash: Hash) -> Option<Credential> {
-        let user = self.users.get(user)?;
+        let users = self.users.read();
+        let user = users.get(user)?;
         match hash {
             Hash::Sha256 => user.sha256.clone(),
             Hash::Sha512 => user.sha512.clone(),

@@ -4,14 +4,16 @@
 //! ```text
 //!   Connecting ─► TlsHandshake ─► Negotiating ─► SaslHandshake ─► SaslAuthenticate ─► Ready
 //!                 (SSL only)      (ApiVersions)  (SASL only)      (1+ round trips)      │
-//!        │             │              │               │                  │          Expiring
+//!        │             │              │               ▲                  │          Expiring
+//!        │             │              │               └── nothing in flight ────────────┘
 //!        └─ error, hang-up, a step over request.timeout.ms ──────────────┴───────────┴──► closed
 //! ```
 //!
 //! Each step is bounded by `request.timeout.ms` from the moment it began
 //! (`phase_since`). `Expiring` is a Ready connection whose SASL session is
-//! about to end (KIP-368): it takes no new requests and is closed once its
-//! last answer is in, so the next connection authenticates afresh.
+//! about to end (KIP-368): it takes no new requests, and once its last
+//! answer is in it goes through SaslHandshake and SaslAuthenticate again on
+//! the same socket (in-band re-authentication), then is Ready again.
 //!
 //! What a request in flight carries for the client is `P` (the producer's
 //! batches, say); the setup steps' requests are the layer's own
@@ -54,8 +56,8 @@ pub(crate) enum Phase {
     SaslAuthenticate,
     /// Versions known (and authenticated): the client's requests may go.
     Ready,
-    /// Ready, but its SASL session ends soon: no new requests; closed once
-    /// nothing is in flight.
+    /// Ready, but its SASL session ends soon: no new requests; it
+    /// re-authenticates once nothing is in flight.
     Expiring,
 }
 
@@ -131,9 +133,12 @@ pub(crate) struct Connection<P> {
     pub(crate) versions: VersionTable,
     /// The SASL exchange under way, if any.
     pub(crate) sasl: Option<Authenticator>,
-    /// KIP-368: when to stop using this connection so that the next one
-    /// re-authenticates, and when the broker will cut it.
+    /// KIP-368: when to stop sending on this connection and re-authenticate,
+    /// and when the broker will cut it.
     pub(crate) session: Option<SessionEnd>,
+    /// SASL logins completed on this connection (more than one: it
+    /// re-authenticated).
+    pub(crate) logins: u32,
     pub(crate) in_flight: VecDeque<InFlight<P>>,
     out: VecDeque<Bytes>,
     inbox: BytesMut,
@@ -163,6 +168,7 @@ impl<P> Connection<P> {
             versions: VersionTable::default(),
             sasl: None,
             session: None,
+            logins: 0,
             in_flight: VecDeque::new(),
             out: VecDeque::new(),
             inbox: BytesMut::with_capacity(16 * 1024),

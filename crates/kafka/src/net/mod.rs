@@ -13,7 +13,7 @@
 //! | `resolver.rs` | host names resolved off the loop's thread |
 //! | `manager.rs` | the connections of one client: dial, back off, close, time out |
 //! | `serve.rs` | the reactor handler: read, write, hand answers to the client |
-//! | `secure.rs` | the TLS handshake, ApiVersions, SASL, session expiry |
+//! | `secure.rs` | the TLS handshake, ApiVersions, SASL, KIP-368 re-authentication |
 //!
 //! # How a client plugs in
 //!
@@ -27,7 +27,7 @@
 //!     │                    connection failed ─► D::on_unanswered per request
 //!     │
 //!     └─ prepare hook (D's pump) ─► d.connect / d.send_on / d.time_out /
-//!                                   d.close / d.expire_sessions ...
+//!                                   d.close / d.expire_sessions (re-auth) ...
 //!
 //!   D: Client  ── net_mut() ─► Net   (the layer's state, a field of D)
 //!              ── hooks ─────► on_response, on_unanswered, on_written,

@@ -9,12 +9,15 @@
 //! record with it, once, and takes no more; see docs/security.md for why
 //! this is not retried).
 //!
-//! Re-authentication (KIP-368): when SaslAuthenticate gives a session
-//! lifetime, the connection stops taking new requests at 85% of it
-//! (`Phase::Expiring`), is closed as soon as its last answer is in (or at
-//! the lifetime, whatever is in flight), and the next connection to that
-//! broker authenticates afresh. No in-band re-authentication: it would
-//! interleave SaslAuthenticate with the client's pipelined requests.
+//! Re-authentication (KIP-368), in band as the Java client does it: when
+//! SaslAuthenticate gives a session lifetime, the connection stops taking
+//! new requests at 85% of it (`Phase::Expiring`); as soon as its last
+//! answer is in, it sends SaslHandshake and SaslAuthenticate again on the
+//! same socket (each step bounded by `request.timeout.ms`), and is Ready
+//! once the broker accepts. A refusal is an authentication failure like a
+//! first login's. Requests still in flight when the session ends close the
+//! connection instead (they are retried as after any cut), since the broker
+//! would close it on the next request anyway.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +30,7 @@ use rustls::{AlertDescription, CertificateError, ClientConfig};
 
 use super::connection::{Awaiting, Phase, SessionEnd};
 use super::manager::{role, Connections, Link};
-use super::serve::Serve;
+use super::serve::{sync_interest, Serve};
 use super::transport::{self, ClosedInHandshake};
 use super::versions::API_VERSIONS;
 use super::{requests, Client, SecurityFailure};
@@ -192,9 +195,21 @@ pub(crate) trait Secure: Client {
         link: &mut Link<Self::Purpose>,
         now: Instant,
     ) -> Result<(), String> {
-        let Some(sasl) = &self.net().settings.security.sasl else {
+        if self.net().settings.security.sasl.is_none() {
             self.connection_ready(link, now);
             return Ok(());
+        }
+        self.send_sasl_handshake(link, now)
+    }
+
+    /// Starts a login: SaslHandshake v1 with the configured mechanism.
+    fn send_sasl_handshake(
+        &mut self,
+        link: &mut Link<Self::Purpose>,
+        now: Instant,
+    ) -> Result<(), String> {
+        let Some(sasl) = &self.net().settings.security.sasl else {
+            return Err("a SASL login without SASL configured".into());
         };
         let mechanism = sasl.mechanism.name();
         let versions = &link.conn.versions;
@@ -294,16 +309,24 @@ pub(crate) trait Secure: Client {
         match step {
             Ok(Step::Send(bytes)) => self.send_sasl_bytes(link, bytes, now),
             Ok(Step::Done) => {
-                link.conn.sasl = None;
-                if response.session_lifetime_ms > 0 {
+                let conn = &mut link.conn;
+                conn.sasl = None;
+                conn.logins += 1;
+                // A re-authentication's answer sets the next lifetime (or
+                // none: the session then lasts as long as the connection).
+                conn.session = (response.session_lifetime_ms > 0).then(|| {
                     let lifetime = Duration::from_millis(response.session_lifetime_ms as u64);
-                    link.conn.session = Some(SessionEnd {
+                    SessionEnd {
                         renew_at: now + lifetime.mul_f64(RENEW_AT),
                         expires_at: now + lifetime,
-                    });
-                    tracing::debug!(addr = %link.conn.addr, ?lifetime, "SASL session lifetime set: will reconnect to re-authenticate");
+                    }
+                });
+                let lifetime = conn.session.map(|s| s.expires_at - now);
+                if conn.logins > 1 {
+                    tracing::debug!(addr = %conn.addr, logins = conn.logins, ?lifetime, "SASL re-authenticated on the open connection");
+                } else {
+                    tracing::debug!(addr = %conn.addr, ?lifetime, "SASL authenticated");
                 }
-                tracing::debug!(addr = %link.conn.addr, "SASL authenticated");
                 self.connection_ready(link, now);
                 Ok(())
             }
@@ -321,8 +344,9 @@ pub(crate) trait Secure: Client {
             .sasl
             .as_ref()
             .map_or(("SASL", ""), |s| (s.mechanism.name(), s.username.as_str()));
+        let again = if link.conn.logins > 0 { "re-" } else { "" };
         let reason = format!(
-            "{} {} ({}) refused {mechanism} authentication as user {user:?}: {why}",
+            "{} {} ({}) refused {mechanism} {again}authentication as user {user:?}: {why}",
             role(link.conn.broker),
             link.server,
             link.conn.addr
@@ -331,45 +355,68 @@ pub(crate) trait Secure: Client {
         reason
     }
 
-    /// KIP-368: connections whose session is ending stop taking requests,
-    /// and are closed once idle (or when the session ends); the next one
-    /// authenticates afresh.
+    /// KIP-368: a connection whose session is ending takes no new
+    /// requests (`Expiring`); once nothing is in flight it logs in again on
+    /// the same socket. One still waiting for answers when the session ends
+    /// is closed (the broker would close it at its next request).
     fn expire_sessions(&mut self, el: &mut EventLoop<Self>, now: Instant) {
-        let mut retire: Vec<(SourceKey, bool)> = Vec::new();
-        for key in &self.net().conns {
-            let Some(link) = el.source_mut::<Link<Self::Purpose>>(*key) else {
+        // Usually empty: no allocation unless a session is ending.
+        let ending: Vec<SourceKey> = self
+            .net()
+            .conns
+            .iter()
+            .copied()
+            .filter(|key| {
+                el.source::<Link<Self::Purpose>>(*key)
+                    .and_then(|l| l.conn.session)
+                    .is_some_and(|s| now >= s.renew_at)
+            })
+            .collect();
+        for key in ending {
+            let Some(link) = el.source_mut::<Link<Self::Purpose>>(key) else {
                 continue;
             };
-            let conn = &mut link.conn;
-            let Some(session) = conn.session else {
+            let Some(session) = link.conn.session else {
                 continue;
             };
-            if conn.phase == Phase::Ready && now >= session.renew_at {
-                tracing::debug!(addr = %conn.addr, "SASL session ending: no new requests on this connection");
-                conn.phase = Phase::Expiring;
+            if link.conn.phase == Phase::Ready {
+                tracing::debug!(addr = %link.conn.addr, in_flight = link.conn.in_flight.len(), "SASL session ending: no new requests until this connection re-authenticates");
+                link.conn.enter(Phase::Expiring, now);
             }
-            if conn.phase == Phase::Expiring {
-                if conn.in_flight.is_empty() {
-                    retire.push((*key, false));
-                } else if now >= session.expires_at {
-                    retire.push((*key, true));
+            if link.conn.phase != Phase::Expiring {
+                continue;
+            }
+            let cut = if link.conn.in_flight.is_empty() {
+                match self.reauthenticate(link, now) {
+                    Ok(()) => {
+                        let wants_write = link.conn.wants_write();
+                        sync_interest(el, key, wants_write);
+                        None
+                    }
+                    Err(reason) => Some(reason),
                 }
-            }
-        }
-        for (key, cut) in retire {
-            if cut {
-                self.close(
-                    el,
-                    key,
-                    "the SASL session ended with requests in flight",
-                    now,
-                );
+            } else if now >= session.expires_at {
+                Some("the SASL session ended with requests in flight".to_owned())
             } else {
-                self.forget(key);
-                drop(el.take::<Link<Self::Purpose>>(key)); // closes the socket; nothing was in flight
-                tracing::debug!("closed a connection whose SASL session was ending; the next one re-authenticates");
+                None
+            };
+            if let Some(reason) = cut {
+                self.close(el, key, &reason, now);
             }
         }
+    }
+
+    /// Logs in again on an idle connection whose session is ending:
+    /// SaslHandshake, then SaslAuthenticate as on the first login; the
+    /// connection is Ready again when the broker accepts.
+    fn reauthenticate(
+        &mut self,
+        link: &mut Link<Self::Purpose>,
+        now: Instant,
+    ) -> Result<(), String> {
+        tracing::debug!(addr = %link.conn.addr, "SASL re-authentication (KIP-368)");
+        link.conn.session = None;
+        self.send_sasl_handshake(link, now)
     }
 }
 
