@@ -30,12 +30,13 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
             code: 2,
         });
     };
-    let out = results_dir().join(format!("bench-{name}.md"));
-    if let Err(err) = fs::create_dir_all(&results_dir()) {
+    let dir = results_dir();
+    let out = dir.join(format!("bench-{name}.md"));
+    if let Err(err) = fs::create_dir_all(&dir) {
         eprintln!(
             "xtask bench: cannot create {} for the bench's results: {err}; \
              point CARGO_TARGET_DIR at a writable directory",
-            results_dir().display()
+            dir.display()
         );
         return Err(Failed {
             what: format!("bench {name}"),
