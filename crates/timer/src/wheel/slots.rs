@@ -1,38 +1,36 @@
 //! The wheel's timer storage: dense, paged, one record per timer.
 //!
 //! ```text
-//!  page (4096 slots): [deadline|seq|gen|pos|bucket|value] [..] [..] ...   40 B each for T = u32
+//!  page (4096 slots): [gen|bucket|value|deadline|seq] [..] [..] ...   32 B each for T = u32
 //!  free: [17, 4100, 3]   stack of vacant slots, newest last (reused first)
 //! ```
 //!
-//! Everything a timer needs lives in one record, so each operation on a
-//! timer touches one record: in a loop with a million timers in flight, a
-//! record is a cache miss, and misses are what a timer structure costs.
-//! (Splitting the record by temperature was measured to be slower: the slot
-//! a cancel frees is the one the next insert reuses, so "cold" fields are
-//! written right after the "hot" ones are read, a second miss.)
+//! Everything a timer needs lives in one record, so cancel touches one
+//! record and nothing else: in a loop with a million timers in flight a
+//! record is a cache miss, and misses are what a timer structure costs. The
+//! slot a cancel frees is the one the next insert reuses, so that insert
+//! finds the record in cache.
 //!
 //! - `generation` changes whenever a slot is freed: it is what makes keys
-//!   generational, and what tells the ready heap's entries for an earlier
-//!   timer in the same slot from the live one.
-//! - `bucket` and `pos` say where the timer's bucket entry is, so cancel
-//!   removes it at once.
+//!   generational, and what tells a bucket or ready-heap entry left by an
+//!   earlier timer in the same slot from the live one.
+//! - `bucket` names the one bucket whose entry for this timer is live (a
+//!   rescheduled timer leaves its old entry behind, with the same
+//!   generation: the bucket tells them apart), or [`NO_BUCKET`] when the
+//!   timer waits in the ready heap.
 //!
 //! Pages never move (no multi-megabyte `Vec` doubling copy inside a loop
 //! iteration) and waste at most one page.
 
-use super::levels::{BucketId, NO_BUCKET};
+use super::levels::{BucketId, Entry, NO_BUCKET};
 use crate::timers::TimerKey;
 
 const PAGE_BITS: u32 = 12;
-
-/// Where a timer's bucket entry is: its bucket and position there.
-pub(crate) type Place = (BucketId, u32);
-
-/// A freed timer's bucket entry, if it had one, and its deadline (the
-/// bucket's recorded earliest may have been it).
-pub(crate) type Left = Option<(Place, u64)>;
 const PAGE: usize = 1 << PAGE_BITS;
+
+/// A freed timer's bucket, if it was in one, and its deadline (the
+/// bucket's garbage count and recorded earliest need both).
+pub(crate) type Left = Option<(BucketId, u64)>;
 
 /// What the passing of time needs of a timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +41,12 @@ pub(crate) struct Cold {
     pub(crate) seq: u64,
 }
 
-/// One timer. `repr(C)` keeps what cancel reads (generation, place, value)
-/// in the record's first bytes, so it sits in one cache line more often.
+/// One timer. `repr(C)` keeps what cancel reads (generation, bucket,
+/// value) in the record's first bytes.
 #[repr(C)]
 struct Slot<T> {
     generation: u32,
-    /// Position in `bucket`, when the timer is in one.
-    pos: u32,
-    /// Its bucket, or [`NO_BUCKET`] (in the ready heap, or free).
+    /// The bucket holding its live entry, or [`NO_BUCKET`].
     bucket: BucketId,
     value: Option<T>,
     cold: Cold,
@@ -124,7 +120,6 @@ impl<T> Slots<T> {
         page.push(Slot {
             cold,
             generation: 0,
-            pos: 0,
             bucket: NO_BUCKET,
             value: Some(value),
         });
@@ -139,16 +134,15 @@ impl<T> Slots<T> {
     }
 
     /// Frees the slot `key` names, if its timer is pending: returns the
-    /// value and where its bucket entry is (for the caller to remove), in
-    /// one visit to the record.
+    /// value and the bucket its live entry is in (the entry stays, stale).
     #[inline]
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Left)> {
         self.vacate(key.index, Some(key.generation))
-            .map(|(value, _, place)| (value, place))
+            .map(|(value, _, left)| (value, left))
     }
 
     /// Frees an occupied slot: returns its value and the generation its key
-    /// had. Every key and ready-heap entry for it goes stale.
+    /// had. Every key and entry for it goes stale.
     #[inline]
     pub(crate) fn remove(&mut self, index: u32) -> Option<(T, u32)> {
         self.vacate(index, None)
@@ -156,8 +150,7 @@ impl<T> Slots<T> {
     }
 
     /// Frees slot `index` if it holds a timer (of `generation`, when one is
-    /// given): its value, the generation its key had, and where its bucket
-    /// entry is.
+    /// given): its value, the generation its key had, and its bucket.
     #[inline]
     fn vacate(&mut self, index: u32, generation: Option<u32>) -> Option<(T, u32, Left)> {
         let slot = self.slot_mut(index)?;
@@ -165,50 +158,52 @@ impl<T> Slots<T> {
             return None;
         }
         let value = slot.value.take()?;
-        let place =
-            (slot.bucket != NO_BUCKET).then_some(((slot.bucket, slot.pos), slot.cold.deadline_ns));
+        let left = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.cold.deadline_ns));
         slot.bucket = NO_BUCKET;
         let generation = slot.generation;
         slot.generation = generation.wrapping_add(1);
         self.free.push(index);
         self.len -= 1;
-        Some((value, generation, place))
+        Some((value, generation, left))
     }
 
-    /// Records where the timer's bucket entry is (`NO_BUCKET`: in none).
+    /// Records which bucket holds the timer's live entry (`NO_BUCKET`: none,
+    /// it is in the ready heap).
     #[inline]
-    pub(crate) fn set_place(&mut self, index: u32, bucket: BucketId, pos: u32) {
+    pub(crate) fn set_bucket(&mut self, index: u32, bucket: BucketId) {
         if let Some(slot) = self.slot_mut(index) {
             slot.bucket = bucket;
-            slot.pos = pos;
         }
     }
 
-    /// Where the timer's bucket entry is, forgetting it (the caller removes
-    /// the entry); `None` if it is in no bucket.
+    /// The placement data of the timer `entry` of `bucket` stands for, if
+    /// that entry is live: same generation, timer pending, and `bucket` the
+    /// one its slot names.
     #[inline]
-    pub(crate) fn take_place(&mut self, index: u32) -> Option<Place> {
-        let slot = self.slot_mut(index)?;
-        let bucket = std::mem::replace(&mut slot.bucket, NO_BUCKET);
-        (bucket != NO_BUCKET).then_some((bucket, slot.pos))
+    pub(crate) fn entry_live(&self, entry: Entry, bucket: BucketId) -> Option<Cold> {
+        let slot = self.slot(entry.index)?;
+        (slot.generation == entry.generation && slot.bucket == bucket && slot.value.is_some())
+            .then_some(slot.cold)
     }
 
-    /// The generation and placement data of an occupied slot.
+    /// The generation, bucket and placement data of an occupied slot.
     #[inline]
-    pub(crate) fn live(&self, index: u32) -> Option<(u32, Cold)> {
+    pub(crate) fn live(&self, index: u32) -> Option<(u32, BucketId, Cold)> {
         let slot = self.slot(index)?;
         slot.value.as_ref()?;
-        Some((slot.generation, slot.cold))
+        Some((slot.generation, slot.bucket, slot.cold))
     }
 
-    /// Moves an occupied slot's timer to `deadline_ns` (its ready-heap entry,
-    /// if any, goes stale: its deadline no longer matches); returns its
-    /// placement data.
-    pub(crate) fn reschedule(&mut self, index: u32, deadline_ns: u64) -> Option<(u32, Cold)> {
+    /// Moves an occupied slot's timer to `deadline_ns`, out of any bucket
+    /// (its old entries go stale: another bucket or deadline); returns its
+    /// generation, the bucket it left and its placement data.
+    pub(crate) fn reschedule(&mut self, index: u32, deadline_ns: u64) -> Option<(u32, Left, Cold)> {
         let slot = self.slot_mut(index)?;
         slot.value.as_ref()?;
+        let left = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.cold.deadline_ns));
+        slot.bucket = NO_BUCKET;
         slot.cold.deadline_ns = deadline_ns;
-        Some((slot.generation, slot.cold))
+        Some((slot.generation, left, slot.cold))
     }
 
     /// Bytes of heap memory held.
@@ -254,7 +249,7 @@ mod tests {
             generation: gen_a,
         };
         assert!(slots.is_live(key_a));
-        assert_eq!(slots.live(a), Some((gen_a, cold(1))));
+        assert_eq!(slots.live(a), Some((gen_a, NO_BUCKET, cold(1))));
         assert_eq!(slots.remove(a), Some(('a', gen_a)));
         assert_eq!(slots.remove(a), None);
         assert_eq!(slots.cancel(key_a), None, "freed: the key is stale");
@@ -268,31 +263,32 @@ mod tests {
     }
 
     #[test]
-    fn reschedule_moves_the_deadline_of_live_slots_only() {
+    fn an_entry_is_live_only_in_the_bucket_its_slot_names() {
         let mut slots = Slots::new();
         let (a, generation) = slots.insert((), cold(1));
-        let (g, c) = slots.reschedule(a, 99).unwrap();
-        assert_eq!((g, c.deadline_ns, c.seq), (generation, 99, 1));
-        assert_eq!(slots.live(a).unwrap().1.deadline_ns, 99);
-        slots.remove(a);
-        assert_eq!(slots.reschedule(a, 5), None);
-    }
-
-    #[test]
-    fn places_are_taken_once() {
-        let mut slots = Slots::new();
-        let (a, _) = slots.insert((), cold(1));
-        assert_eq!(slots.take_place(a), None);
-        slots.set_place(a, 7, 3);
-        assert_eq!(slots.take_place(a), Some((7, 3)));
-        assert_eq!(slots.take_place(a), None);
-        slots.set_place(a, 9, 4);
+        let entry = Entry {
+            index: a,
+            generation,
+        };
+        assert_eq!(slots.entry_live(entry, 7), None, "in no bucket yet");
+        slots.set_bucket(a, 7);
+        assert_eq!(slots.entry_live(entry, 7), Some(cold(1)));
+        assert_eq!(slots.entry_live(entry, 8), None);
+        let (g, left, c) = slots.reschedule(a, 99).unwrap();
+        assert_eq!(
+            (g, left, c.deadline_ns, c.seq),
+            (generation, Some((7, 1)), 99, 1)
+        );
+        assert_eq!(slots.entry_live(entry, 7), None, "the old entry is stale");
+        slots.set_bucket(a, 9);
         let key = TimerKey {
             index: a,
-            generation: 0,
+            generation,
         };
-        assert_eq!(slots.cancel(key), Some(((), Some(((9, 4), 1)))));
+        assert_eq!(slots.cancel(key), Some(((), Some((9, 99)))));
+        assert_eq!(slots.entry_live(entry, 9), None);
         assert_eq!(slots.cancel(key), None);
+        assert_eq!(slots.reschedule(a, 5), None);
         assert_eq!(slots.len(), 0);
     }
 
@@ -303,7 +299,7 @@ mod tests {
             slots.insert(i, cold(i));
         }
         assert_eq!(
-            slots.live(PAGE as u32 + 2).unwrap().1.deadline_ns,
+            slots.live(PAGE as u32 + 2).unwrap().2.deadline_ns,
             PAGE as u64 + 2
         );
         assert!(slots.live(u32::MAX).is_none());
