@@ -42,12 +42,9 @@ fn check_entries(wheel: &TimerWheel<u32>, keys: &[(TimerKey, u64)]) -> Result<()
         if !wheel.slots.is_live(key) {
             continue;
         }
-        let (generation, bucket, _) = wheel.slots.live(key.index).expect("live");
+        let (_, bucket, _) = wheel.slots.live(key.index).expect("live");
         if bucket != NO_BUCKET {
-            let entry = Entry {
-                index: key.index,
-                generation,
-            };
+            let entry = wheel.slots.entry_of(key.index);
             prop_assert!(
                 wheel.levels.entries_of(bucket).contains(&entry),
                 "timer {key:?} lost its entry in bucket {bucket}"

@@ -26,14 +26,14 @@
 //! minimum over levels, not simply the first occupied bucket of the lowest
 //! level.
 //!
-//! Buckets are plain dense vectors of 8-byte entries (slot index and
-//! generation). Cancel leaves its entry in place and only counts it as
+//! Buckets are plain dense vectors of 8-byte entries (slot index and the
+//! slot's one-byte tag). Cancel leaves its entry in place and only counts it as
 //! garbage against its bucket; stale entries are dropped when the bucket is
 //! visited (at most one rotation of its level away), or earlier, all at
 //! once, when a bucket becomes more than half garbage: the bucket is then
-//! compacted by reading its entries' slots in one sequential pass, whose
-//! independent loads overlap, where removing each entry at cancel would
-//! cost dependent misses on every cancel.
+//! compacted in one sequential pass that reads each entry's tag in the
+//! slots' dense tag array (never the slot itself), where removing each
+//! entry at cancel would cost dependent misses on every cancel.
 
 /// Bits of tick per level.
 const BITS: u32 = 8;
@@ -51,13 +51,12 @@ const COMPACT_MIN: u32 = 32;
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
 
-/// A bucket entry: the timer's slot and the generation it had when the
-/// entry was pushed. It is stale once the slot's generation or bucket no
-/// longer match.
+/// A bucket entry: the timer's slot and the slot's tag when the entry was
+/// pushed. It is stale once the slot's tag or bucket no longer match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub(crate) index: u32,
-    pub(crate) generation: u32,
+    pub(crate) tag: u8,
 }
 
 /// "In no bucket": the timer is in the ready heap (or the slot is free).
@@ -138,24 +137,40 @@ impl Levels {
         *garbage >= COMPACT_MIN && *garbage as usize * 2 > self.buckets[b].len()
     }
 
-    /// Keeps the entries of `bucket` for which `live` gives a deadline, in
-    /// order; records the earliest of those as exact. Frees or shrinks the
-    /// bucket's buffer as it empties.
-    pub(crate) fn compact(&mut self, bucket: BucketId, mut live: impl FnMut(Entry) -> Option<u64>) {
-        let b = bucket as usize;
+    /// Keeps the entries of `bucket` that `live` keeps, in order; frees or
+    /// shrinks the bucket's buffer as it empties. The recorded earliest
+    /// stays (a lower bound still).
+    pub(crate) fn compact(&mut self, bucket: BucketId, mut live: impl FnMut(Entry) -> bool) {
+        self.buckets[bucket as usize].retain(|&entry| live(entry));
+        self.compacted(bucket);
+    }
+
+    /// [`Levels::compact`] by a `live` that gives each kept entry's
+    /// deadline, and records the earliest of those as exact.
+    pub(crate) fn compact_exact(
+        &mut self,
+        bucket: BucketId,
+        mut live: impl FnMut(Entry) -> Option<u64>,
+    ) {
         let mut earliest = u64::MAX;
-        self.buckets[b].retain(|&entry| match live(entry) {
+        self.buckets[bucket as usize].retain(|&entry| match live(entry) {
             Some(deadline_ns) => {
                 earliest = earliest.min(deadline_ns);
                 true
             }
             None => false,
         });
+        self.earliest[bucket as usize] = earliest;
+        self.exact[bucket as usize] = true;
+        self.compacted(bucket);
+    }
+
+    fn compacted(&mut self, bucket: BucketId) {
+        let b = bucket as usize;
         self.garbage[b] = 0;
-        self.earliest[b] = earliest;
-        self.exact[b] = true;
         let list = &mut self.buckets[b];
         if list.is_empty() {
+            self.earliest[b] = u64::MAX;
             self.exact[b] = false;
             // An emptied bucket keeps a small buffer only: 2048 buckets
             // keeping a kilobyte each would hold megabytes in an idle loop.
@@ -329,10 +344,7 @@ mod tests {
     use super::*;
 
     fn hint(index: u32) -> Entry {
-        Entry {
-            index,
-            generation: 0,
-        }
+        Entry { index, tag: 0 }
     }
 
     #[test]
@@ -401,14 +413,14 @@ mod tests {
         }
         assert!(levels.stale(9, 0));
         assert!(!levels.is_exact(9), "the earliest went stale");
-        levels.compact(9, |e| (e.index >= n / 2).then_some(u64::from(e.index)));
+        levels.compact_exact(9, |e| (e.index >= n / 2).then_some(u64::from(e.index)));
         assert_eq!(levels.len(9), n as usize / 2);
         assert_eq!(
             (levels.earliest(9), levels.is_exact(9)),
             (u64::from(n / 2), true)
         );
         assert_eq!(levels.garbage[9], 0);
-        levels.compact(9, |_| None);
+        levels.compact(9, |_| false);
         assert_eq!(levels.len(9), 0);
         assert_eq!(levels.next_bucket(0), None, "emptied: not occupied");
         assert_eq!(levels.earliest(9), u64::MAX);

@@ -3,23 +3,26 @@
 //! fire.
 //!
 //! ```text
-//!  slots (dense, paged, one record each)      levels: 8 x 256 dense buckets of (slot, generation)
+//!  slots (dense, paged, one record each)      levels: 8 x 256 dense buckets of (slot, tag)
 //!  +----+-----------------------------+      level 0 [ .. |5: [17/1, 3/4, 3/3] | .. ]  1 tick each
-//!  |  3 | gen 4, bucket 5, value, t, seq| <--  level 1 [ .. |2: [9/0]            | .. ]  256 ticks each
-//!  | 17 | gen 1, bucket 5, value, t, seq|      ...      (3/3: stale, its timer was cancelled)
+//!  |  3 | tag 4, bucket 5, value, t, ..| <--  level 1 [ .. |2: [9/0]            | .. ]  256 ticks each
+//!  | 17 | tag 1, bucket 5, value, t, ..|      ...      (3/3: stale, its timer was cancelled)
+//!  tags: dense copy of every slot's tag, one byte each
 //!  +----+-----------------------------+      ready: min-heap of timers whose tick came
 //!                                                    (exact deadline t, then seq)
 //! ```
 //!
-//! - **Insert** stores the timer in a slot and appends `(index,
-//!   generation)` to the bucket its deadline's tick names: O(1).
+//! - **Insert** stores the timer in a slot and appends `(index, tag)` to
+//!   the bucket its deadline's tick names: O(1).
 //! - **Cancel** checks the key's generation, takes the value and bumps the
-//!   generation: one record touched. Its bucket entry stays, stale, and is
-//!   counted against its bucket (a small dense array that stays in cache).
-//!   A bucket that becomes more than half garbage is compacted in one
-//!   sequential pass, so garbage never exceeds the live entries of a bucket
-//!   by much, and every bucket is visited within one rotation of its level
-//!   anyway, which drops all its stale entries.
+//!   generation and the slot's tag: one record touched, plus the slot's byte
+//!   in the dense tag array and its bucket's garbage count (small arrays
+//!   that stay in the outer caches). Its bucket entry stays, stale. A
+//!   bucket that becomes more than half garbage is compacted in one
+//!   sequential pass over its entries and their dense tags, so garbage never
+//!   exceeds the live entries of a bucket by much; and every bucket is
+//!   visited within one rotation of its level anyway, which drops all its
+//!   stale entries without reading their slots.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
 //!   which hands timers out by exact deadline; stale entries are dropped on
@@ -164,9 +167,8 @@ impl<T> TimerWheel<T> {
         match Levels::bucket_for(self.now_tick, due_tick) {
             Some(bucket) => {
                 debug_assert!(due_tick > self.now_tick, "only future ticks go in buckets");
-                self.levels
-                    .push(bucket, Entry { index, generation }, cold.deadline_ns);
-                self.slots.set_bucket(index, bucket);
+                let entry = self.slots.set_bucket(index, bucket);
+                self.levels.push(bucket, entry, cold.deadline_ns);
             }
             None => {
                 self.slots.set_bucket(index, NO_BUCKET);
@@ -187,12 +189,22 @@ impl<T> TimerWheel<T> {
         }
     }
 
-    /// Drops the stale entries of `bucket` (reading each entry's slot), and
-    /// records its earliest live deadline as exact.
+    /// Drops the stale entries of `bucket`, telling them by the dense tags
+    /// alone (no slot read for a stale entry).
     fn compact(&mut self, bucket: BucketId) {
         let slots = &self.slots;
-        self.levels.compact(bucket, |entry| {
-            slots.entry_live(entry, bucket).map(|cold| cold.deadline_ns)
+        self.levels
+            .compact(bucket, |entry| slots.tag_matches(entry));
+    }
+
+    /// Makes `bucket`'s recorded earliest exact: drops its stale entries
+    /// and reads the deadlines of the live ones.
+    fn compact_exact(&mut self, bucket: BucketId) {
+        let slots = &self.slots;
+        self.levels.compact_exact(bucket, |entry| {
+            slots
+                .entry_live(entry, bucket)
+                .map(|(_, cold)| cold.deadline_ns)
         });
     }
 
@@ -226,14 +238,14 @@ impl<T> TimerWheel<T> {
                 }
                 for &entry in &entries {
                     // Stale entries (cancelled or moved timers) drop here.
-                    if let Some(cold) = self.slots.entry_live(entry, bucket) {
+                    if let Some((generation, cold)) = self.slots.entry_live(entry, bucket) {
                         // Never late: a bucket is visited no later than the
                         // tick of any timer in it.
                         debug_assert!(
                             self.tick.divide(cold.deadline_ns) >= tick,
                             "a timer due before its bucket's visit"
                         );
-                        self.place(entry.index, entry.generation, cold);
+                        self.place(entry.index, generation, cold);
                     }
                 }
                 self.levels.recycle(bucket, entries);
@@ -273,7 +285,7 @@ impl<T> TimerWheel<T> {
         if self.levels.len(bucket) > SCAN_LIMIT {
             return false;
         }
-        self.compact(bucket);
+        self.compact_exact(bucket);
         true
     }
 

@@ -1,7 +1,8 @@
 //! The wheel's timer storage: dense, paged, one record per timer.
 //!
 //! ```text
-//!  page (4096 slots): [gen|bucket|value|deadline|seq] [..] [..] ...   32 B each for T = u32
+//!  page (4096 slots): [gen|bucket|tag|value|deadline|seq] [..] [..] ...   32 B each for T = u32
+//!  tags: [3, 0, 7, ..]   one byte per slot, dense (a copy of each slot's tag)
 //!  free: [17, 4100, 3]   stack of vacant slots, newest last (reused first)
 //! ```
 //!
@@ -14,16 +15,24 @@
 //! - `generation` changes whenever a slot is freed: it is what makes keys
 //!   generational, and what tells a bucket or ready-heap entry left by an
 //!   earlier timer in the same slot from the live one.
-//! - `bucket` names the one bucket whose entry for this timer is live (a
-//!   rescheduled timer leaves its old entry behind, with the same
-//!   generation: the bucket tells them apart), or [`NO_BUCKET`] when the
-//!   timer waits in the ready heap.
+//! - `tag` changes whenever the slot's bucket entries go stale (the timer
+//!   is cancelled, fires, or is rescheduled). A bucket entry carries the tag
+//!   it was pushed with, and the tags are also kept in a dense byte array, 1
+//!   MB per million slots, small enough to stay in the outer caches: a
+//!   bucket is compacted by reading tags, not slots, so a stale entry never
+//!   costs a miss on its slot. A tag is one byte and wraps, so a match is
+//!   confirmed on the slot before a timer moves.
+//! - `bucket` names the one bucket whose entry for this timer is live, or
+//!   [`NO_BUCKET`] when the timer waits in the ready heap: an entry whose
+//!   tag matched by wrapping still cannot stand for a timer in another
+//!   bucket.
 //!
 //! Pages never move (no multi-megabyte `Vec` doubling copy inside a loop
 //! iteration) and waste at most one page.
 
 use super::levels::{BucketId, Entry, NO_BUCKET};
 use crate::timers::TimerKey;
+use std::num::Wrapping;
 
 const PAGE_BITS: u32 = 12;
 const PAGE: usize = 1 << PAGE_BITS;
@@ -48,6 +57,8 @@ struct Slot<T> {
     generation: u32,
     /// The bucket holding its live entry, or [`NO_BUCKET`].
     bucket: BucketId,
+    /// Its entries' tag (copied in `Slots::tags`).
+    tag: Wrapping<u8>,
     value: Option<T>,
     cold: Cold,
 }
@@ -55,6 +66,8 @@ struct Slot<T> {
 /// Paged storage of the wheel's timers; see the module docs.
 pub(crate) struct Slots<T> {
     pages: Vec<Vec<Slot<T>>>,
+    /// Every slot's tag, densely.
+    tags: Vec<u8>,
     free: Vec<u32>,
     len: usize,
 }
@@ -68,6 +81,7 @@ impl<T> Slots<T> {
     pub(crate) fn new() -> Self {
         Self {
             pages: Vec::new(),
+            tags: Vec::new(),
             free: Vec::new(),
             len: 0,
         }
@@ -121,8 +135,10 @@ impl<T> Slots<T> {
             cold,
             generation: 0,
             bucket: NO_BUCKET,
+            tag: Wrapping(0),
             value: Some(value),
         });
+        self.tags.push(0);
         (index, 0)
     }
 
@@ -162,28 +178,58 @@ impl<T> Slots<T> {
         slot.bucket = NO_BUCKET;
         let generation = slot.generation;
         slot.generation = generation.wrapping_add(1);
+        slot.tag += 1;
+        let tag = slot.tag.0;
+        self.set_tag(index, tag);
         self.free.push(index);
         self.len -= 1;
         Some((value, generation, left))
     }
 
-    /// Records which bucket holds the timer's live entry (`NO_BUCKET`: none,
-    /// it is in the ready heap).
     #[inline]
-    pub(crate) fn set_bucket(&mut self, index: u32, bucket: BucketId) {
-        if let Some(slot) = self.slot_mut(index) {
-            slot.bucket = bucket;
+    fn set_tag(&mut self, index: u32, tag: u8) {
+        if let Some(t) = self.tags.get_mut(index as usize) {
+            *t = tag;
         }
     }
 
-    /// The placement data of the timer `entry` of `bucket` stands for, if
-    /// that entry is live: same generation, timer pending, and `bucket` the
-    /// one its slot names.
+    /// Records which bucket holds the timer's live entry (`NO_BUCKET`: none,
+    /// it is in the ready heap); returns the entry to push there.
     #[inline]
-    pub(crate) fn entry_live(&self, entry: Entry, bucket: BucketId) -> Option<Cold> {
+    pub(crate) fn set_bucket(&mut self, index: u32, bucket: BucketId) -> Entry {
+        let tag = self.slot_mut(index).map_or(0, |slot| {
+            slot.bucket = bucket;
+            slot.tag.0
+        });
+        Entry { index, tag }
+    }
+
+    /// The entry that stands for slot `index`'s timer now.
+    #[cfg(test)]
+    pub(crate) fn entry_of(&self, index: u32) -> Entry {
+        Entry {
+            index,
+            tag: self.tags[index as usize],
+        }
+    }
+
+    /// Whether `entry` may still stand for a timer, by the dense tags alone
+    /// (no slot read): `false` means stale for sure.
+    #[inline]
+    pub(crate) fn tag_matches(&self, entry: Entry) -> bool {
+        self.tags.get(entry.index as usize) == Some(&entry.tag)
+    }
+
+    /// The generation and placement data of the timer `entry` of `bucket`
+    /// stands for, if that entry is live: same tag, timer pending, and
+    /// `bucket` the one its slot names.
+    #[inline]
+    pub(crate) fn entry_live(&self, entry: Entry, bucket: BucketId) -> Option<(u32, Cold)> {
+        if !self.tag_matches(entry) {
+            return None;
+        }
         let slot = self.slot(entry.index)?;
-        (slot.generation == entry.generation && slot.bucket == bucket && slot.value.is_some())
-            .then_some(slot.cold)
+        (slot.bucket == bucket && slot.value.is_some()).then_some((slot.generation, slot.cold))
     }
 
     /// The generation, bucket and placement data of an occupied slot.
@@ -203,13 +249,17 @@ impl<T> Slots<T> {
         let left = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.cold.deadline_ns));
         slot.bucket = NO_BUCKET;
         slot.cold.deadline_ns = deadline_ns;
-        Some((slot.generation, left, slot.cold))
+        slot.tag += 1;
+        let (generation, cold, tag) = (slot.generation, slot.cold, slot.tag.0);
+        self.set_tag(index, tag);
+        Some((generation, left, cold))
     }
 
     /// Bytes of heap memory held.
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.pages.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
             + self.pages.len() * PAGE * Self::slot_size()
+            + self.tags.capacity()
             + self.free.capacity() * std::mem::size_of::<u32>()
     }
 
@@ -266,13 +316,8 @@ mod tests {
     fn an_entry_is_live_only_in_the_bucket_its_slot_names() {
         let mut slots = Slots::new();
         let (a, generation) = slots.insert((), cold(1));
-        let entry = Entry {
-            index: a,
-            generation,
-        };
-        assert_eq!(slots.entry_live(entry, 7), None, "in no bucket yet");
-        slots.set_bucket(a, 7);
-        assert_eq!(slots.entry_live(entry, 7), Some(cold(1)));
+        let entry = slots.set_bucket(a, 7);
+        assert_eq!(slots.entry_live(entry, 7), Some((generation, cold(1))));
         assert_eq!(slots.entry_live(entry, 8), None);
         let (g, left, c) = slots.reschedule(a, 99).unwrap();
         assert_eq!(
@@ -280,16 +325,36 @@ mod tests {
             (generation, Some((7, 1)), 99, 1)
         );
         assert_eq!(slots.entry_live(entry, 7), None, "the old entry is stale");
-        slots.set_bucket(a, 9);
+        assert!(!slots.tag_matches(entry), "its tag moved");
+        let entry = slots.set_bucket(a, 9);
+        assert!(slots.tag_matches(entry));
         let key = TimerKey {
             index: a,
             generation,
         };
         assert_eq!(slots.cancel(key), Some(((), Some((9, 99)))));
         assert_eq!(slots.entry_live(entry, 9), None);
+        assert!(!slots.tag_matches(entry), "freed: its tag moved");
         assert_eq!(slots.cancel(key), None);
         assert_eq!(slots.reschedule(a, 5), None);
         assert_eq!(slots.len(), 0);
+    }
+
+    #[test]
+    fn a_tag_that_wrapped_is_caught_by_the_bucket() {
+        let mut slots = Slots::new();
+        let (a, _) = slots.insert((), cold(1));
+        let old = slots.set_bucket(a, 7);
+        for _ in 0..256 {
+            slots.reschedule(a, 5);
+        }
+        slots.set_bucket(a, 8);
+        assert!(slots.tag_matches(old), "256 moves: the tag wrapped");
+        assert_eq!(slots.entry_live(old, 7), None, "but not in bucket 7");
+        assert_eq!(
+            slots.entry_live(old, 8).map(|(_, c)| c.deadline_ns),
+            Some(5)
+        );
     }
 
     #[test]
