@@ -154,9 +154,12 @@ fn time_before_start_fires_nothing() {
 
 #[test]
 fn slot_stays_small() {
-    // deadline + seq, generation, bucket (+ 2 padding), value
-    // (Option<u32>), and the bucket entry (index, generation).
-    assert_eq!(TimerWheel::<u32>::bytes_per_timer(), 16 + 4 + 2 + 2 + 8 + 8);
+    // deadline + seq, generation, bucket, tag (+ 1 padding), value
+    // (Option<u32>), and the packed bucket entry (index, tag).
+    assert_eq!(
+        TimerWheel::<u32>::bytes_per_timer(),
+        16 + 4 + 2 + 1 + 1 + 8 + 5
+    );
 }
 
 #[test]
