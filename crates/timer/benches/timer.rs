@@ -91,7 +91,6 @@ macro_rules! on_peer {
         let start = $start;
         match $peer {
             PeerKind::Wheel => $scenario(start, $($arg,)* || peers::wheel::<$payload>(start)),
-            PeerKind::Eager => $scenario(start, $($arg,)* || peers::eager::<$payload>(start)),
             PeerKind::Fixed => $scenario(start, $($arg,)* || peers::fixed::<$payload>(start)),
             PeerKind::Heap => $scenario(start, $($arg,)* peers::heap::<$payload>),
             PeerKind::StdLazy => $scenario(start, $($arg,)* || {

@@ -44,7 +44,6 @@
 #![forbid(unsafe_code)]
 
 mod clock;
-mod eager_wheel;
 mod fixed;
 mod heap;
 mod slab;
@@ -52,9 +51,6 @@ mod timers;
 mod wheel;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
-/// The eager-cancel wheel, for the bench's comparison only.
-#[doc(hidden)]
-pub use eager_wheel::EagerWheel;
 pub use fixed::FixedQueue;
 pub use heap::TimerHeap;
 pub use timers::{DrainExpired, Expired, TimerKey, Timers};

@@ -84,13 +84,6 @@ pub(crate) fn wheel<P: Payload>(start: Instant) -> Rouse<TimerWheel<P>, P> {
     Rouse(TimerWheel::new(start), std::marker::PhantomData)
 }
 
-pub(crate) fn eager<P: Payload>(start: Instant) -> Rouse<rouse_timer::EagerWheel<P>, P> {
-    Rouse(
-        rouse_timer::EagerWheel::new(start),
-        std::marker::PhantomData,
-    )
-}
-
 pub(crate) fn heap<P: Payload>() -> Rouse<TimerHeap<P>, P> {
     Rouse(TimerHeap::new(), std::marker::PhantomData)
 }

@@ -65,8 +65,6 @@ impl Sample {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum PeerKind {
     Wheel,
-    /// The wheel before lazy cancel (cancel removes its bucket entry).
-    Eager,
     /// Only in the fixed-duration scenarios: it cannot take other deadlines.
     Fixed,
     Heap,
@@ -78,9 +76,8 @@ pub(crate) enum PeerKind {
 }
 
 impl PeerKind {
-    const ALL: [PeerKind; 9] = [
+    const ALL: [PeerKind; 8] = [
         PeerKind::Wheel,
-        PeerKind::Eager,
         PeerKind::Fixed,
         PeerKind::Heap,
         PeerKind::StdLazy,
@@ -93,7 +90,6 @@ impl PeerKind {
     fn name(self) -> &'static str {
         match self {
             PeerKind::Wheel => "rouse TimerWheel",
-            PeerKind::Eager => "rouse wheel, eager cancel (before)",
             PeerKind::Fixed => "rouse FixedQueue (one duration)",
             PeerKind::Heap => "rouse TimerHeap",
             PeerKind::StdLazy => "std BinaryHeap, lazy (tornado/asyncio)",
