@@ -4,6 +4,7 @@
 //! section and re-running one leaves the others alone.
 
 use std::fs;
+use std::path::PathBuf;
 
 use crate::cmd::{root, Failed, Step};
 
@@ -29,10 +30,18 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
             code: 2,
         });
     };
-    let out = root().join("target").join(format!("bench-{name}.md"));
-    // target/ may not exist here when CARGO_TARGET_DIR points elsewhere.
-    if let Some(dir) = out.parent() {
-        let _ = fs::create_dir_all(dir);
+    let dir = results_dir();
+    let out = dir.join(format!("bench-{name}.md"));
+    if let Err(err) = fs::create_dir_all(&dir) {
+        eprintln!(
+            "xtask bench: cannot create {} for the bench's results: {err}; \
+             point CARGO_TARGET_DIR at a writable directory",
+            dir.display()
+        );
+        return Err(Failed {
+            what: format!("bench {name}"),
+            code: 1,
+        });
     }
     let _ = fs::remove_file(&out);
     if name == "producer" {
@@ -63,6 +72,23 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Where the bench writes its Markdown before it is spliced: cargo's target
+/// directory, which is `$CARGO_TARGET_DIR` when set (relative to the
+/// workspace root if relative, as cargo reads it), else `target/` here. The
+/// repository itself may be read-only when the target directory is elsewhere.
+fn results_dir() -> PathBuf {
+    target_dir(std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+}
+
+fn target_dir(from_env: Option<PathBuf>) -> PathBuf {
+    match from_env {
+        Some(dir) if dir.as_os_str().is_empty() => root().join("target"),
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
 fn splice(name: &str, section: &str) -> std::io::Result<()> {
     let path = root().join("docs").join("benchmarks.md");
     let doc = fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
@@ -86,7 +112,21 @@ fn replace_section(doc: &str, name: &str, section: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::replace_section;
+    use super::{replace_section, root, target_dir};
+    use std::path::PathBuf;
+
+    #[test]
+    fn results_go_to_cargo_target_dir_when_set() {
+        let outside = std::env::temp_dir().join("rouse-target");
+        assert_eq!(target_dir(Some(outside.clone())), outside);
+        assert_eq!(
+            target_dir(Some(PathBuf::from("t2"))),
+            root().join("t2"),
+            "relative to the workspace, as cargo reads it"
+        );
+        assert_eq!(target_dir(None), root().join("target"));
+        assert_eq!(target_dir(Some(PathBuf::new())), root().join("target"));
+    }
 
     #[test]
     fn appends_then_replaces_only_its_own_section() {
