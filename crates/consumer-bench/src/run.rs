@@ -172,7 +172,7 @@ pub(crate) fn produce(
         .args(["--bootstrap", &broker.bootstrap, "--topic", topic])
         .args(["--num-records", &records.to_string()])
         .args(["--record-size", &row.record_size.to_string()])
-        .args(["--throughput", &rate.map_or("-1".into(), |r| r.to_string())])
+        .arg(format!("--throughput={}", rate.unwrap_or(-1.0)))
         .arg("--producer-props")
         .arg(format!("compression.type={}", row.compression));
     if rate.is_some() {

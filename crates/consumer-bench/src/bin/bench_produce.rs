@@ -32,7 +32,7 @@ struct Args {
     #[arg(long)]
     record_size: usize,
     /// Records/s; -1 sends as fast as the producer takes them.
-    #[arg(long, default_value_t = -1.0)]
+    #[arg(long, default_value_t = -1.0, allow_hyphen_values = true)]
     throughput: f64,
     /// `key=value` producer settings after the defaults.
     #[arg(long = "producer-props", num_args = 0.., value_name = "KEY=VALUE")]
