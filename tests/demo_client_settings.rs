@@ -17,7 +17,7 @@ use rouse_kafka_mock::{ClusterConfig, MockCluster, SaslConfig, SaslMechanism};
 
 /// Building the example: a first build of the workspace on two busy cores.
 const BUILD_BOUND: Duration = Duration::from_secs(900);
-/// One demo run (two phases of three short sends, or a refusal).
+/// One demo run (three short phases, or a refusal).
 const RUN_BOUND: Duration = Duration::from_secs(60);
 const PASSWORD: &str = "alice-secret";
 
@@ -154,9 +154,13 @@ fn scram_settings_given_with_dash_x_deliver_to_a_sasl_listener() {
     );
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
     assert_eq!(json["phases"].as_array().map(Vec::len), Some(2), "{json}");
-    // Each phase: one warm-up record, then the two measured sends.
+    // Each producer phase: one warm-up record, then the two measured sends;
+    // the consumer phase (its consumer logged in with the same -X SASL
+    // settings): one warm-up, then a record for each of its two polls.
+    let events = json["consumer"]["events"].as_array().map(Vec::len);
+    assert_eq!(events, Some(4), "{json}");
     let records = cluster.handle().records("demo-sasl", 0).expect("partition");
-    assert_eq!(records.len(), 6, "{json}");
+    assert_eq!(records.len(), 9, "{json}");
     let first = records[0].value.as_deref().unwrap_or_default();
     assert!(
         String::from_utf8_lossy(first).contains("wakeups"),

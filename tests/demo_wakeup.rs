@@ -1,7 +1,12 @@
 //! The demo's claim, checked against the embedded mock with short timings:
 //! with wakeups each send is acknowledged far sooner than the poll timeout,
-//! without them each record waits for the poll to time out.
+//! without them each record waits for the poll to time out; and the
+//! consumer phase's blocked poll returns on a record or a `wakeup()` far
+//! sooner than its timeout.
 
+#[allow(dead_code)]
+#[path = "../examples/demo_wakeup/consumer.rs"]
+mod consumer;
 #[allow(dead_code)] // the demo's printing helpers are not all used here
 #[path = "../examples/demo_wakeup/experiment.rs"]
 mod experiment;
@@ -36,6 +41,7 @@ fn wakeups_cut_send_to_ack_from_the_poll_timeout_to_almost_nothing() {
         topic: "demo-test".into(),
         bootstrap: None,
         client_settings: Vec::new(),
+        consumer: true,
     };
     let report = experiment::run(&settings, &mut Quiet).expect("the demo runs on the mock");
     let json = report::to_json(&report);
@@ -73,4 +79,24 @@ fn wakeups_cut_send_to_ack_from_the_poll_timeout_to_almost_nothing() {
     assert!((1..=2 * sends).contains(&syscalls), "{json}");
     assert_eq!(off["wakes_requested"].as_u64(), Some(0), "{json}");
     assert_eq!(off["wake_syscalls"].as_u64(), Some(0), "{json}");
+
+    let consumer = &json["consumer"];
+    let events = consumer["events"].as_array().expect("consumer events");
+    assert_eq!(events.len(), 6, "a record and a wakeup per send: {json}");
+    for event in events {
+        // The poll returns on the record (on the mock, after at most its
+        // held fetch, 20 ms) or the wakeup, never at its timeout.
+        assert!(
+            ms(event, "blocked_ms") < 0.8 * timeout_ms,
+            "consumer {}: {json}",
+            event["wake"]
+        );
+        assert!(
+            ms(event, "returned_after_ms") < 0.25 * timeout_ms,
+            "consumer {}: {json}",
+            event["wake"]
+        );
+    }
+    assert_eq!(events[0]["wake"], "record");
+    assert_eq!(events[1]["wake"], "wakeup()");
 }

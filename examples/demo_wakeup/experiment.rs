@@ -1,12 +1,16 @@
 //! The experiment itself, free of printing so the integration test can run
 //! it: a producer whose poller blocks with a long poll timeout, and a sender
-//! that sends one record every `interval`, once with wakeups off and once on.
+//! that sends one record every `interval`, once with wakeups off and once on;
+//! then (unless turned off) the consumer phase of `consumer.rs`: a consumer
+//! blocked in `poll` woken by a record and by `wakeup()`.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use rouse_kafka::{Producer, ProducerConfig, Record};
 use rouse_kafka_mock::{ClusterConfig, MockCluster};
+
+use super::consumer::{self, ConsumerPhase, Event};
 
 /// The experiment's settings.
 #[derive(Clone, Debug)]
@@ -24,6 +28,8 @@ pub(crate) struct Settings {
     /// `-X key=value` settings, given to the producer after the demo's own
     /// (so they win): security settings for a secured broker, say.
     pub(crate) client_settings: Vec<(String, String)>,
+    /// Run the consumer phase after the producer's two.
+    pub(crate) consumer: bool,
 }
 
 /// One send, as measured.
@@ -79,6 +85,8 @@ pub(crate) struct Report {
     pub(crate) embedded_mock: bool,
     /// Wakeups off, then on.
     pub(crate) phases: Vec<Phase>,
+    /// The consumer phase, when it ran.
+    pub(crate) consumer: Option<ConsumerPhase>,
 }
 
 /// What a newcomer can hit, each with the one thing to do about it.
@@ -90,6 +98,9 @@ pub(crate) enum DemoError {
     Mock(String),
     /// The producer refused its configuration or a record.
     Producer(String),
+    /// The consumer refused its configuration, or its poll did not return
+    /// what the event should have made it return.
+    Consumer(String),
     /// A record was not acknowledged.
     Delivery(String),
 }
@@ -104,6 +115,7 @@ impl std::fmt::Display for DemoError {
             ),
             DemoError::Mock(what) => write!(f, "the embedded mock cluster failed: {what}"),
             DemoError::Producer(what) => write!(f, "{what}"),
+            DemoError::Consumer(what) => write!(f, "the consumer phase: {what}"),
             DemoError::Delivery(what) => write!(
                 f,
                 "a record was not delivered: {what}; check that the broker is up and the topic \
@@ -119,6 +131,8 @@ pub(crate) trait Progress {
     fn row(&mut self, wakeups: bool, send: &Send);
     /// Still waiting on `seq` for `waited`.
     fn waiting(&mut self, wakeups: bool, seq: u32, waited: Duration);
+    /// A consumer-phase event finished.
+    fn consumer_row(&mut self, _event: &Event) {}
 }
 
 /// Runs both phases; `progress` sees every row as it happens.
@@ -142,21 +156,27 @@ pub(crate) fn run(settings: &Settings, progress: &mut dyn Progress) -> Result<Re
         .into_iter()
         .map(|wakeups| run_phase(settings, &bootstrap, wakeups, progress))
         .collect::<Result<_, _>>()?;
+    let embedded_mock = settings.bootstrap.is_none();
+    let consumer = if settings.consumer {
+        let producer = producer(settings, &bootstrap, true)?;
+        deliver(&producer, settings, true, 0, &mut NoProgress)?;
+        let phase = consumer::run(settings, &bootstrap, embedded_mock, &producer, progress);
+        let _ = producer.close(Duration::from_secs(5));
+        Some(phase?)
+    } else {
+        None
+    };
     Ok(Report {
         settings: settings.clone(),
         bootstrap,
-        embedded_mock: settings.bootstrap.is_none(),
+        embedded_mock,
         phases,
+        consumer,
     })
 }
 
-/// One phase with its own producer, so the two cannot share state.
-fn run_phase(
-    settings: &Settings,
-    bootstrap: &str,
-    wakeups: bool,
-    progress: &mut dyn Progress,
-) -> Result<Phase, DemoError> {
+/// The demo's producer, with wakeups on or off.
+fn producer(settings: &Settings, bootstrap: &str, wakeups: bool) -> Result<Producer, DemoError> {
     let poll_ms = settings.poll_timeout.as_millis().to_string();
     let own = [
         ("bootstrap.servers", bootstrap),
@@ -173,8 +193,17 @@ fn run_phase(
         .map(|(k, v)| (k.as_str(), v.as_str()));
     let config = ProducerConfig::from_pairs(own.into_iter().chain(given))
         .map_err(|e| DemoError::Producer(e.to_string()))?;
-    let producer = Producer::new(config).map_err(|e| DemoError::Producer(e.to_string()))?;
+    Producer::new(config).map_err(|e| DemoError::Producer(e.to_string()))
+}
 
+/// One phase with its own producer, so the two cannot share state.
+fn run_phase(
+    settings: &Settings,
+    bootstrap: &str,
+    wakeups: bool,
+    progress: &mut dyn Progress,
+) -> Result<Phase, DemoError> {
+    let producer = producer(settings, bootstrap, wakeups)?;
     // A first record, not measured, so connection set-up and metadata are
     // out of the way: both phases then start from a poller that is asleep.
     deliver(&producer, settings, wakeups, 0, &mut NoProgress)?;

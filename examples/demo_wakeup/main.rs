@@ -7,6 +7,13 @@
 //! poll times out; with them on, `send` wakes the poller at once. Each send
 //! prints a row as it is acknowledged, then a summary compares the phases.
 //!
+//! A third phase turns it round (`--no-consumer` skips it): the main thread
+//! blocks in a `Consumer::poll` with the same timeout while another thread
+//! produces a record (the poll returns once the consumer's poller has
+//! fetched it) or calls `Consumer::wakeup()` (the poll returns `Wakeup` at
+//! once); a row per event, the time from the acknowledgement or the call to
+//! `poll`'s return, and the summary's consumer lines.
+//!
 //! By default it runs against an embedded `rouse-kafka-mock` cluster, so it
 //! needs nothing installed; `--bootstrap HOST:PORT` uses any broker (the
 //! topic must exist), and `cargo xtask demo-wakeup --broker tansu` starts a
@@ -17,6 +24,7 @@
 
 #[path = "../common/client_settings.rs"]
 mod client_settings;
+mod consumer;
 mod experiment;
 mod report;
 
@@ -54,9 +62,13 @@ struct Args {
     topic: String,
     /// A client setting for the producer, as key=value (repeatable, as
     /// kcat's -X), given to it as is after the demo's own: for example
-    /// -X security.protocol=SASL_SSL -X ssl.ca.location=ca.pem.
+    /// -X security.protocol=SASL_SSL -X ssl.ca.location=ca.pem. The
+    /// consumer phase's consumer gets the security.*, ssl.* and sasl.* ones.
     #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = client_settings::parse)]
     client_settings: Vec<(String, String)>,
+    /// Skip the consumer phase.
+    #[arg(long)]
+    no_consumer: bool,
     /// Also write the results as JSON to this file (`-` for stdout, which
     /// then carries only the JSON).
     #[arg(long)]
@@ -98,6 +110,12 @@ impl Progress for Console {
             let _ = std::io::stderr().flush();
         }
     }
+
+    fn consumer_row(&mut self, event: &consumer::Event) {
+        if self.rows {
+            println!("{}", report::consumer_row(event));
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -114,6 +132,7 @@ fn main() -> ExitCode {
         topic: args.topic,
         bootstrap: args.bootstrap,
         client_settings: args.client_settings,
+        consumer: !args.no_consumer,
     };
     let json_on_stdout = args.json.as_deref() == Some("-");
     if !json_on_stdout {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::consumer::{ConsumerPhase, Event, Wake};
 use super::experiment::{Phase, Report, Send};
 
 /// Milliseconds with one decimal, for tables.
@@ -33,6 +34,68 @@ pub(crate) fn row(wakeups: bool, send: &Send) -> String {
         ms(send.ack),
         send.partition,
         send.offset
+    )
+}
+
+/// One printed row per consumer-phase event.
+pub(crate) fn consumer_row(event: &Event) -> String {
+    let from = match event.wake {
+        Wake::Record => "its ack",
+        Wake::Wakeup => "the call",
+    };
+    format!(
+        "{:<12} {:<8} {:>2}  poll returned {:>10} after {from:<8} (blocked {:>10})",
+        "consumer",
+        event.wake.name(),
+        event.seq,
+        ms(event.returned_after),
+        ms(event.blocked),
+    )
+}
+
+/// The consumer phase's lines of the summary, and its sentence.
+fn consumer_summary(out: &mut String, report: &Report, phase: &ConsumerPhase) {
+    let timeout = ms(report.settings.poll_timeout);
+    let _ = writeln!(
+        out,
+        "\nconsumer: poll({timeout}) on an idle partition (fetch.max.wait.ms {})",
+        ms(phase.fetch_max_wait)
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>14}",
+        "median record ack -> poll",
+        ms(phase.median(Wake::Record))
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>14}",
+        "median wakeup() -> poll",
+        ms(phase.median(Wake::Wakeup))
+    );
+    let _ = writeln!(
+        out,
+        "{:<28} {:>14}",
+        "poller wakes / syscalls",
+        format!("{} / {}", phase.wakes_requested, phase.wake_syscalls)
+    );
+    let _ = writeln!(out, "\n{}", consumer_meaning(report, phase));
+}
+
+/// One sentence on the consumer phase.
+pub(crate) fn consumer_meaning(report: &Report, phase: &ConsumerPhase) -> String {
+    let held = if report.embedded_mock {
+        " (the embedded mock answers a held fetch only at the end of fetch.max.wait.ms, so a record waits up to that long there; a real broker answers when the record arrives)"
+    } else {
+        ""
+    };
+    format!(
+        "A consumer blocked in poll({}) returned a median {} after a record's acknowledgement, \
+         as soon as its poller had fetched the record{held}, and {} after another thread's \
+         wakeup(), instead of at the timeout.",
+        ms(report.settings.poll_timeout),
+        ms(phase.median(Wake::Record)),
+        ms(phase.median(Wake::Wakeup)),
     )
 }
 
@@ -74,6 +137,9 @@ pub(crate) fn summary(report: &Report) -> String {
         ratio(off, on)
     );
     let _ = writeln!(out, "\n{}", meaning(report));
+    if let Some(phase) = &report.consumer {
+        consumer_summary(&mut out, report, phase);
+    }
     out
 }
 
@@ -108,6 +174,24 @@ pub(crate) fn to_json(report: &Report) -> Value {
         "phases": report.phases.iter().map(phase_json).collect::<Vec<_>>(),
         "median_ratio_off_to_on": ratio(off, on),
         "meaning": meaning(report),
+        "consumer": report.consumer.as_ref().map(|phase| consumer_json(report, phase)),
+    })
+}
+
+fn consumer_json(report: &Report, phase: &ConsumerPhase) -> Value {
+    json!({
+        "fetch_max_wait_ms": millis(phase.fetch_max_wait),
+        "median_record_ms": millis(phase.median(Wake::Record)),
+        "median_wakeup_ms": millis(phase.median(Wake::Wakeup)),
+        "wakes_requested": phase.wakes_requested,
+        "wake_syscalls": phase.wake_syscalls,
+        "events": phase.events.iter().map(|e| json!({
+            "seq": e.seq,
+            "wake": e.wake.name(),
+            "returned_after_ms": millis(e.returned_after),
+            "blocked_ms": millis(e.blocked),
+        })).collect::<Vec<_>>(),
+        "meaning": consumer_meaning(report, phase),
     })
 }
 

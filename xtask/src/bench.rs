@@ -16,6 +16,8 @@ pub(crate) const BENCHES: &[(&str, &str, &str)] = &[
     ("batch", "rouse-kafka", "batch"),
     // Not a cargo bench: peers in processes of their own (bench_producer.rs).
     ("producer", "rouse-producer-bench", "producer-bench"),
+    // Likewise (bench_consumer.rs).
+    ("consumer", "rouse-consumer-bench", "consumer-bench"),
 ];
 
 pub(crate) fn run(name: &str) -> Result<(), Failed> {
@@ -46,6 +48,8 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
     let _ = fs::remove_file(&out);
     if name == "producer" {
         crate::bench_producer::run(&out)?;
+    } else if name == "consumer" {
+        crate::bench_consumer::run(&out)?;
     } else {
         Step::cargo(&["bench", "-p", package, "--bench", target])
             .env("ROUSE_BENCH_MD", out.display().to_string())

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::cmd::{root, Failed, Step};
 
 /// Where release binaries land (CARGO_TARGET_DIR is honoured).
-fn release_dir() -> PathBuf {
+pub(crate) fn release_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| root().join("target"), PathBuf::from)
         .join("release")

@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bench;
+mod bench_consumer;
 mod bench_producer;
 mod broker;
 mod ci;

@@ -3,8 +3,9 @@
 //! bench's Markdown section where `cargo xtask bench` reads it
 //! (`$ROUSE_BENCH_MD`). A dev-dependency of each crate with a bench.
 //! Also the producer load generator the producer bench's peers share
-//! ([`perf`]) and the measuring of a peer run as a child process
-//! ([`child`]).
+//! ([`perf`]), what the consumer bench's peers share ([`consume`]), the
+//! broker a bench runs against ([`broker`]) and the measuring of a peer run
+//! as a child process ([`child`]).
 //!
 //! ```
 //! let times = vec![3.0, 1.0, 2.0];
@@ -15,7 +16,9 @@
 
 use std::time::Duration;
 
+pub mod broker;
 pub mod child;
+pub mod consume;
 pub mod perf;
 
 /// The CPU model, from /proc/cpuinfo ("unknown CPU" elsewhere).

@@ -106,7 +106,9 @@ pub use config::{
     Acks, AutoOffsetReset, Compression, ConfigError, ConsumerConfig, ConsumerConfigBuilder,
     IsolationLevel, ProducerConfig, ProducerConfigBuilder,
 };
-pub use consumer::{Consumer, ConsumerError, ConsumerRecord, ConsumerStats, TimestampType};
+pub use consumer::{
+    Consumer, ConsumerError, ConsumerRecord, ConsumerStats, PartitionStats, TimestampType,
+};
 pub use delivery::{
     DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,
 };

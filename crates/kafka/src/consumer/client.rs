@@ -363,16 +363,26 @@ impl Consumer {
         Ok(())
     }
 
-    /// Counters: records and bytes fetched, fetch requests, buffered bytes,
-    /// and the poller waker's wakes and syscalls.
+    /// Counters: records and bytes fetched, fetch requests, the records
+    /// and bytes buffered, each assigned partition's position, high
+    /// watermark, lag and buffer, and the poller waker's wakes and syscalls.
     pub fn stats(&self) -> ConsumerStats {
         let counters = &self.shared.counters;
-        let buffered_bytes = self.shared.state.lock().positions.buffered_bytes();
+        // The poller counts fetched records under the same lock.
+        let state = self.shared.state.lock();
+        let partitions = state.positions.partition_stats();
+        let (records_fetched, bytes_fetched) = (
+            counters.records_fetched.load(Ordering::Relaxed),
+            counters.bytes_fetched.load(Ordering::Relaxed),
+        );
+        drop(state);
         ConsumerStats {
-            records_fetched: counters.records_fetched.load(Ordering::Relaxed),
-            bytes_fetched: counters.bytes_fetched.load(Ordering::Relaxed),
+            records_fetched,
+            bytes_fetched,
             fetch_requests: counters.fetch_requests.load(Ordering::Relaxed),
-            buffered_bytes,
+            buffered_records: partitions.iter().map(|p| p.buffered_records).sum(),
+            buffered_bytes: partitions.iter().map(|p| p.buffered_bytes).sum(),
+            partitions,
             waker: self.handle.waker_stats(),
         }
     }

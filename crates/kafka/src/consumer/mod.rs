@@ -39,4 +39,4 @@ mod versions;
 pub use client::Consumer;
 pub use consumer_error::ConsumerError;
 pub use record::{ConsumerRecord, TimestampType};
-pub use stats::ConsumerStats;
+pub use stats::{ConsumerStats, PartitionStats};

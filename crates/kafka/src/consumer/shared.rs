@@ -101,7 +101,8 @@ impl Shared {
         let (mut records, mut bytes, mut news) = (0u64, 0u64, false);
         let follows: Vec<FollowUp> = {
             let mut state = self.state.lock();
-            sent.iter()
+            let follows: Vec<FollowUp> = sent
+                .iter()
                 .zip(verdicts)
                 .map(|(fetched, verdict)| {
                     match &verdict {
@@ -121,16 +122,20 @@ impl Shared {
                     }
                     state.positions.apply_fetch(fetched, verdict)
                 })
-                .collect()
+                .collect();
+            // Counted under the lock, before `poll` can see the records, so
+            // a `stats` snapshot (taken under the lock too) never shows
+            // records buffered or handed out that were not counted.
+            let counters = &self.counters;
+            counters
+                .records_fetched
+                .fetch_add(records, Ordering::Relaxed);
+            counters.bytes_fetched.fetch_add(bytes, Ordering::Relaxed);
+            follows
         };
         if news {
             self.notify();
         }
-        let counters = &self.counters;
-        counters
-            .records_fetched
-            .fetch_add(records, Ordering::Relaxed);
-        counters.bytes_fetched.fetch_add(bytes, Ordering::Relaxed);
         follows
     }
 

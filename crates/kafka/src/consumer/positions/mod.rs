@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::error::PartitionError;
 use super::record::ConsumerRecord;
+use super::stats::PartitionStats;
 use crate::config::{AutoOffsetReset, ConsumerConfig};
 use crate::record::TopicPartition;
 
@@ -276,9 +277,27 @@ impl Positions {
         Some((hw - self.position(tp).ok()??).max(0))
     }
 
-    /// Bytes of records waiting in every partition's buffer.
+    /// Bytes of records waiting in every partition's buffer (the tests'
+    /// shorthand; `Consumer::stats` sums `partition_stats`).
+    #[cfg(test)]
     pub(crate) fn buffered_bytes(&self) -> usize {
         self.partitions.values().map(|p| p.buffered_bytes).sum()
+    }
+
+    /// Every partition's figures for `Consumer::stats`, in order.
+    pub(crate) fn partition_stats(&self) -> Vec<PartitionStats> {
+        self.partitions
+            .iter()
+            .map(|(tp, p)| PartitionStats {
+                partition: tp.clone(),
+                position: self.position(tp).ok().flatten(),
+                high_watermark: p.high_watermark,
+                lag: self.lag(tp),
+                buffered_records: p.buffer.len(),
+                buffered_bytes: p.buffered_bytes,
+                paused: p.paused,
+            })
+            .collect()
     }
 
     /// Partitions that need their committed offset (OffsetFetch), marked as

@@ -1,0 +1,364 @@
+//! `cargo xtask bench consumer`: rouse's `Consumer` against librdkafka's
+//! (the `rdkafka` crate's `BaseConsumer`), each at its own defaults, each
+//! run as its own process against one tansu on 127.0.0.1, so the client
+//! CPU time and peak RSS are its own and the broker's CPU over the run is
+//! the cost it puts on the broker.
+//!
+//! Two tables:
+//! * **throughput**: per row (100 B or 1 KiB values, uncompressed or lz4)
+//!   one topic of [`PARTITIONS`] partitions is filled once by
+//!   `bench-produce` (rouse's producer), then every peer reads all of it
+//!   from the beginning, under a group of its own, in turns;
+//! * **latency**: per row a fresh topic per run; the peer starts, and after
+//!   [`SETTLE`] `bench-produce` sends at [`LATENCY_RATE`] records/s, each
+//!   value stamped with its send time; the peer reports produce-to-poll
+//!   latency percentiles (the first [`LATENCY_WARMUP`] records left out).
+//!
+//! Within a round every peer runs once per row, who goes first rotating by
+//! row and round; tables give each metric's median over the rounds, its
+//! ratio to librdkafka's median and the range.
+//!
+//! Environment: ROUSE_BENCH_BOOTSTRAP, ROUSE_TANSU, ROUSE_BENCH_BROKER_PID
+//! (else found in /proc), ROUSE_BENCH_BIN_DIR (else this binary's),
+//! ROUSE_BENCH_ROUNDS (3), ROUSE_BENCH_SCALE (records per run, x1),
+//! ROUSE_BENCH_FILTER (only runs whose "table row peer" contains it, as
+//! "throughput 100 B lz4 rouse"), ROUSE_BENCH_MD (where xtask reads the
+//! Markdown).
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod report;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use report::{Entry, Table};
+use rouse_bench_support::broker::Broker;
+use run::{Job, Peer, Row};
+
+/// Partitions of every topic.
+const PARTITIONS: i32 = 3;
+/// The rows of both tables.
+const ROWS: [Row; 4] = [
+    Row {
+        record_size: 100,
+        compression: "none",
+    },
+    Row {
+        record_size: 100,
+        compression: "lz4",
+    },
+    Row {
+        record_size: 1024,
+        compression: "none",
+    },
+    Row {
+        record_size: 1024,
+        compression: "lz4",
+    },
+];
+/// The latency table's produce rate, records/s.
+const LATENCY_RATE: f64 = 10_000.0;
+/// Records of a latency run: two seconds at the rate.
+const LATENCY_RECORDS: u64 = 20_000;
+/// Records at the start of a latency run left out of its percentiles.
+const LATENCY_WARMUP: u64 = 1_000;
+/// How long a latency run's peer gets to connect and find its offsets
+/// before the producer starts.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// Records a throughput run reads: about 20 MB of 100 B values, 50 MB of
+/// 1 KiB ones.
+fn throughput_records(row: Row, scale: f64) -> u64 {
+    let base = if row.record_size <= 100 {
+        200_000.0
+    } else {
+        50_000.0
+    };
+    ((base * scale) as u64).max(1000)
+}
+
+struct Bench {
+    broker: Broker,
+    bin_dir: PathBuf,
+    rounds: usize,
+    scale: f64,
+    filter: String,
+    topics: u64,
+    entries: Vec<Entry>,
+}
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, String> {
+    match std::env::var(key) {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("{key}={v:?}: not a valid number")),
+        Err(_) => Ok(default),
+    }
+}
+
+impl Bench {
+    fn from_env() -> Result<Bench, String> {
+        let bin_dir = match std::env::var_os("ROUSE_BENCH_BIN_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(PathBuf::from))
+                .ok_or("cannot tell this binary's directory: set ROUSE_BENCH_BIN_DIR")?,
+        };
+        let binaries = Peer::ALL.map(Peer::binary);
+        for binary in binaries.iter().chain(&["bench-produce"]) {
+            if !bin_dir.join(binary).exists() {
+                return Err(format!("{} is missing in {}: build it with the `peers` feature (cargo xtask bench consumer does), or set ROUSE_BENCH_BIN_DIR", binary, bin_dir.display()));
+            }
+        }
+        Ok(Bench {
+            broker: Broker::from_env()?,
+            bin_dir,
+            rounds: env_or("ROUSE_BENCH_ROUNDS", 3usize)?.max(1),
+            scale: env_or("ROUSE_BENCH_SCALE", 1.0f64)?,
+            filter: std::env::var("ROUSE_BENCH_FILTER").unwrap_or_default(),
+            topics: 0,
+            entries: Vec::new(),
+        })
+    }
+
+    fn topic(&mut self) -> String {
+        self.topics += 1;
+        format!("rouse-cbench-{}-{}", std::process::id(), self.topics)
+    }
+
+    /// The peers this row of `table` runs, with their entries' indexes.
+    fn entries_for(&mut self, table: Table, row: Row) -> Vec<(Peer, usize)> {
+        let label = match table {
+            Table::Throughput => "throughput",
+            Table::Latency => "latency",
+        };
+        let mut out = Vec::new();
+        for peer in Peer::ALL {
+            if !format!("{label} {row} {}", peer.name()).contains(&self.filter) {
+                continue;
+            }
+            out.push((peer, self.entries.len()));
+            self.entries.push(Entry {
+                table,
+                row,
+                peer,
+                samples: Vec::new(),
+                errors: Vec::new(),
+            });
+        }
+        out
+    }
+
+    fn record(&mut self, index: usize, result: Result<run::Sample, String>) {
+        let entry = &mut self.entries[index];
+        match result {
+            Ok(sample) => entry.samples.push(sample),
+            Err(error) => {
+                eprintln!(
+                    "{:?} {} {}: {error}",
+                    entry.table,
+                    entry.row,
+                    entry.peer.name()
+                );
+                entry.errors.push(error);
+            }
+        }
+    }
+
+    fn throughput(&mut self, index: usize, row: Row) {
+        let peers = self.entries_for(Table::Throughput, row);
+        if peers.is_empty() {
+            return;
+        }
+        let topic = self.topic();
+        let records = throughput_records(row, self.scale);
+        let filled = self
+            .broker
+            .create_topic(&topic, PARTITIONS as u32)
+            .and_then(|()| run::produce(&self.broker, &self.bin_dir, &topic, row, records, None));
+        if let Err(error) = filled {
+            for &(_, slot) in &peers {
+                self.record(slot, Err(format!("filling {topic}: {error}")));
+            }
+            self.broker.delete_topic(&topic);
+            return;
+        }
+        for round in 0..self.rounds {
+            for k in 0..peers.len() {
+                let (peer, slot) = peers[(k + index + round) % peers.len()];
+                let job = Job {
+                    peer,
+                    topic: &topic,
+                    partitions: PARTITIONS,
+                    records,
+                    latency_warmup: None,
+                    group: format!("{topic}-{}-{round}", peer.name()),
+                };
+                let result = run::consume(&self.broker, &self.bin_dir, &job);
+                self.record(slot, result);
+            }
+        }
+        self.broker.delete_topic(&topic);
+        self.print(Table::Throughput, row);
+    }
+
+    fn latency(&mut self, index: usize, row: Row) {
+        let peers = self.entries_for(Table::Latency, row);
+        for round in 0..self.rounds {
+            for k in 0..peers.len() {
+                let (peer, slot) = peers[(k + index + round) % peers.len()];
+                let topic = self.topic();
+                let result = self.latency_run(peer, row, &topic);
+                self.broker.delete_topic(&topic);
+                self.record(slot, result);
+            }
+        }
+        if !peers.is_empty() {
+            self.print(Table::Latency, row);
+        }
+    }
+
+    /// One latency run: the peer waits on an empty topic, then the
+    /// producer sends at the fixed rate while it reads.
+    fn latency_run(&self, peer: Peer, row: Row, topic: &str) -> Result<run::Sample, String> {
+        self.broker.create_topic(topic, PARTITIONS as u32)?;
+        let job = Job {
+            peer,
+            topic,
+            partitions: PARTITIONS,
+            records: LATENCY_RECORDS,
+            latency_warmup: Some(LATENCY_WARMUP),
+            group: format!("{topic}-{}", peer.name()),
+        };
+        std::thread::scope(|scope| {
+            let consumer = scope.spawn(|| run::consume(&self.broker, &self.bin_dir, &job));
+            std::thread::sleep(SETTLE);
+            let produced = run::produce(
+                &self.broker,
+                &self.bin_dir,
+                topic,
+                row,
+                LATENCY_RECORDS,
+                Some(LATENCY_RATE),
+            );
+            let consumed = consumer
+                .join()
+                .unwrap_or_else(|_| Err("the measuring thread panicked".into()));
+            produced.and(consumed)
+        })
+    }
+
+    fn print(&self, table: Table, row: Row) {
+        let line: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| e.table == table && e.row == row)
+            .map(|e| {
+                let rps = e.stat(|s| s.records_per_s).map_or(0.0, |s| s.0);
+                let cpu = e.stat(|s| s.cpu_us_per_record).map_or(0.0, |s| s.0);
+                let p50 = e.stat(|s| s.p50_ms).map_or(0.0, |s| s.0);
+                let p99 = e.stat(|s| s.p99_ms).map_or(0.0, |s| s.0);
+                match table {
+                    Table::Throughput => {
+                        format!("{} {:.0}k/s {cpu:.2} µs/record", e.peer.name(), rps / 1e3)
+                    }
+                    Table::Latency => {
+                        format!("{} p50 {p50:.2} ms p99 {p99:.2} ms", e.peer.name())
+                    }
+                }
+            })
+            .collect();
+        println!("{table:?} {row}: {}", line.join(", "));
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn markdown(bench: &Bench, load: (String, String), minutes: f64) -> String {
+    let example = run::consumer_args(
+        &Job {
+            peer: Peer::Rouse,
+            topic: "TOPIC",
+            partitions: PARTITIONS,
+            records: throughput_records(ROWS[0], bench.scale),
+            latency_warmup: None,
+            group: "GROUP".into(),
+        },
+        "HOST:PORT",
+    )
+    .join(" ");
+    format!(
+        "## Consumer
+
+Command: `cargo xtask bench consumer` (ROUSE_BENCH_ROUNDS={rounds}, ROUSE_BENCH_SCALE={scale}, ROUSE_BENCH_FILTER={filter:?}); commit {commit}; {minutes:.1} min.
+Machine: {machine}; load average {load0} at the start, {load1} at the end (other engineers' builds share the cores); the broker is one tansu on 127.0.0.1 (in-memory storage) on the same cores.
+
+Peers: rouse's `Consumer` (this commit; crates/consumer-bench's `peer-rouse`) and librdkafka 2.12.1 through the `rdkafka` crate 0.38's `BaseConsumer` (`peer-librdkafka-consumer`), each its own process, each at its defaults but for `group.id` (a fresh group per run: librdkafka's default auto-commit needs one; both commit as their defaults say) and `auto.offset.reset=earliest`; every partition assigned (rouse: `assign`; librdkafka: `assign` at the stored offset). A run: `peer-rouse {example}`. The topics ({PARTITIONS} partitions) are written by `bench-produce`, rouse's producer at its defaults with the row's `compression.type`; values of the row's size, varied bytes, the first 8 the send time. Each cell: median of {rounds} rounds, **ratio to librdkafka's median**, (lowest-highest); who goes first rotates by row and round.
+
+### Reading a pre-filled topic
+
+Per row one topic is filled once ({small} records of 100 B, {large} of 1 KiB) and every run reads all of it from the beginning. records/s and MB/s (values): records over the time from the peer's start (before its client exists: connecting and finding offsets included) to its last record; client CPU: the peer process's user+system time (wait4) per record; peak RSS: its ru_maxrss; broker CPU: tansu's CPU time over the run (its threads' /proc schedstat) per record.
+
+{throughput}
+### Produce-to-poll latency at {rate} records/s
+
+Per run a fresh, empty topic; the peer starts, and {settle} s later `bench-produce` sends {latency_records} records at {rate} records/s (`linger.ms=0`). Latency: the time `poll` returned a record minus the send time stamped in its value (one clock, one machine), the first {warmup} records left out. CPU per record as above (start-up and the idle wait included).
+
+{latency}",
+        rounds = bench.rounds,
+        scale = bench.scale,
+        filter = bench.filter,
+        commit = commit(),
+        machine = rouse_bench_support::machine(),
+        load0 = load.0,
+        load1 = load.1,
+        small = throughput_records(ROWS[0], bench.scale),
+        large = throughput_records(ROWS[2], bench.scale),
+        throughput = report::table(&bench.entries, Table::Throughput),
+        rate = LATENCY_RATE,
+        settle = SETTLE.as_secs(),
+        latency_records = LATENCY_RECORDS,
+        warmup = LATENCY_WARMUP,
+        latency = report::table(&bench.entries, Table::Latency),
+    )
+}
+
+fn main() -> ExitCode {
+    let mut bench = match Bench::from_env() {
+        Ok(bench) => bench,
+        Err(error) => {
+            eprintln!("bench consumer: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let (started, load_before) = (Instant::now(), load_average());
+    for (index, row) in ROWS.into_iter().enumerate() {
+        bench.throughput(index, row);
+    }
+    for (index, row) in ROWS.into_iter().enumerate() {
+        bench.latency(index, row);
+    }
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    let md = markdown(&bench, (load_before, load_average()), minutes);
+    println!("\n{md}");
+    rouse_bench_support::write_section(&md);
+    ExitCode::SUCCESS
+}
