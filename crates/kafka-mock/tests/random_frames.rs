@@ -13,6 +13,7 @@ use kafka_protocol::records::{
 };
 use proptest::prelude::*;
 use rouse_kafka_mock::frame::{encode_frame, FrameDecoder};
+use rouse_kafka_mock::versions::SUPPORTED_APIS;
 use rouse_kafka_mock::{ClusterConfig, ClusterHandle, Outcome};
 
 fn frame<R: Request>(version: i16, body: &R) -> Vec<u8> {
@@ -57,6 +58,9 @@ fn records() -> Bytes {
     RecordBatchEncoder::encode(&mut buf, [&record], &options).unwrap();
     buf.freeze()
 }
+
+/// How many frames [`seeds`] returns.
+const SEEDS: usize = 21;
 
 /// Well-formed frames of every served API, to be mutated.
 fn seeds() -> Vec<Vec<u8>> {
@@ -120,6 +124,42 @@ fn seeds() -> Vec<Vec<u8>> {
                 .with_groups(vec![GroupId(StrBytes::from_static_str("g"))]),
         ),
         frame(4, &ListGroupsRequest::default()),
+        frame(
+            4,
+            &FindCoordinatorRequest::default()
+                .with_coordinator_keys(vec![StrBytes::from_static_str("g")]),
+        ),
+        frame(
+            8,
+            &OffsetCommitRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("g")))
+                .with_topics(vec![
+                    offset_commit_request::OffsetCommitRequestTopic::default()
+                        .with_name(topic())
+                        .with_partitions(vec![
+                            offset_commit_request::OffsetCommitRequestPartition::default()
+                                .with_committed_offset(1),
+                        ]),
+                ]),
+        ),
+        frame(
+            7,
+            &OffsetFetchRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("g")))
+                .with_topics(Some(vec![
+                    offset_fetch_request::OffsetFetchRequestTopic::default()
+                        .with_name(topic())
+                        .with_partition_indexes(vec![0]),
+                ])),
+        ),
+        frame(
+            1,
+            &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+        ),
+        frame(
+            2,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"\0u\0p")),
+        ),
     ]
 }
 
@@ -147,7 +187,9 @@ proptest! {
 
     #[test]
     fn random_bodies_behind_real_headers(
-        key in prop::sample::select(vec![0i16, 1, 2, 3, 11, 12, 13, 14, 15, 16, 18, 19, 22]),
+        key in prop::sample::select(
+            SUPPORTED_APIS.iter().map(|api| api.key as i16).collect::<Vec<_>>()
+        ),
         version in -1i16..20,
         body in prop::collection::vec(any::<u8>(), 0..256),
     ) {
@@ -163,7 +205,7 @@ proptest! {
 
     #[test]
     fn mutated_real_frames(
-        seed in 0usize..16,
+        seed in 0usize..SEEDS,
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
         cut in any::<prop::sample::Index>(),
         truncate in any::<bool>(),
@@ -207,6 +249,21 @@ proptest! {
             }
         }
         assert_still_serves(&cluster);
+    }
+}
+
+#[test]
+fn seeds_cover_every_served_api() {
+    let seeds = seeds();
+    assert_eq!(seeds.len(), SEEDS);
+    for api in SUPPORTED_APIS {
+        assert!(
+            seeds
+                .iter()
+                .any(|s| i16::from_be_bytes([s[0], s[1]]) == api.key as i16),
+            "no seed frame for {:?}",
+            api.key
+        );
     }
 }
 

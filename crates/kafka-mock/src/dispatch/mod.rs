@@ -141,12 +141,17 @@ fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -
     if let Err(e) = RequestHeader::decode(&mut body, key.request_header_version(version)) {
         return close(CloseReason::Malformed(format!("request header: {e:#}")));
     }
-    if let Some(schema) = shape::schema::request_schema(key) {
-        if let Err(e) = shape::check(schema, version, &body) {
-            return close(CloseReason::Malformed(format!(
-                "{key:?} v{version} body: {e}"
-            )));
-        }
+    // Never decode unchecked: the crate's decoders size their allocations
+    // from the wire (see `shape`).
+    let Some(schema) = shape::schema::request_schema(key) else {
+        return close(CloseReason::Internal(format!(
+            "{key:?} is served but has no request schema"
+        )));
+    };
+    if let Err(e) = shape::check(schema, version, &body) {
+        return close(CloseReason::Malformed(format!(
+            "{key:?} v{version} body: {e}"
+        )));
     }
     let request = match E::Req::decode(&mut body, version) {
         Ok(request) => request,

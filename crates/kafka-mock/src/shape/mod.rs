@@ -69,14 +69,7 @@ fn walk_field(
         Kind::Int32 => skip(buf, 4),
         Kind::Int64 => skip(buf, 8),
         Kind::Uuid => skip(buf, 16),
-        Kind::String => {
-            let len = if flexible {
-                compact_len(buf)?
-            } else {
-                i64::from(take_i16(buf)?)
-            };
-            skip_nullable(buf, len)
-        }
+        Kind::String => skip_string(buf, flexible),
         Kind::Bytes => {
             let len = if flexible {
                 compact_len(buf)?
@@ -89,6 +82,12 @@ fn walk_field(
             let count = array_count(buf, flexible)?;
             bound(count, 4, buf)?;
             skip(buf, count * 4)
+        }
+        Kind::ArrayString => {
+            let count = array_count(buf, flexible)?;
+            // A compact string needs one length byte, a classic one two.
+            bound(count, if flexible { 1 } else { 2 }, buf)?;
+            (0..count).try_for_each(|_| skip_string(buf, flexible))
         }
         Kind::Array(element) => {
             let count = array_count(buf, flexible)?;
@@ -123,6 +122,16 @@ fn bound(count: usize, min_size: usize, buf: &[u8]) -> Result<(), ShapeError> {
         });
     }
     Ok(())
+}
+
+/// Skips a (possibly nullable) `STRING` or `COMPACT_STRING`.
+fn skip_string(buf: &mut &[u8], flexible: bool) -> Result<(), ShapeError> {
+    let len = if flexible {
+        compact_len(buf)?
+    } else {
+        i64::from(take_i16(buf)?)
+    };
+    skip_nullable(buf, len)
 }
 
 fn skip_nullable(buf: &mut &[u8], len: i64) -> Result<(), ShapeError> {
