@@ -19,6 +19,7 @@ mod error;
 mod fetch;
 mod group;
 mod list_offsets;
+mod membership;
 #[cfg(test)]
 mod mock_tests;
 mod poller;
