@@ -19,7 +19,7 @@ use super::{ConfigError, ConsumerConfig};
 /// Java's default `partition.assignment.strategy` (Kafka 3.x): range
 /// first, so a group of older members keeps working, and
 /// cooperative-sticky so the group can move to it by a rolling upgrade.
-pub const DEFAULT_ASSIGNMENT_STRATEGY: &[&str] = &["range", "cooperative-sticky"];
+pub(crate) const DEFAULT_ASSIGNMENT_STRATEGY: &[&str] = &["range", "cooperative-sticky"];
 
 /// The keys this file takes.
 #[cfg(test)]

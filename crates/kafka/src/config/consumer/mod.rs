@@ -34,7 +34,6 @@ use std::time::Duration;
 use super::ConfigError;
 use crate::security::{SecurityConfig, SecurityProtocol};
 pub use builder::ConsumerConfigBuilder;
-pub use group::DEFAULT_ASSIGNMENT_STRATEGY;
 pub(crate) use group::{GroupBuilder, GroupConfig};
 
 /// Every key [`ConsumerConfig::from_pairs`] accepts.
