@@ -106,7 +106,10 @@ pub use config::{
     Acks, AutoOffsetReset, Compression, ConfigError, ConsumerConfig, ConsumerConfigBuilder,
     IsolationLevel, ProducerConfig, ProducerConfigBuilder,
 };
-pub use consumer::{Consumer, ConsumerError, ConsumerRecord, ConsumerStats, TimestampType};
+pub use consumer::{
+    Consumer, ConsumerError, ConsumerRebalanceListener, ConsumerRecord, ConsumerStats,
+    TimestampType,
+};
 pub use delivery::{
     DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,
 };

@@ -19,6 +19,7 @@ mod error;
 mod fetch;
 mod group;
 mod list_offsets;
+mod listener;
 mod membership;
 #[cfg(test)]
 mod mock_tests;
@@ -29,6 +30,7 @@ mod python_tests;
 mod record;
 mod shared;
 mod stats;
+mod subscribe;
 #[cfg(test)]
 mod tansu_tests;
 #[cfg(test)]
@@ -39,5 +41,6 @@ mod versions;
 
 pub use client::Consumer;
 pub use consumer_error::ConsumerError;
+pub use listener::ConsumerRebalanceListener;
 pub use record::{ConsumerRecord, TimestampType};
 pub use stats::ConsumerStats;

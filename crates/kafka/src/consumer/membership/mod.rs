@@ -48,7 +48,6 @@ use crate::record::TopicPartition;
 /// The settings the member runs with.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    pub(crate) session_timeout: Duration,
     pub(crate) heartbeat_interval: Duration,
     pub(crate) max_poll_interval: Duration,
     pub(crate) retry_backoff: Duration,
@@ -191,17 +190,13 @@ impl Membership {
         &self.phase
     }
 
-    /// The partitions this member owns in the group.
-    pub(crate) fn owned(&self) -> &BTreeSet<TopicPartition> {
-        &self.owned
-    }
-
     /// Generation and member id for OffsetCommit, once the member has them.
     pub(crate) fn commit_identity(&self) -> Option<(i32, &str)> {
         (self.generation >= 0 && !self.member_id.is_empty())
             .then_some((self.generation, self.member_id.as_str()))
     }
 
+    #[cfg(test)]
     pub(crate) fn instance_id(&self) -> Option<&str> {
         self.settings.instance_id.as_deref()
     }

@@ -13,7 +13,6 @@ use super::*;
 
 fn settings(cooperative: bool, instance: Option<&str>) -> Settings {
     Settings {
-        session_timeout: Duration::from_secs(10),
         heartbeat_interval: Duration::from_secs(3),
         max_poll_interval: Duration::from_secs(60),
         retry_backoff: Duration::from_millis(100),
