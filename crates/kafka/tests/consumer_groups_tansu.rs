@@ -60,7 +60,10 @@ impl ConsumerRebalanceListener for Changes {
         eprintln!("{}: revoked {partitions:?}", self.name);
     }
     fn on_partitions_assigned(&mut self, _: &Consumer, partitions: &[TopicPartition]) {
-        self.owned.lock().unwrap().extend(partitions.iter().cloned());
+        self.owned
+            .lock()
+            .unwrap()
+            .extend(partitions.iter().cloned());
         eprintln!("{}: assigned {partitions:?}", self.name);
     }
     fn on_partitions_lost(&mut self, _: &Consumer, partitions: &[TopicPartition]) {
@@ -230,7 +233,10 @@ fn three_members_consume_every_record_exactly_once_while_they_join() {
         );
         let all: BTreeSet<&TopicPartition> = owned.iter().flatten().collect();
         assert_eq!(all.len(), PARTITIONS as usize, "{strategy}: {owned:?}");
-        assert!(owned.iter().all(|o| o.len() == 4), "{strategy}: 4 each: {owned:?}");
+        assert!(
+            owned.iter().all(|o| o.len() == 4),
+            "{strategy}: 4 each: {owned:?}"
+        );
     }
 }
 
@@ -256,7 +262,12 @@ fn child_member() {
 /// Starts `child_member` in a process of its own; its lines go to a thread.
 fn child(bootstrap: &str) -> (Child, JoinHandle<Vec<Rec>>) {
     let mut child = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", "child_member", "--include-ignored", "--nocapture"])
+        .args([
+            "--exact",
+            "child_member",
+            "--include-ignored",
+            "--nocapture",
+        ])
         .env("ROUSE_GROUP_CHILD", bootstrap)
         .stdout(Stdio::piped())
         .spawn()
@@ -301,14 +312,21 @@ fn a_killed_member_and_a_late_joiner_lose_nothing() {
     consumed.extend(b.stop());
     consumed.extend(d.stop());
     let seen = tally(&produced, &consumed);
-    let missing: Vec<_> = seen.iter().filter(|(_, n)| **n == 0).map(|(k, _)| k).collect();
+    let missing: Vec<_> = seen
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| k)
+        .collect();
     let twice = seen.values().filter(|n| **n > 1).count();
     eprintln!(
         "killed member consumed {by_victim}; {} consumed in all, {twice} twice",
         consumed.len()
     );
     assert!(by_victim > 0, "the victim took part before it was killed");
-    assert!(missing.is_empty(), "every record at least once; missing {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "every record at least once; missing {missing:?}"
+    );
 }
 
 #[test]
@@ -353,9 +371,22 @@ fn a_kafka_python_member_and_a_rouse_member_split_the_partitions() {
         !rouse_parts.is_empty() && !py_owned.is_empty(),
         "both own some: rouse {rouse_parts:?}, python {py_owned:?}"
     );
-    assert!(rouse_parts.is_disjoint(&py_owned), "rouse {rouse_parts:?}, python {py_owned:?}");
+    assert!(
+        rouse_parts.is_disjoint(&py_owned),
+        "rouse {rouse_parts:?}, python {py_owned:?}"
+    );
     assert_eq!(rouse_parts.len() + py_owned.len(), PARTITIONS as usize);
-    assert!(rouse_records.iter().all(|r| rouse_parts.contains(&r.0)), "rouse read only its own");
-    assert!(py_records.iter().all(|p| py_owned.contains(p)), "python read only its own");
-    assert_eq!(rouse_records.len() + py_records.len(), produced.len(), "each record once");
+    assert!(
+        rouse_records.iter().all(|r| rouse_parts.contains(&r.0)),
+        "rouse read only its own"
+    );
+    assert!(
+        py_records.iter().all(|p| py_owned.contains(p)),
+        "python read only its own"
+    );
+    assert_eq!(
+        rouse_records.len() + py_records.len(),
+        produced.len(),
+        "each record once"
+    );
 }

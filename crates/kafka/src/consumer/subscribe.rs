@@ -94,8 +94,7 @@ impl Consumer {
         }
         let mut held = self.listener.lock();
         self.change(|state| {
-            if state.group.subscription.is_none() && state.positions.assignment().next().is_some()
-            {
+            if state.group.subscription.is_none() && state.positions.assignment().next().is_some() {
                 return Err(ConsumerError::SubscriptionConflict(
                     "subscribe() cannot be used after assign(): a consumer either chooses its \
                      partitions or lets its group choose them; call unsubscribe() first",

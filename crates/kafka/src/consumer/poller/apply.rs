@@ -19,9 +19,9 @@ use rouse_reactor::SourceKey;
 use super::{ConsumerPoller, Link, Purpose};
 use crate::consumer::assignor::decode_assignment;
 use crate::consumer::fetch::{fetch_verdicts, FetchVerdict};
-use crate::consumer::membership::error_name;
 use crate::consumer::group::{offset_commit_verdicts, offset_fetch_verdicts};
 use crate::consumer::list_offsets::list_offsets_verdicts;
+use crate::consumer::membership::error_name;
 use crate::consumer::positions::{Fetchable, FollowUp};
 use crate::net::{wire, Answered, Client, Connections, Lost};
 use crate::record::TopicPartition;
@@ -133,23 +133,26 @@ impl ConsumerPoller {
                 }
             }
             Purpose::Join(epoch) => {
-                let response = self.decode::<JoinGroupResponse>(api, version, payload, now, || {
-                    Purpose::Join(epoch)
-                })?;
+                let response =
+                    self.decode::<JoinGroupResponse>(api, version, payload, now, || {
+                        Purpose::Join(epoch)
+                    })?;
                 if let Some(member) = self.member.as_mut() {
                     member.on_join(epoch, &response, now);
                 }
             }
             Purpose::Sync(epoch) => {
-                let response = self.decode::<SyncGroupResponse>(api, version, payload, now, || {
-                    Purpose::Sync(epoch)
-                })?;
+                let response =
+                    self.decode::<SyncGroupResponse>(api, version, payload, now, || {
+                        Purpose::Sync(epoch)
+                    })?;
                 self.apply_sync(epoch, &response, now);
             }
             Purpose::Heartbeat(epoch) => {
-                let response = self.decode::<HeartbeatResponse>(api, version, payload, now, || {
-                    Purpose::Heartbeat(epoch)
-                })?;
+                let response =
+                    self.decode::<HeartbeatResponse>(api, version, payload, now, || {
+                        Purpose::Heartbeat(epoch)
+                    })?;
                 if let Some(member) = self.member.as_mut() {
                     member.on_heartbeat(epoch, response.error_code, now);
                 }

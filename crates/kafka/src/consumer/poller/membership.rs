@@ -17,7 +17,7 @@ use rouse_reactor::SourceKey;
 use super::{ConsumerPoller, Link, Loop, Purpose};
 use crate::consumer::assignor::{
     assignor_by_name, decode_subscription, encode_assignment, encode_subscription, Assignment,
-    Member, Subscription as Subscribed,
+    Member, Subscription as Subscribed, ASSIGNMENT_VERSION, SUBSCRIPTION_VERSION,
 };
 use crate::consumer::membership::{
     heartbeat, join_group, leave_group, sync_group, Effect, Joined, Phase, PollClock, Send,
@@ -26,12 +26,6 @@ use crate::consumer::shared::{RebalanceEvent, Subscription};
 use crate::consumer::versions::ConsumerVersions;
 use crate::net::{Connections, Serve};
 use crate::record::TopicPartition;
-
-/// The versions of the consumer protocol's embedded structures this
-/// member writes: Java 3.x's (subscription v3 with rack and owned
-/// partitions, assignment v3).
-const SUBSCRIPTION_VERSION: i16 = 3;
-const ASSIGNMENT_VERSION: i16 = 3;
 
 /// A leader's assignment waiting for metadata of its members' topics.
 #[derive(Debug)]
@@ -79,7 +73,11 @@ impl ConsumerPoller {
         self.poll_clock = poll;
         self.lead(now);
         let conn = self.coordinator_conn(el, now);
-        while let Some(send) = self.member.as_mut().and_then(|m| m.next(now, conn.is_some(), poll)) {
+        while let Some(send) = self
+            .member
+            .as_mut()
+            .and_then(|m| m.next(now, conn.is_some(), poll))
+        {
             match conn {
                 Some((key, versions)) => self.send_member(el, key, versions, send, now),
                 None => tracing::debug!(?send, "no coordinator to tell"),
@@ -107,7 +105,10 @@ impl ConsumerPoller {
     /// Whether the member needs a coordinator found.
     pub(super) fn member_wants_coordinator(&self) -> bool {
         self.member.as_ref().is_some_and(|m| {
-            !matches!(m.phase(), Phase::Idle | Phase::Failed | Phase::PollExpired { .. })
+            !matches!(
+                m.phase(),
+                Phase::Idle | Phase::Failed | Phase::PollExpired { .. }
+            )
         }) || !self.leaving.is_empty()
     }
 
@@ -145,9 +146,12 @@ impl ConsumerPoller {
                     }
                     return;
                 }
-                let topics: Vec<Arc<str>> =
-                    self.subscribed_topics().into_iter().map(Arc::from).collect();
-                let protocols = self
+                let topics: Vec<Arc<str>> = self
+                    .subscribed_topics()
+                    .into_iter()
+                    .map(Arc::from)
+                    .collect();
+                let protocols: Result<Vec<(String, Bytes)>, String> = self
                     .assignors
                     .iter()
                     .map(|a| {
@@ -158,10 +162,20 @@ impl ConsumerPoller {
                             generation,
                             rack: None,
                         };
-                        let bytes = encode_subscription(&subscription, SUBSCRIPTION_VERSION);
-                        (a.name().to_owned(), bytes)
+                        let bytes = encode_subscription(&subscription, SUBSCRIPTION_VERSION)
+                            .map_err(|e| format!("the subscription cannot be encoded: {e}"))?;
+                        Ok((a.name().to_owned(), bytes))
                     })
                     .collect();
+                let protocols = match protocols {
+                    Ok(protocols) => protocols,
+                    Err(why) => {
+                        if let Some(m) = self.member.as_mut() {
+                            m.fail(why);
+                        }
+                        return;
+                    }
+                };
                 let body = join_group(
                     join_v,
                     &group,
@@ -176,7 +190,16 @@ impl ConsumerPoller {
                 // rebalance timeout + 5 s): past it the connection closes
                 // and the member finds the coordinator and joins again
                 // with the same member id (docs/consumer-groups.md).
-                self.send_on(el, key, ApiKey::JoinGroup, join_v, &body, Purpose::Join(epoch), now, true)
+                self.send_on(
+                    el,
+                    key,
+                    ApiKey::JoinGroup,
+                    join_v,
+                    &body,
+                    Purpose::Join(epoch),
+                    now,
+                    true,
+                )
             }
             Send::Sync {
                 epoch,
@@ -185,8 +208,24 @@ impl ConsumerPoller {
                 protocol,
                 assignments,
             } => {
-                let body = sync_group(&group, generation, &member_id, instance, &protocol, assignments);
-                self.send_on(el, key, ApiKey::SyncGroup, sync_v, &body, Purpose::Sync(epoch), now, true)
+                let body = sync_group(
+                    &group,
+                    generation,
+                    &member_id,
+                    instance,
+                    &protocol,
+                    assignments,
+                );
+                self.send_on(
+                    el,
+                    key,
+                    ApiKey::SyncGroup,
+                    sync_v,
+                    &body,
+                    Purpose::Sync(epoch),
+                    now,
+                    true,
+                )
             }
             Send::Heartbeat {
                 epoch,
@@ -194,12 +233,30 @@ impl ConsumerPoller {
                 member_id,
             } => {
                 let body = heartbeat(&group, generation, &member_id, instance);
-                self.send_on(el, key, ApiKey::Heartbeat, hb_v, &body, Purpose::Heartbeat(epoch), now, true)
+                self.send_on(
+                    el,
+                    key,
+                    ApiKey::Heartbeat,
+                    hb_v,
+                    &body,
+                    Purpose::Heartbeat(epoch),
+                    now,
+                    true,
+                )
             }
             Send::Leave { member_id } => {
                 let body = leave_group(&group, &member_id, leave_v);
                 let replies = std::mem::take(&mut self.leaving);
-                self.send_on(el, key, ApiKey::LeaveGroup, leave_v, &body, Purpose::Leave(replies), now, true)
+                self.send_on(
+                    el,
+                    key,
+                    ApiKey::LeaveGroup,
+                    leave_v,
+                    &body,
+                    Purpose::Leave(replies),
+                    now,
+                    true,
+                )
             }
         };
         self.sent(el, key, sent, now);
@@ -236,21 +293,33 @@ impl ConsumerPoller {
             tracing::debug!(?effect, "group membership");
             match effect {
                 Effect::FindCoordinator => self.coordinator = None,
-                Effect::Revoke { partitions, ticket } => {
-                    state.group.events.push_back(RebalanceEvent::Revoke { partitions, ticket })
-                }
+                Effect::Revoke { partitions, ticket } => state
+                    .group
+                    .events
+                    .push_back(RebalanceEvent::Revoke { partitions, ticket }),
                 Effect::Assign { added, assignment } => {
                     tracing::info!(partitions = ?assignment, "assigned by the group");
-                    let all: BTreeSet<TopicPartition> =
-                        state.positions.assignment().cloned().chain(added.iter().cloned()).collect();
+                    let all: BTreeSet<TopicPartition> = state
+                        .positions
+                        .assignment()
+                        .cloned()
+                        .chain(added.iter().cloned())
+                        .collect();
                     state.positions.assign(all);
                     state.assignment_changed = true;
-                    state.group.events.push_back(RebalanceEvent::Assigned(added));
+                    state
+                        .group
+                        .events
+                        .push_back(RebalanceEvent::Assigned(added));
                 }
                 Effect::Lost(lost) => {
                     let gone: BTreeSet<&TopicPartition> = lost.iter().collect();
-                    let kept: Vec<TopicPartition> =
-                        state.positions.assignment().filter(|tp| !gone.contains(tp)).cloned().collect();
+                    let kept: Vec<TopicPartition> = state
+                        .positions
+                        .assignment()
+                        .filter(|tp| !gone.contains(tp))
+                        .cloned()
+                        .collect();
                     state.positions.assign(kept);
                     state.assignment_changed = true;
                     state.group.events.push_back(RebalanceEvent::Lost(lost));
@@ -320,12 +389,16 @@ impl ConsumerPoller {
 
     fn assign(&self, lead: &Lead) -> Result<Vec<(String, Bytes)>, String> {
         let assignor = assignor_by_name(&lead.protocol).ok_or_else(|| {
-            format!("the group chose assignor {:?}, which this consumer does not have", lead.protocol)
+            format!(
+                "the group chose assignor {:?}, which this consumer does not have",
+                lead.protocol
+            )
         })?;
         let mut members = Vec::with_capacity(lead.members.len());
         for m in &lead.members {
-            let subscription = decode_subscription(&m.metadata)
-                .map_err(|e| format!("member {}'s subscription cannot be read: {e}", m.member_id))?;
+            let subscription = decode_subscription(&m.metadata).map_err(|e| {
+                format!("member {}'s subscription cannot be read: {e}", m.member_id)
+            })?;
             members.push(Member {
                 member_id: m.member_id.clone(),
                 group_instance_id: m.instance_id.clone(),
@@ -340,16 +413,22 @@ impl ConsumerPoller {
         let mut assigned = assignor
             .assign(&counts, &members)
             .map_err(|e| format!("the {} assignor failed: {e}", lead.protocol))?;
-        tracing::info!(protocol = lead.protocol, members = members.len(), "assigning as the group's leader");
-        Ok(members
+        tracing::info!(
+            protocol = lead.protocol,
+            members = members.len(),
+            "assigning as the group's leader"
+        );
+        members
             .iter()
             .map(|m| {
                 let assignment = assigned.remove(&m.member_id).unwrap_or(Assignment {
                     partitions: Vec::new(),
                     user_data: None,
                 });
-                (m.member_id.clone(), encode_assignment(&assignment, ASSIGNMENT_VERSION))
+                let bytes = encode_assignment(&assignment, ASSIGNMENT_VERSION)
+                    .map_err(|e| format!("the assignment cannot be encoded: {e}"))?;
+                Ok((m.member_id.clone(), bytes))
             })
-            .collect())
+            .collect()
     }
 }

@@ -16,9 +16,9 @@ use kafka_protocol::messages::{ApiKey, MetadataResponse};
 use kafka_protocol::ResponseError;
 
 use super::{ConsumerPoller, Link, Loop, Purpose};
-use crate::consumer::shared::Subscription;
 use crate::consumer::error::PartitionError;
 use crate::consumer::fetch::Leader;
+use crate::consumer::shared::Subscription;
 use crate::consumer::versions::ConsumerVersions;
 use crate::net::{requests, Connections, Serve};
 use crate::record::{BrokerId, TopicPartition};

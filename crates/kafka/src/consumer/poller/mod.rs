@@ -162,20 +162,23 @@ pub(crate) enum GroupOp {
     Committed(Committed),
 }
 
-/// The group member and its assignors, with a `group.id`; a configured
-/// assignor this consumer lacks fails the member at once (poll says so).
+/// The group member and its assignors, with a `group.id`. A configured
+/// assignor this build lacks is skipped with a warning; with none left the
+/// member fails at once (`poll` says so).
 fn member(config: &ConsumerConfig, now: Instant) -> (Option<Membership>, Vec<Box<dyn Assignor>>) {
     if config.group_id().is_none() {
         return (None, Vec::new());
     }
-    let mut missing = None;
     let assignors: Vec<Box<dyn Assignor>> = config
         .assignment_strategy()
         .iter()
         .filter_map(|name| {
             let found = assignor_by_name(name);
             if found.is_none() {
-                missing.get_or_insert_with(|| name.clone());
+                tracing::warn!(
+                    name,
+                    "partition.assignment.strategy: this assignor is not available; skipped"
+                );
             }
             found
         })
@@ -193,9 +196,10 @@ fn member(config: &ConsumerConfig, now: Instant) -> (Option<Membership>, Vec<Box
         cooperative,
     };
     let mut member = Membership::new(settings, now);
-    if let Some(name) = missing {
+    if assignors.is_empty() {
         member.fail(format!(
-            "partition.assignment.strategy names {name}, which this consumer does not have"
+            "none of partition.assignment.strategy's assignors ({}) is available",
+            config.assignment_strategy().join(", ")
         ));
     }
     (Some(member), assignors)
