@@ -35,6 +35,10 @@ pub enum ClusterError {
     /// A partition count below 1.
     #[error("a topic needs at least one partition, not {0}")]
     InvalidPartitionCount(i32),
+    /// Group coordinator settings that contradict each other; the message
+    /// names them.
+    #[error("group coordinator settings: {0}")]
+    InvalidGroupSettings(String),
     /// A TLS or SASL setting was wrong (a file unreadable, no users); the
     /// message names it and says what to do.
     #[error("mock cluster security setting: {0}")]

@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use crate::config::ClusterConfig;
 use crate::dispatch;
 use crate::error::ClusterError;
-use crate::outcome::Outcome;
+use crate::outcome::{Deferred, Outcome};
 use crate::record::StoredRecord;
 use crate::state::ClusterState;
 
@@ -50,7 +50,7 @@ pub struct PartitionOffsets {
 /// call the fault and inspection methods.
 #[derive(Debug, Clone)]
 pub struct ClusterHandle {
-    state: Arc<Mutex<ClusterState>>,
+    pub(crate) state: Arc<Mutex<ClusterState>>,
 }
 
 impl ClusterHandle {
@@ -71,6 +71,13 @@ impl ClusterHandle {
     /// bytes.
     pub fn handle(&self, broker_id: i32, frame: Bytes) -> Outcome {
         dispatch::handle(&mut self.state.lock(), broker_id, frame)
+    }
+
+    /// The outcome of a [`Outcome::Deferred`] request once the group
+    /// coordinator has answered it, or `None` while it still waits: poll
+    /// again a few milliseconds later.
+    pub fn resume(&self, deferred: &Deferred) -> Option<Outcome> {
+        dispatch::resume(&mut self.state.lock(), deferred)
     }
 
     /// The configuration the cluster was built with.

@@ -83,6 +83,7 @@ mod dispatch;
 mod error;
 pub mod frame;
 mod handle;
+mod handle_groups;
 mod net;
 mod outcome;
 pub mod proxy;
@@ -101,6 +102,7 @@ pub use config::{ClusterConfig, BUFFER_SLACK, DEFAULT_MAX_BUFFERED_TOTAL, MAX_BR
 pub use error::ClusterError;
 pub use handle::{BrokerInfo, ClusterHandle, PartitionOffsets};
 pub use net::MockCluster;
-pub use outcome::{CloseReason, Outcome};
+pub use outcome::{CloseReason, Deferred, Outcome};
 pub use record::StoredRecord;
 pub use security::{CertFiles, GeneratedCerts, SaslConfig, SaslMechanism, TlsConfig, TlsIdentity};
+pub use state::groups::{GroupSettings, GroupSnapshot, MemberSnapshot};

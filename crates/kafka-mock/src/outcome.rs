@@ -23,11 +23,27 @@ pub enum Outcome {
     },
     /// Send nothing: a Produce with `acks=0`.
     NoResponse,
+    /// Answer later: a group request (a JoinGroup in the join phase, a
+    /// follower's SyncGroup) waits for other members. Poll it with
+    /// [`ClusterHandle::resume`](crate::ClusterHandle::resume) until that
+    /// gives the outcome; responses queued behind it on the same connection
+    /// wait too, as Kafka's do.
+    Deferred(Deferred),
     /// Close the connection without answering; the reason has been logged.
     Close {
         /// Why.
         reason: CloseReason,
     },
+}
+
+/// A response the group coordinator owes: which request, and how to
+/// frame the answer once there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    pub(crate) ticket: u64,
+    pub(crate) api: ApiKey,
+    pub(crate) version: i16,
+    pub(crate) correlation_id: i32,
 }
 
 /// Why a connection is to be closed.

@@ -9,6 +9,12 @@
 //! | OffsetCommit   | 8   | 2–8      | 8             | v9+ is the new group protocol    |
 //! | OffsetFetch    | 9   | 1–7      | 6             | v8+ asks for several groups      |
 //! | FindCoordinator| 10  | 0–4      | 3             | v5+ add transactions v2, shares  |
+//! | JoinGroup      | 11  | 0–9      | 6             | all                              |
+//! | Heartbeat      | 12  | 0–4      | 4             | all                              |
+//! | LeaveGroup     | 13  | 0–5      | 4             | all                              |
+//! | SyncGroup      | 14  | 0–5      | 4             | all                              |
+//! | DescribeGroups | 15  | 0–5      | 5             | v6 only adds an error message    |
+//! | ListGroups     | 16  | 0–4      | 3             | v5 filters by KIP-848 group type |
 //! | ApiVersions    | 18  | 0–4      | 3             | all; v4 equals v3                |
 //! | CreateTopics   | 19  | 2–7      | 5             | all                              |
 //! | InitProducerId | 22  | 0–4      | 2             | v5+ are transactions v2          |
@@ -66,6 +72,12 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::OffsetCommit, 2, 8),
     api(ApiKey::OffsetFetch, 1, 7),
     api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 5),
+    api(ApiKey::ListGroups, 0, 4),
     api(ApiKey::ApiVersions, 0, 4),
     api(ApiKey::CreateTopics, 2, 7),
     api(ApiKey::InitProducerId, 0, 4),
@@ -103,7 +115,7 @@ mod tests {
     #[test]
     fn lookup() {
         assert_eq!(supported(ApiKey::Fetch).map(|a| a.max), Some(12));
-        assert!(supported(ApiKey::JoinGroup).is_none());
+        assert!(supported(ApiKey::DeleteGroups).is_none());
         assert!(supported(ApiKey::Produce).unwrap().contains(9));
         assert!(!supported(ApiKey::Produce).unwrap().contains(10));
     }

@@ -8,6 +8,8 @@
 //! v4+ for a list (KIP-699). The coordinator check the group APIs share
 //! lives here too.
 
+use std::time::Instant;
+
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{BrokerId, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
@@ -19,7 +21,7 @@ use crate::state::ClusterState;
 pub(crate) struct FindCoordinator;
 
 /// The error a group request sent to `broker` gets, or `None` when
-/// `broker` coordinates `group`.
+/// `broker` coordinates `group` (and is not "loading" it: a fault).
 pub(crate) fn group_error(state: &ClusterState, broker: i32, group: &str) -> Option<ResponseError> {
     if group.is_empty() {
         return Some(ResponseError::InvalidGroupId);
@@ -27,6 +29,9 @@ pub(crate) fn group_error(state: &ClusterState, broker: i32, group: &str) -> Opt
     match state.coordinator(group) {
         None => Some(ResponseError::CoordinatorNotAvailable),
         Some(id) if id != broker => Some(ResponseError::NotCoordinator),
+        Some(_) if state.groups.is_loading(group, Instant::now()) => {
+            Some(ResponseError::CoordinatorLoadInProgress)
+        }
         Some(_) => None,
     }
 }

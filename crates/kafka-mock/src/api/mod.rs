@@ -7,15 +7,21 @@
 
 pub(crate) mod api_versions;
 pub(crate) mod create_topics;
+pub(crate) mod describe_groups;
 pub(crate) mod fetch;
 pub(crate) mod find_coordinator;
+pub(crate) mod heartbeat;
 pub(crate) mod init_producer_id;
+pub(crate) mod join_group;
+pub(crate) mod leave_group;
+pub(crate) mod list_groups;
 pub(crate) mod list_offsets;
 pub(crate) mod metadata;
 pub(crate) mod offset_commit;
 pub(crate) mod offset_fetch;
 pub(crate) mod produce;
 pub(crate) mod sasl;
+pub(crate) mod sync_group;
 
 use std::time::Duration;
 
@@ -39,6 +45,9 @@ pub(crate) enum Served<R> {
     Hold(R, Duration),
     /// No answer at all (Produce with acks=0).
     Silent,
+    /// Answered later, when the group coordinator completes this ticket
+    /// (a JoinGroup in the join phase, a follower's SyncGroup).
+    Wait(crate::state::groups::Ticket),
 }
 
 pub(crate) type ResponseOf<E> = <<E as Endpoint>::Req as Request>::Response;

@@ -1,11 +1,17 @@
 //! OffsetCommit: stores a group's committed offsets, per partition.
 //!
-//! Groups are not modelled (no JoinGroup): a commit from outside a group
-//! generation (generation -1 and no member id: a consumer with manual
-//! assignment, as Java and kafka-python send) is stored; one naming a
-//! generation gets `ILLEGAL_GENERATION`, since the mock knows none. Only
-//! the group's coordinator takes commits (`NOT_COORDINATOR` elsewhere), and
-//! a partition that does not exist gets `UNKNOWN_TOPIC_OR_PARTITION`.
+//! Whether a commit is taken is the group coordinator's call
+//! (`Groups::check_commit`, as Kafka's `doCommitOffsets`): a commit from
+//! outside group management (generation -1, as a consumer with manual
+//! assignment sends) is stored for a group with no members; a member's
+//! commit must name a member of the current generation
+//! (`UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION`, `FENCED_INSTANCE_ID` for a
+//! replaced static member) and gets `REBALANCE_IN_PROGRESS` while the
+//! group waits for its leader's assignment. Only the group's coordinator
+//! takes commits (`NOT_COORDINATOR` elsewhere), and a partition that does
+//! not exist gets `UNKNOWN_TOPIC_OR_PARTITION`.
+
+use std::time::Instant;
 
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -32,8 +38,15 @@ impl Endpoint for OffsetCommit {
         if let Some(error) = group_error(state, ctx.broker, &group) {
             return Self::fail(state, ctx, &req, error);
         }
-        if req.generation_id_or_member_epoch >= 0 || !req.member_id.is_empty() {
-            return Self::fail(state, ctx, &req, ResponseError::IllegalGeneration);
+        let checked = state.groups.check_commit(
+            &group,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.generation_id_or_member_epoch,
+            Instant::now(),
+        );
+        if let Err(error) = checked {
+            return Self::fail(state, ctx, &req, error);
         }
         let topics = req
             .topics

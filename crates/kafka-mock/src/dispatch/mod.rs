@@ -10,7 +10,7 @@
 //! Every way out that is not a response closes only the connection that
 //! sent the frame, with a `tracing` warning naming the reason.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
@@ -18,8 +18,9 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Message};
 use kafka_protocol::ResponseError;
 
 use crate::api::{self, Ctx, Endpoint, ResponseOf, Served};
-use crate::outcome::{CloseReason, Outcome};
+use crate::outcome::{CloseReason, Deferred, Outcome};
 use crate::shape;
+use crate::state::groups::Completion;
 use crate::state::ClusterState;
 use crate::versions;
 
@@ -102,6 +103,14 @@ fn dispatch(state: &mut ClusterState, broker: i32, frame: Bytes) -> Outcome {
         ApiKey::FindCoordinator => {
             process::<api::find_coordinator::FindCoordinator>(state, request, frame)
         }
+        ApiKey::JoinGroup => process::<api::join_group::JoinGroup>(state, request, frame),
+        ApiKey::SyncGroup => process::<api::sync_group::SyncGroup>(state, request, frame),
+        ApiKey::Heartbeat => process::<api::heartbeat::Heartbeat>(state, request, frame),
+        ApiKey::LeaveGroup => process::<api::leave_group::LeaveGroup>(state, request, frame),
+        ApiKey::DescribeGroups => {
+            process::<api::describe_groups::DescribeGroups>(state, request, frame)
+        }
+        ApiKey::ListGroups => process::<api::list_groups::ListGroups>(state, request, frame),
         _ => close(CloseReason::UnsupportedApi(key)),
     }
 }
@@ -163,6 +172,12 @@ fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -
     }
     match answer {
         Served::Silent => Outcome::NoResponse,
+        Served::Wait(ticket) => Outcome::Deferred(Deferred {
+            ticket,
+            api: key,
+            version,
+            correlation_id,
+        }),
         Served::Respond(response) => {
             respond::<ResponseOf<E>>(correlation_id, version, &response, injected)
         }
@@ -203,6 +218,34 @@ pub(crate) fn encode_response<R: Encodable + HeaderVersion>(
     let len = i32::try_from(buf.len() - 4).map_err(|_| "response larger than 2 GiB".to_owned())?;
     buf[..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf.freeze())
+}
+
+/// The outcome of a deferred request once the group coordinator has
+/// answered it, or `None` while it still waits. Runs the coordinator's
+/// timeouts first, so polling a waiting join is what ends its join phase
+/// on time.
+pub(crate) fn resume(state: &mut ClusterState, deferred: &Deferred) -> Option<Outcome> {
+    state.groups.tick(Instant::now());
+    let completion = state.groups.take(deferred.ticket)?;
+    let Deferred {
+        api,
+        version,
+        correlation_id,
+        ..
+    } = *deferred;
+    Some(match (api, completion) {
+        (ApiKey::JoinGroup, Completion::Join(result)) => {
+            let response = api::join_group::response(version, &result);
+            respond(correlation_id, version, &response, None)
+        }
+        (ApiKey::SyncGroup, Completion::Sync(result)) => {
+            let response = api::sync_group::response(version, &result);
+            respond(correlation_id, version, &response, None)
+        }
+        (api, completion) => close(CloseReason::Internal(format!(
+            "a {api:?} request was answered with {completion:?}"
+        ))),
+    })
 }
 
 fn close(reason: CloseReason) -> Outcome {

@@ -17,6 +17,11 @@
 //! it is due: re-arming the fd with WRITE makes epoll report it writable at
 //! once, which calls this handler to write it.
 //!
+//! A deferred group response (a JoinGroup waiting for the join phase)
+//! sits in the outbox like a delayed one; at the head it asks the cluster
+//! every few milliseconds until the coordinator has answered, so only this
+//! connection waits.
+//!
 //! The bytes go through a [`Stream`]: the socket, or TLS over it. On a SASL
 //! listener each frame first meets the connection's [`Session`], which
 //! answers the login itself and lets frames through to the cluster once the
@@ -39,7 +44,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use rouse_reactor::{Interest, PostAction, Ready, SourceKey};
@@ -48,13 +53,26 @@ use super::sockets::{Loop, Sockets};
 use super::tls::Stream;
 use crate::frame::{FrameDecoder, LENGTH_PREFIX};
 use crate::sasl::{Session, Step};
-use crate::{ClusterHandle, Outcome};
+use crate::{ClusterHandle, Deferred, Outcome};
 
 /// A response waiting for its turn on the socket.
 struct Pending {
-    bytes: Bytes,
+    body: Body,
     due: Instant,
 }
+
+/// A response's bytes, or the group coordinator's promise of them.
+enum Body {
+    Ready(Bytes),
+    /// Polled every [`DEFERRED_POLL`] once at the head of the outbox.
+    Deferred(Deferred),
+}
+
+/// How often a deferred group response at the head of the outbox asks the
+/// coordinator again: the join phase's timeouts run on these polls, so
+/// they end within this of their deadline; a join completed by another
+/// member's request is answered within it too.
+const DEFERRED_POLL: Duration = Duration::from_millis(5);
 
 /// One accepted connection: its socket and its state.
 pub(super) struct Connection {
@@ -126,7 +144,7 @@ impl Connection {
             return Ok(PostAction::Remove);
         }
         conn.stream.flush()?; // TLS handshake messages, alerts, records
-        conn.write_due(el)?;
+        conn.write_due(el, key)?;
         if conn.closing && conn.outbox.is_empty() && !conn.stream.has_queued() {
             conn.stream.close();
             return Ok(PostAction::Remove); // a refused login, answered
@@ -248,8 +266,15 @@ impl Connection {
                             let _ = el.set_interest(key, Interest::READ_WRITE);
                         });
                     }
-                    self.outbox.push_back(Pending { bytes, due });
+                    self.outbox.push_back(Pending {
+                        body: Body::Ready(bytes),
+                        due,
+                    });
                 }
+                Outcome::Deferred(deferred) => self.outbox.push_back(Pending {
+                    body: Body::Deferred(deferred),
+                    due: el.now(),
+                }),
                 Outcome::NoResponse => {}
                 Outcome::Close { reason } => {
                     tracing::warn!(broker = self.broker, %reason, "closing connection");
@@ -261,16 +286,38 @@ impl Connection {
 
     /// Writes due responses from the head of the outbox, in order, until the
     /// socket is full or the head is not due yet.
-    fn write_due(&mut self, el: &Loop) -> io::Result<()> {
+    fn write_due(&mut self, el: &mut Loop, key: SourceKey) -> io::Result<()> {
         let now = el.now();
         while let Some(head) = self.outbox.front_mut() {
             if head.due > now {
                 return Ok(());
             }
-            while head.bytes.has_remaining() {
-                match self.stream.write(&head.bytes) {
+            if let Body::Deferred(deferred) = &head.body {
+                match self.cluster.resume(deferred) {
+                    None => {
+                        // Ask again soon; the timer turns WRITE on, which
+                        // brings the handler back here.
+                        head.due = now + DEFERRED_POLL;
+                        el.call_at(head.due, move |el, _| {
+                            let _ = el.set_interest(key, Interest::READ_WRITE);
+                        });
+                        return Ok(());
+                    }
+                    Some(Outcome::Respond { bytes, .. }) => head.body = Body::Ready(bytes),
+                    Some(other) => {
+                        return Err(io::Error::other(format!(
+                            "a deferred group response ended as {other:?}"
+                        )))
+                    }
+                }
+            }
+            let Body::Ready(bytes) = &mut head.body else {
+                continue;
+            };
+            while bytes.has_remaining() {
+                match self.stream.write(bytes) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => head.bytes.advance(n),
+                    Ok(n) => bytes.advance(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),

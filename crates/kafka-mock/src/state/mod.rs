@@ -9,6 +9,7 @@
 //!  │                                                              └── PartitionLog
 //!  ├── faults:  armed failures, delays, connection drops
 //!  ├── offsets: group → (topic, partition) → committed offset
+//!  ├── groups:  group → members, generation, waiting requests
 //!  └── counters: (broker, api key) → requests received
 //! ```
 //!
@@ -17,6 +18,7 @@
 //! answers, so no acknowledged record is ever lost.
 
 pub(crate) mod faults;
+pub(crate) mod groups;
 pub(crate) mod log;
 pub(crate) mod offsets;
 pub(crate) mod producer;
@@ -26,6 +28,7 @@ use std::collections::BTreeMap;
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use faults::Faults;
+use groups::Groups;
 use log::PartitionLog;
 use offsets::GroupOffsets;
 
@@ -59,6 +62,7 @@ pub(crate) struct ClusterState {
     pub(crate) faults: Faults,
     pub(crate) counters: BTreeMap<(i32, i16), u64>,
     pub(crate) offsets: GroupOffsets,
+    pub(crate) groups: Groups,
     next_producer_id: i64,
     topics_created: usize,
 }
@@ -83,6 +87,7 @@ impl ClusterState {
             faults: Faults::default(),
             counters: BTreeMap::new(),
             offsets: GroupOffsets::default(),
+            groups: Groups::default(),
             next_producer_id: 1000,
             topics_created: 0,
         })
@@ -191,8 +196,12 @@ impl ClusterState {
 
     /// The broker coordinating `group` (FindCoordinator's answer): one of
     /// the running brokers, chosen by the group's hash, so it moves when
-    /// that broker stops. `None` when no broker runs.
+    /// that broker stops; or the broker a fault moved the group to, while
+    /// that one runs. `None` when no broker runs.
     pub(crate) fn coordinator(&self, group: &str) -> Option<i32> {
+        if let Some(moved) = self.groups.moved_to(group).filter(|b| self.is_up(*b)) {
+            return Some(moved);
+        }
         let up: Vec<i32> = self
             .brokers
             .iter()
