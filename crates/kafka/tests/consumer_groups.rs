@@ -1,7 +1,8 @@
-//! Consumer groups against tansu, a real Kafka-compatible broker, on
-//! 127.0.0.1 (ignored unless ROUSE_TANSU and ROUSE_PYTHON are set, as
-//! `cargo xtask ci` does): members of one group over a 12-partition topic
-//! while records are produced. With no member dying every record is
+//! Consumer groups against the embedded mock cluster (a group coordinator
+//! too) and against tansu, a real Kafka-compatible broker (those ignored
+//! unless ROUSE_TANSU and ROUSE_PYTHON are set, as `cargo xtask ci` does),
+//! on 127.0.0.1: members of one group over a 12-partition topic while
+//! records are produced. With no member dying every record is
 //! consumed exactly once; with a member killed (a child process, SIGKILL:
 //! no commit, no LeaveGroup) and another joining later, every record is
 //! consumed at least once; a kafka-python member and a rouse member split
@@ -19,6 +20,7 @@ use rouse_kafka::{
     Consumer, ConsumerConfig, ConsumerRebalanceListener, Producer, ProducerConfig, Record,
     TopicPartition,
 };
+use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
 mod common;
 
@@ -26,6 +28,9 @@ use common::tansu::{env_path, free_port, start_on};
 
 const TOPIC: &str = "group-events";
 const PARTITIONS: u32 = 12;
+
+/// The assignors the exactly-once test runs with, one group each.
+const STRATEGIES: &[&str] = &["range"];
 
 /// (partition, offset, value) of one record.
 type Rec = (i32, i64, String);
@@ -166,11 +171,32 @@ fn wait_for(want: usize, within: Duration, count: impl Fn() -> usize) {
     }
 }
 
-fn tansu() -> (common::tansu::Tansu, String) {
-    let port = free_port().expect("a free port");
-    let tansu = start_on(port, port, &[(TOPIC, PARTITIONS)]);
-    let bootstrap = tansu.bootstrap();
-    (tansu, bootstrap)
+/// A broker with the 12-partition topic: tansu, or the mock.
+enum Broker {
+    Tansu(common::tansu::Tansu),
+    Mock(MockCluster),
+}
+
+impl Broker {
+    fn tansu() -> Broker {
+        let port = free_port().expect("a free port");
+        Broker::Tansu(start_on(port, port, &[(TOPIC, PARTITIONS)]))
+    }
+
+    fn mock() -> Broker {
+        let cluster = MockCluster::start(ClusterConfig::new(1)).expect("mock starts");
+        cluster
+            .create_topic(TOPIC, PARTITIONS as i32)
+            .expect("topic");
+        Broker::Mock(cluster)
+    }
+
+    fn bootstrap(&self) -> String {
+        match self {
+            Broker::Tansu(t) => t.bootstrap(),
+            Broker::Mock(m) => m.bootstrap_servers(),
+        }
+    }
 }
 
 /// How many times each produced record was consumed; records consumed
@@ -185,11 +211,10 @@ fn tally(produced: &[Rec], consumed: &[Rec]) -> BTreeMap<(i32, i64), usize> {
     seen
 }
 
-#[test]
-#[ignore = "needs ROUSE_TANSU; cargo xtask ci sets it"]
-fn three_members_consume_every_record_exactly_once_while_they_join() {
-    for strategy in ["range", "cooperative-sticky"] {
-        let (_tansu, bootstrap) = tansu();
+fn three_members_exactly_once(broker: impl Fn() -> Broker) {
+    for strategy in STRATEGIES {
+        let broker = broker();
+        let bootstrap = broker.bootstrap();
         let group = format!("three-{strategy}");
         let config = || {
             member_config(
@@ -240,10 +265,21 @@ fn three_members_consume_every_record_exactly_once_while_they_join() {
     }
 }
 
+#[test]
+fn three_members_consume_every_record_exactly_once_while_they_join() {
+    three_members_exactly_once(Broker::mock);
+}
+
+#[test]
+#[ignore = "needs ROUSE_TANSU; cargo xtask ci sets it"]
+fn against_tansu_three_members_consume_every_record_exactly_once_while_they_join() {
+    three_members_exactly_once(Broker::tansu);
+}
+
 /// The child process's side of the next test: a rouse member that prints
 /// every record it consumes ("partition offset value") until killed.
 #[test]
-#[ignore = "run by a_killed_member_and_a_late_joiner_lose_nothing as a child process"]
+#[ignore = "run by the killed-member tests as a child process"]
 fn child_member() {
     let Ok(bootstrap) = std::env::var("ROUSE_GROUP_CHILD") else {
         return;
@@ -289,9 +325,18 @@ fn child(bootstrap: &str) -> (Child, JoinHandle<Vec<Rec>>) {
 }
 
 #[test]
-#[ignore = "needs ROUSE_TANSU; cargo xtask ci sets it"]
 fn a_killed_member_and_a_late_joiner_lose_nothing() {
-    let (_tansu, bootstrap) = tansu();
+    killed_and_late(Broker::mock());
+}
+
+#[test]
+#[ignore = "needs ROUSE_TANSU; cargo xtask ci sets it"]
+fn against_tansu_a_killed_member_and_a_late_joiner_lose_nothing() {
+    killed_and_late(Broker::tansu());
+}
+
+fn killed_and_late(broker: Broker) {
+    let bootstrap = broker.bootstrap();
     let config = || member_config(&bootstrap, "kill", &[]);
     let n = 20_000;
     let producing = produce(&bootstrap, "kill", n, Duration::from_secs(12));
@@ -332,7 +377,17 @@ fn a_killed_member_and_a_late_joiner_lose_nothing() {
 #[test]
 #[ignore = "needs ROUSE_TANSU and ROUSE_PYTHON; cargo xtask ci sets them"]
 fn a_kafka_python_member_and_a_rouse_member_split_the_partitions() {
-    let (_tansu, bootstrap) = tansu();
+    mixed(Broker::tansu());
+}
+
+#[test]
+#[ignore = "needs ROUSE_PYTHON; cargo xtask ci sets it"]
+fn on_the_mock_a_kafka_python_member_and_a_rouse_member_split_the_partitions() {
+    mixed(Broker::mock());
+}
+
+fn mixed(broker: Broker) {
+    let bootstrap = broker.bootstrap();
     let python = env_path("ROUSE_PYTHON", "a python with kafka-python");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/group_member.py");
     let py = Command::new(python)
