@@ -107,21 +107,31 @@ fn member(args: &Args, bootstrap: &str, name: &str, start: Instant) -> Member {
         ("heartbeat.interval.ms", "1000"),
         ("fetch.max.wait.ms", "100"),
     ]);
-    let (stop, records) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let (stop, records) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
     let (flag, count, topic) = (Arc::clone(&stop), Arc::clone(&records), args.topic.clone());
     let label = name.to_owned();
     let thread = std::thread::spawn(move || -> Result<(), String> {
-        let consumer = Consumer::new(config.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let consumer =
+            Consumer::new(config.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         let printer = Printer {
             name: label.clone(),
             start,
         };
-        consumer.subscribe([topic], printer).map_err(|e| e.to_string())?;
+        consumer
+            .subscribe([topic], printer)
+            .map_err(|e| e.to_string())?;
         while !flag.load(Ordering::Relaxed) {
-            let got = consumer.poll(Duration::from_millis(200)).map_err(|e| e.to_string())?;
+            let got = consumer
+                .poll(Duration::from_millis(200))
+                .map_err(|e| e.to_string())?;
             count.fetch_add(got.len(), Ordering::Relaxed);
         }
-        consumer.close(Duration::from_secs(10)).map_err(|e| e.to_string())
+        consumer
+            .close(Duration::from_secs(10))
+            .map_err(|e| e.to_string())
     });
     Member {
         name: name.to_owned(),
@@ -133,7 +143,11 @@ fn member(args: &Args, bootstrap: &str, name: &str, start: Instant) -> Member {
 
 impl Member {
     fn leave(self, start: Instant) -> Result<usize, Box<dyn std::error::Error>> {
-        println!("{:>7.3} s  {:<9} leaves (close)", start.elapsed().as_secs_f64(), self.name);
+        println!(
+            "{:>7.3} s  {:<9} leaves (close)",
+            start.elapsed().as_secs_f64(),
+            self.name
+        );
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().map_err(|_| "a member panicked")??;
         Ok(self.records.load(Ordering::Relaxed))
@@ -176,7 +190,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             n
         })
     };
-    println!("group {:?} on {bootstrap}, topic {:?}, strategy {}", args.group, args.topic, args.strategy);
+    println!(
+        "group {:?} on {bootstrap}, topic {:?}, strategy {}",
+        args.group, args.topic, args.strategy
+    );
     let one = member(args, &bootstrap, "member-1", start);
     std::thread::sleep(step);
     let two = member(args, &bootstrap, "member-2", start);

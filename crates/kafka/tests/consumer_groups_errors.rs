@@ -93,8 +93,10 @@ fn assign_and_subscribe_do_not_mix_and_bad_input_is_named() {
     let e = c.subscribe([TOPIC], ()).unwrap_err();
     assert!(matches!(e, ConsumerError::SubscriptionConflict(_)), "{e}");
     assert!(e.to_string().contains("unsubscribe"), "{e}");
-    c.unsubscribe().expect("unsubscribe drops the manual assignment");
-    c.subscribe([TOPIC], ()).expect("subscribe after unsubscribe");
+    c.unsubscribe()
+        .expect("unsubscribe drops the manual assignment");
+    c.subscribe([TOPIC], ())
+        .expect("subscribe after unsubscribe");
     let e = c.assign([TopicPartition::new(TOPIC, 1)]).unwrap_err();
     assert!(matches!(e, ConsumerError::SubscriptionConflict(_)), "{e}");
     let e = c.subscribe_pattern("err(", ()).unwrap_err();
@@ -124,8 +126,11 @@ fn a_pattern_subscribes_every_matching_topic() {
     while c.assignment().len() < 6 && Instant::now() < deadline {
         c.poll(Duration::from_millis(100)).expect("poll");
     }
-    let topics: std::collections::BTreeSet<String> =
-        c.assignment().iter().map(|tp| tp.topic.to_string()).collect();
+    let topics: std::collections::BTreeSet<String> = c
+        .assignment()
+        .iter()
+        .map(|tp| tp.topic.to_string())
+        .collect();
     assert_eq!(c.assignment().len(), 6, "errors (4) and errors-b (2)");
     assert!(!topics.contains("other"), "{topics:?}");
 }

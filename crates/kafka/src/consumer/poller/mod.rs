@@ -269,8 +269,10 @@ impl ConsumerPoller {
         self.time_out(el, now);
         self.expire_sessions(el, now);
         self.auto_commit(now);
-        self.refresh_metadata(el, now);
+        // Membership first: a leader's assignment asks for metadata, which
+        // must go out in this pass (nothing else would wake the loop).
         self.membership_work(el, now);
+        self.refresh_metadata(el, now);
         self.group_work(el, now);
         self.send_resets_and_fetches(el, now);
         self.arm_timer(el, now);
