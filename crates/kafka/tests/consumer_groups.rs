@@ -8,6 +8,8 @@
 //! consumed at least once; a kafka-python member and a rouse member split
 //! the partitions. Every wait is bounded.
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // the child member prints its records; assignment changes go to the test log
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
