@@ -198,6 +198,15 @@ impl Shared {
         follows
     }
 
+    /// The poller's side of a rebalance: `change` (rebalance steps queued,
+    /// partitions in or out of `Positions`) under the lock, then `poll`
+    /// notified, so a `poll` blocked on empty buffers runs the steps at
+    /// once (`loom_tests.rs` checks none is missed).
+    pub(crate) fn rebalance(&self, change: impl FnOnce(&mut State)) {
+        change(&mut self.state.lock());
+        self.notify();
+    }
+
     /// Refusals every call makes once the consumer is closed or failed.
     pub(crate) fn check_open(state: &State) -> Result<(), ConsumerError> {
         if state.closed {

@@ -288,63 +288,63 @@ impl ConsumerPoller {
         if effects.is_empty() {
             return;
         }
-        let mut state = self.shared.state.lock();
-        for effect in effects {
-            tracing::debug!(?effect, "group membership");
-            match effect {
-                Effect::FindCoordinator => self.coordinator = None,
-                Effect::Revoke { partitions, ticket } => state
-                    .group
-                    .events
-                    .push_back(RebalanceEvent::Revoke { partitions, ticket }),
-                Effect::Assign { added, assignment } => {
-                    tracing::info!(partitions = ?assignment, "assigned by the group");
-                    let all: BTreeSet<TopicPartition> = state
-                        .positions
-                        .assignment()
-                        .cloned()
-                        .chain(added.iter().cloned())
-                        .collect();
-                    state.positions.assign(all);
-                    state.assignment_changed = true;
-                    state
+        let shared = Arc::clone(&self.shared);
+        shared.rebalance(|state| {
+            for effect in effects {
+                tracing::debug!(?effect, "group membership");
+                match effect {
+                    Effect::FindCoordinator => self.coordinator = None,
+                    Effect::Revoke { partitions, ticket } => state
                         .group
                         .events
-                        .push_back(RebalanceEvent::Assigned(added));
-                }
-                Effect::Lost(lost) => {
-                    let gone: BTreeSet<&TopicPartition> = lost.iter().collect();
-                    let kept: Vec<TopicPartition> = state
-                        .positions
-                        .assignment()
-                        .filter(|tp| !gone.contains(tp))
-                        .cloned()
-                        .collect();
-                    state.positions.assign(kept);
-                    state.assignment_changed = true;
-                    state.group.events.push_back(RebalanceEvent::Lost(lost));
-                }
-                Effect::Lead {
-                    epoch,
-                    protocol,
-                    members,
-                } => {
-                    self.pending_lead = Some(Lead {
+                        .push_back(RebalanceEvent::Revoke { partitions, ticket }),
+                    Effect::Assign { added, assignment } => {
+                        tracing::info!(partitions = ?assignment, "assigned by the group");
+                        let all: BTreeSet<TopicPartition> = state
+                            .positions
+                            .assignment()
+                            .cloned()
+                            .chain(added.iter().cloned())
+                            .collect();
+                        state.positions.assign(all);
+                        state.assignment_changed = true;
+                        state
+                            .group
+                            .events
+                            .push_back(RebalanceEvent::Assigned(added));
+                    }
+                    Effect::Lost(lost) => {
+                        let gone: BTreeSet<&TopicPartition> = lost.iter().collect();
+                        let kept: Vec<TopicPartition> = state
+                            .positions
+                            .assignment()
+                            .filter(|tp| !gone.contains(tp))
+                            .cloned()
+                            .collect();
+                        state.positions.assign(kept);
+                        state.assignment_changed = true;
+                        state.group.events.push_back(RebalanceEvent::Lost(lost));
+                    }
+                    Effect::Lead {
                         epoch,
                         protocol,
                         members,
-                        since: now,
-                    });
-                    self.metadata_stale = true;
-                }
-                Effect::PollExpired => state.group.poll_expired = true,
-                Effect::Fatal(why) => {
-                    state.fatal.get_or_insert(why);
+                    } => {
+                        self.pending_lead = Some(Lead {
+                            epoch,
+                            protocol,
+                            members,
+                            since: now,
+                        });
+                        self.metadata_stale = true;
+                    }
+                    Effect::PollExpired => state.group.poll_expired = true,
+                    Effect::Fatal(why) => {
+                        state.fatal.get_or_insert(why);
+                    }
                 }
             }
-        }
-        drop(state);
-        self.shared.notify();
+        });
     }
 
     /// The topics the leader needs partition counts of.
