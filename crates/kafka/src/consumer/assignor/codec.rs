@@ -211,7 +211,11 @@ pub(crate) fn decode_subscription(b: &[u8]) -> Result<Subscription, AssignorDeco
         owned,
         // Absent before version 2: -1, Java's "no generation".
         generation: msg.generation_id,
-        rack: msg.rack_id.map(|r| r.as_str().to_owned()),
+        // Java reads an empty rack as no rack.
+        rack: msg
+            .rack_id
+            .filter(|r| !r.is_empty())
+            .map(|r| r.as_str().to_owned()),
     })
 }
 

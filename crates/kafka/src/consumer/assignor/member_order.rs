@@ -33,6 +33,34 @@ pub(super) fn sorted_members(members: &[Member]) -> Vec<usize> {
     sorted
 }
 
+/// Java's `String.hashCode`: `s[0]*31^(n-1) + ... + s[n-1]` over UTF-16
+/// code units, wrapping.
+pub(super) fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16().fold(0i32, |h, unit| {
+        h.wrapping_mul(31).wrapping_add(i32::from(unit))
+    })
+}
+
+/// The order a `java.util.HashMap` keyed by member id, filled in the order
+/// of `members`, iterates in: by bucket (the spread hash masked by the table
+/// size, which starts at 16 and doubles past a 0.75 load), then by
+/// insertion within a bucket. Java's sticky assignor walks such maps where
+/// the order decides who keeps which partitions, so following it gives
+/// Java's results, not only results as good as Java's.
+pub(super) fn java_hash_map_order(members: &[Member]) -> Vec<usize> {
+    let mut capacity = 16usize;
+    while members.len() * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let bucket = |m: &Member| {
+        let h = java_string_hash(&m.member_id) as u32;
+        ((h ^ (h >> 16)) as usize) & (capacity - 1)
+    };
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by_key(|&i| (bucket(&members[i]), i));
+    order
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +87,18 @@ mod tests {
             .map(|i| members[i].member_id.as_str())
             .collect();
         assert_eq!(order, ["b", "z", "0", "a"]);
+    }
+
+    #[test]
+    fn java_hash_and_hash_map_order() {
+        // Values Java prints for "consumer1".hashCode() and "".hashCode().
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("a"), 97);
+        assert_eq!(java_string_hash("consumer1"), -421_004_549);
+        // "consumer1" and "consumer2" hash one apart, but the spread hash
+        // puts them in buckets 12 and 11: Java iterates consumer2 first.
+        let members = [member("consumer1", None), member("consumer2", None)];
+        assert_eq!(java_hash_map_order(&members), [1, 0]);
     }
 
     #[test]

@@ -24,9 +24,15 @@ mod codec_bounds;
 #[cfg(test)]
 mod codec_tests;
 mod member_order;
+#[cfg(test)]
+mod proptests;
 mod range;
 #[cfg(test)]
 mod range_tests;
+mod round_robin;
+#[cfg(test)]
+mod round_robin_tests;
+mod sticky;
 #[cfg(test)]
 mod test_support;
 
@@ -107,6 +113,13 @@ pub(crate) enum AssignError {
         /// The count given.
         count: i32,
     },
+    /// The assignor reached a state its algorithm rules out (Java throws
+    /// IllegalStateException there).
+    #[error("the assignor failed: {reason}; this is a bug in rouse-kafka, please report it with the group's subscriptions")]
+    Internal {
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// A partition assignment strategy (Java's `ConsumerPartitionAssignor`).
@@ -141,8 +154,14 @@ pub(crate) fn assignor_by_name(name: &str) -> Option<Box<dyn Assignor>> {
     const JAVA_PACKAGE: &str = "org.apache.kafka.clients.consumer.";
     match name.trim() {
         "range" => Some(Box::new(range::RangeAssignor)),
-        n if n == format!("{JAVA_PACKAGE}RangeAssignor") => Some(Box::new(range::RangeAssignor)),
-        _ => None,
+        "roundrobin" => Some(Box::new(round_robin::RoundRobinAssignor)),
+        "cooperative-sticky" => Some(Box::new(sticky::CooperativeStickyAssignor)),
+        n => match n.strip_prefix(JAVA_PACKAGE)? {
+            "RangeAssignor" => Some(Box::new(range::RangeAssignor)),
+            "RoundRobinAssignor" => Some(Box::new(round_robin::RoundRobinAssignor)),
+            "CooperativeStickyAssignor" => Some(Box::new(sticky::CooperativeStickyAssignor)),
+            _ => None,
+        },
     }
 }
 

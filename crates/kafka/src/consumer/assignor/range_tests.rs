@@ -4,17 +4,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::range::RangeAssignor;
-use super::test_support::{assigned, member, static_member, topics};
+use super::test_support::{assigned, expect, member, static_member, topics};
 use super::{AssignError, Assignor};
 
 fn run(partitions: &[(&str, i32)], members: &[super::Member]) -> BTreeMap<String, Vec<String>> {
     assigned(RangeAssignor.assign(&topics(partitions), members).unwrap())
-}
-
-fn expect(rows: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
-    rows.iter()
-        .map(|(m, ps)| (m.to_string(), ps.iter().map(|p| p.to_string()).collect()))
-        .collect()
 }
 
 #[test]

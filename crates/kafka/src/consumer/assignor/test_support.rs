@@ -51,3 +51,20 @@ fn natural(tp: &str) -> (&str, i64) {
         None => (tp, -1),
     }
 }
+
+/// `m` owning `owned` since `generation` (a version 2+ subscription).
+pub(super) fn owning(mut m: Member, owned: &[(&str, i32)], generation: i32) -> Member {
+    m.subscription.owned = owned
+        .iter()
+        .map(|(t, p)| TopicPartition::new(*t, *p))
+        .collect();
+    m.subscription.generation = generation;
+    m
+}
+
+/// Expected results in the shape [`assigned`] returns.
+pub(super) fn expect(rows: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    rows.iter()
+        .map(|(m, ps)| (m.to_string(), ps.iter().map(|p| p.to_string()).collect()))
+        .collect()
+}
