@@ -441,9 +441,12 @@ fn mixed(broker: Broker) {
     let produced = produce(&bootstrap, "mixed", 2_000, Duration::ZERO)
         .join()
         .expect("producer");
+    // Read rouse's assignment while the kafka-python member is still in
+    // the group: its close rebalances (and an eager member revokes all).
+    std::thread::sleep(Duration::from_secs(4));
+    let rouse_owned = rouse.owned.lock().unwrap().clone();
     let out = py.wait_with_output().expect("kafka-python ends");
     assert!(out.status.success(), "the kafka-python member failed");
-    let rouse_owned = rouse.owned.lock().unwrap().clone();
     let rouse_records = rouse.stop();
     let mut py_owned = BTreeSet::new();
     let mut py_records = Vec::new();
