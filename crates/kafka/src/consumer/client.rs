@@ -28,9 +28,10 @@ use super::stats::ConsumerStats;
 use crate::config::ConsumerConfig;
 use crate::record::TopicPartition;
 
-/// A Kafka consumer with manual assignment: one background poller thread
-/// owns the broker connections and keeps fetches in flight, so `poll`
-/// usually returns from memory.
+/// A Kafka consumer, with manual assignment (`assign`) or as a member of
+/// a consumer group (`subscribe`, docs/consumer-groups.md): one background
+/// poller thread owns the broker connections, heartbeats the group and
+/// keeps fetches in flight, so `poll` usually returns from memory.
 ///
 /// Every method takes `&self`; share it between threads (e.g. in an
 /// `Arc`) to call [`wakeup`](Consumer::wakeup) from another one. Dropping
