@@ -107,7 +107,8 @@ pub use config::{
     IsolationLevel, ProducerConfig, ProducerConfigBuilder,
 };
 pub use consumer::{
-    Consumer, ConsumerError, ConsumerRecord, ConsumerStats, PartitionStats, TimestampType,
+    Consumer, ConsumerError, ConsumerRebalanceListener, ConsumerRecord, ConsumerStats,
+    PartitionStats, TimestampType,
 };
 pub use delivery::{
     DeliveryError, DeliveryErrorKind, DeliveryFuture, DeliveryResult, RecordMetadata,

@@ -19,7 +19,8 @@ use parking_lot::Mutex;
 use rouse_reactor::Handle;
 
 use super::consumer_error::ConsumerError;
-use super::poller::{Command, Commit, Committed, ConsumerPoller, Loop};
+use super::listener::ConsumerRebalanceListener;
+use super::poller::{spawn_poller, Command, Commit, Committed, ConsumerPoller};
 use super::positions::{Position, Positions, ResetTo};
 use super::record::ConsumerRecord;
 use super::shared::Shared;
@@ -27,9 +28,10 @@ use super::stats::ConsumerStats;
 use crate::config::ConsumerConfig;
 use crate::record::TopicPartition;
 
-/// A Kafka consumer with manual assignment: one background poller thread
-/// owns the broker connections and keeps fetches in flight, so `poll`
-/// usually returns from memory.
+/// A Kafka consumer, with manual assignment (`assign`) or as a member of
+/// a consumer group (`subscribe`, docs/consumer-groups.md): one background
+/// poller thread owns the broker connections, heartbeats the group and
+/// keeps fetches in flight, so `poll` usually returns from memory.
 ///
 /// Every method takes `&self`; share it between threads (e.g. in an
 /// `Arc`) to call [`wakeup`](Consumer::wakeup) from another one. Dropping
@@ -50,10 +52,13 @@ use crate::record::TopicPartition;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Consumer {
-    shared: Arc<Shared>,
-    commands: Sender<Command>,
-    handle: Handle<ConsumerPoller>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) commands: Sender<Command>,
+    pub(super) handle: Handle<ConsumerPoller>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The rebalance listener; held while rebalance steps run, so that
+    /// two threads polling at once run them one at a time, in order.
+    pub(super) listener: Mutex<Box<dyn ConsumerRebalanceListener>>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -93,11 +98,12 @@ impl Consumer {
             commands,
             handle,
             thread: Mutex::new(Some(thread)),
+            listener: Mutex::new(Box::new(())),
         })
     }
 
     /// Changes `Positions` under the lock, then wakes the poller at once.
-    fn change<T>(
+    pub(super) fn change<T>(
         &self,
         f: impl FnOnce(&mut super::shared::State) -> Result<T, ConsumerError>,
     ) -> Result<T, ConsumerError> {
@@ -116,20 +122,28 @@ impl Consumer {
     ///
     /// # Errors
     ///
-    /// [`ConsumerError::Closed`] after `close`.
+    /// [`ConsumerError::Closed`] after `close`;
+    /// [`ConsumerError::SubscriptionConflict`] while subscribed.
     pub fn assign(
         &self,
         partitions: impl IntoIterator<Item = TopicPartition>,
     ) -> Result<(), ConsumerError> {
         let partitions: BTreeSet<TopicPartition> = partitions.into_iter().collect();
         self.change(|state| {
+            if state.group.subscription.is_some() {
+                return Err(ConsumerError::SubscriptionConflict(
+                    "assign() cannot be used while subscribed: the group chooses the \
+                     partitions; call unsubscribe() first",
+                ));
+            }
             state.positions.assign(partitions);
             state.assignment_changed = true;
             Ok(())
         })
     }
 
-    /// The assigned partitions, in order.
+    /// The assigned partitions, in order: those given to `assign`, or,
+    /// when subscribed, those the group gave this member.
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.shared
             .state
@@ -150,14 +164,26 @@ impl Consumer {
     /// (before or during the poll); [`ConsumerError::Partition`] when no
     /// records are buffered and a partition stopped (it names it);
     /// [`ConsumerError::NoAssignment`], [`ConsumerError::Closed`],
-    /// [`ConsumerError::Fatal`].
+    /// [`ConsumerError::Fatal`]; when subscribed,
+    /// [`ConsumerError::PollIntervalExceeded`] once after the consumer
+    /// left its group for not polling in time.
+    ///
+    /// When subscribed, the rebalance listener's callbacks run here,
+    /// before records are handed out.
     pub fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>, ConsumerError> {
         let deadline = deadline_after(timeout);
-        let drained = self.shared.wait_for_records(deadline)?;
-        if drained.refill {
-            self.handle.wake();
+        let _polling = self.start_poll()?;
+        loop {
+            self.run_rebalance_events()?;
+            let drained = self.shared.wait_for_records(deadline)?;
+            if drained.refill {
+                self.handle.wake();
+            }
+            // Empty before the deadline: rebalance steps arrived; run them.
+            if !drained.records.is_empty() || Instant::now() >= deadline {
+                return Ok(drained.records);
+            }
         }
-        Ok(drained.records)
     }
 
     /// Makes the blocked `poll` (or, if none is blocked, the next one)
@@ -354,7 +380,7 @@ impl Consumer {
             .map(|found| found.into_iter().collect())
     }
 
-    fn send(&self, command: Command) -> Result<(), ConsumerError> {
+    pub(super) fn send(&self, command: Command) -> Result<(), ConsumerError> {
         Shared::check_open(&self.shared.state.lock())?;
         self.commands
             .send(command)
@@ -415,6 +441,9 @@ impl Consumer {
         } else {
             Ok(())
         };
+        // A member hands its partitions back (listener, LeaveGroup) so the
+        // group rebalances at once rather than after session.timeout.ms.
+        self.leave_group(timeout);
         self.shared.state.lock().closed = true;
         self.shared.notify();
         let _ = self.commands.send(Command::Close);
@@ -431,14 +460,14 @@ impl Drop for Consumer {
 }
 
 /// `now + timeout`, or far away for a timeout too large to add.
-fn deadline_after(timeout: Duration) -> Instant {
+pub(super) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
 }
 
 /// The poller's answer, or a timeout.
-fn wait_reply<T>(
+pub(super) fn wait_reply<T>(
     answer: &Receiver<Result<T, ConsumerError>>,
     timeout: Duration,
     what: &'static str,
@@ -454,41 +483,5 @@ fn wait_reply<T>(
             what,
             waited: timeout,
         }),
-    }
-}
-
-/// Starts `rouse-kafka-consumer` and returns its loop's handle.
-fn spawn_poller(
-    shared: Arc<Shared>,
-    commands: Receiver<Command>,
-) -> Result<(Handle<ConsumerPoller>, JoinHandle<()>), ConsumerError> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let thread = std::thread::Builder::new()
-        .name("rouse-kafka-consumer".into())
-        .spawn(move || {
-            let mut el = match Loop::builder().build() {
-                Ok(el) => el,
-                Err(error) => {
-                    let _ = tx.send(Err(error));
-                    return;
-                }
-            };
-            let _ = tx.send(Ok(el.handle()));
-            let mut poller = ConsumerPoller::new(shared, commands, &el);
-            el.add_prepare(|el, poller| poller.pump(el));
-            let span = tracing::info_span!("rouse-kafka-consumer");
-            let _entered = span.enter();
-            if let Err(error) = el.run(&mut poller) {
-                tracing::error!(%error, "the consumer poller's event loop failed");
-            }
-            // The loop first (it closes every connection), then the rest.
-            drop(el);
-            drop(poller);
-        })
-        .map_err(ConsumerError::Start)?;
-    match rx.recv() {
-        Ok(Ok(handle)) => Ok((handle, thread)),
-        Ok(Err(error)) => Err(ConsumerError::Start(error)),
-        Err(_) => Err(ConsumerError::Start(std::io::ErrorKind::BrokenPipe.into())),
     }
 }

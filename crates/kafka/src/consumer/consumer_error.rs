@@ -31,9 +31,29 @@ pub enum ConsumerError {
     /// The call named a partition that is not assigned.
     #[error("{0} is not assigned to this consumer; assign it first")]
     NotAssigned(TopicPartition),
-    /// `poll` was called with nothing assigned.
-    #[error("no partition is assigned to this consumer; call assign first")]
+    /// `poll` was called with nothing assigned and no subscription.
+    #[error("no partition is assigned to this consumer; call assign or subscribe first")]
     NoAssignment,
+    /// `assign` and `subscribe` were mixed: a consumer either chooses its
+    /// partitions or lets its group choose them.
+    #[error("{0}")]
+    SubscriptionConflict(&'static str),
+    /// The pattern given to `subscribe_pattern` is not a regular expression.
+    #[error("invalid topic pattern {pattern:?}: {reason}")]
+    InvalidPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// What the regex parser said.
+        reason: String,
+    },
+    /// The application did not call `poll` within `max.poll.interval.ms`:
+    /// the consumer left its group and its partitions went to other
+    /// members. This `poll` rejoins the group; poll again to go on.
+    #[error("poll was not called within max.poll.interval.ms ({max:?}): the consumer left its group and its partitions went to other members; polling again rejoins. Poll more often, lower max.poll.records, or raise max.poll.interval.ms")]
+    PollIntervalExceeded {
+        /// `max.poll.interval.ms`.
+        max: Duration,
+    },
     /// Committing or reading committed offsets needs a group.
     #[error(
         "group.id is not set; commits and committed offsets are kept per group, so set group.id"

@@ -125,6 +125,25 @@ pub(crate) fn offset_commit(
         .with_topics(topics)
 }
 
+/// A subscribed member's commit: `request` (from [`offset_commit`]) with
+/// the member's generation and id (and, from v7, its `group.instance.id`),
+/// so the coordinator takes it only from the partitions' current owner.
+pub(crate) fn in_generation(
+    request: OffsetCommitRequest,
+    generation: i32,
+    member_id: &str,
+    instance_id: Option<&str>,
+    version: i16,
+) -> OffsetCommitRequest {
+    let instance = instance_id
+        .filter(|_| version >= 7)
+        .map(|id| StrBytes::from_string(id.to_owned()));
+    request
+        .with_generation_id_or_member_epoch(generation)
+        .with_member_id(StrBytes::from_string(member_id.to_owned()))
+        .with_group_instance_id(instance)
+}
+
 pub(crate) fn offset_commit_verdicts(
     response: &OffsetCommitResponse,
     sent: &[(TopicPartition, Position)],

@@ -117,3 +117,35 @@ fn loom_a_wakeup_racing_records_loses_neither() {
         assert_eq!((records, wakeups), (2, 1));
     });
 }
+
+#[test]
+fn loom_a_rebalance_step_reaches_a_waiting_poll() {
+    use crate::consumer::shared::{RebalanceEvent, Subscription};
+    loom::model(|| {
+        let (shared, _) = shared();
+        {
+            let mut state = shared.state.lock();
+            state.positions.assign([]);
+            let topics = std::iter::once("t".to_owned()).collect();
+            state.group.subscription = Some(Subscription::Topics(topics));
+        }
+        let shared = Arc::new(shared);
+        let poller = Arc::clone(&shared);
+        let other = thread::spawn(move || {
+            poller.rebalance(|state| {
+                let tp = TopicPartition::new("t", 0);
+                state.positions.assign([tp.clone()]);
+                state
+                    .group
+                    .events
+                    .push_back(RebalanceEvent::Assigned(vec![tp]));
+            });
+        });
+        // Blocked on empty buffers, the poll returns for the step at once
+        // (under loom a missed notification is a deadlock).
+        let polled = shared.wait_for_records(far()).unwrap();
+        assert!(polled.records.is_empty());
+        assert_eq!(shared.state.lock().group.events.len(), 1);
+        other.join().unwrap();
+    });
+}

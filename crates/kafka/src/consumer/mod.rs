@@ -12,6 +12,7 @@
 //! docs/consumer.md in the repository describes the design and what the
 //! poller will wire up.
 
+mod assignor;
 mod client;
 mod consumer_error;
 mod decode;
@@ -19,6 +20,8 @@ mod error;
 mod fetch;
 mod group;
 mod list_offsets;
+mod listener;
+mod membership;
 #[cfg(test)]
 mod mock_tests;
 mod poller;
@@ -28,6 +31,7 @@ mod python_tests;
 mod record;
 mod shared;
 mod stats;
+mod subscribe;
 #[cfg(test)]
 mod tansu_tests;
 #[cfg(test)]
@@ -38,5 +42,6 @@ mod versions;
 
 pub use client::Consumer;
 pub use consumer_error::ConsumerError;
+pub use listener::ConsumerRebalanceListener;
 pub use record::{ConsumerRecord, TimestampType};
 pub use stats::{ConsumerStats, PartitionStats};

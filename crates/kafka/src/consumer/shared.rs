@@ -12,6 +12,7 @@
 //! its check and its wait, so a `wakeup` can never fall between the two
 //! and be lost (the loom model in `loom_tests.rs` checks this).
 
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ use super::fetch::FetchVerdict;
 use super::positions::{Fetchable, FollowUp, Positions};
 use super::record::ConsumerRecord;
 use crate::config::ConsumerConfig;
+use crate::record::TopicPartition;
 use crate::sync::{AtomicU64, Condvar, Mutex};
 
 /// The state behind the lock.
@@ -34,6 +36,67 @@ pub(crate) struct State {
     pub(crate) fatal: Option<String>,
     /// The assignment changed since the poller last read it.
     pub(crate) assignment_changed: bool,
+    /// The consumer group's side of the handoff (`subscribe`).
+    pub(crate) group: GroupState,
+}
+
+/// What `subscribe` asked for.
+#[derive(Debug, Clone)]
+pub(crate) enum Subscription {
+    /// These topics.
+    Topics(BTreeSet<String>),
+    /// Every topic whose whole name matches (checked on each metadata).
+    Pattern(regex::Regex),
+}
+
+/// A rebalance step the application's `poll` runs (the listener's
+/// callbacks, on the application's thread as Java runs them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RebalanceEvent {
+    /// Commit (with auto-commit), call `on_partitions_revoked`, drop the
+    /// partitions, then ack `ticket` to the poller.
+    Revoke {
+        partitions: Vec<TopicPartition>,
+        ticket: u64,
+    },
+    /// Call `on_partitions_assigned` (the partitions are in `Positions`).
+    Assigned(Vec<TopicPartition>),
+    /// Call `on_partitions_lost` (the partitions are gone already).
+    Lost(Vec<TopicPartition>),
+}
+
+/// The group membership's shared state: the application writes the
+/// subscription and its polls, the poller the rebalance steps.
+#[derive(Debug)]
+pub(crate) struct GroupState {
+    pub(crate) subscription: Option<Subscription>,
+    /// The subscription changed since the poller last read it.
+    pub(crate) subscription_changed: bool,
+    /// Steps for the application's next `poll`, oldest first.
+    pub(crate) events: VecDeque<RebalanceEvent>,
+    /// Revocations the application finished, for the poller.
+    pub(crate) revoked: Vec<u64>,
+    /// When a `poll` last began or ended.
+    pub(crate) last_poll: Instant,
+    /// `poll` calls under way.
+    pub(crate) in_poll: usize,
+    /// The poller left the group because `poll` was not called within
+    /// `max.poll.interval.ms`; the next `poll` says so.
+    pub(crate) poll_expired: bool,
+}
+
+impl GroupState {
+    fn new() -> GroupState {
+        GroupState {
+            subscription: None,
+            subscription_changed: false,
+            events: VecDeque::new(),
+            revoked: Vec::new(),
+            last_poll: Instant::now(),
+            in_poll: 0,
+            poll_expired: false,
+        }
+    }
 }
 
 /// Counters the poller keeps and `Consumer::stats` reads.
@@ -72,6 +135,7 @@ impl Shared {
                 closed: false,
                 fatal: None,
                 assignment_changed: false,
+                group: GroupState::new(),
             }),
             changed: Condvar::new(),
             counters: Counters::default(),
@@ -139,6 +203,15 @@ impl Shared {
         follows
     }
 
+    /// The poller's side of a rebalance: `change` (rebalance steps queued,
+    /// partitions in or out of `Positions`) under the lock, then `poll`
+    /// notified, so a `poll` blocked on empty buffers runs the steps at
+    /// once (`loom_tests.rs` checks none is missed).
+    pub(crate) fn rebalance(&self, change: impl FnOnce(&mut State)) {
+        change(&mut self.state.lock());
+        self.notify();
+    }
+
     /// Refusals every call makes once the consumer is closed or failed.
     pub(crate) fn check_open(state: &State) -> Result<(), ConsumerError> {
         if state.closed {
@@ -160,7 +233,15 @@ impl Shared {
                 return Err(ConsumerError::Wakeup);
             }
             Shared::check_open(&state)?;
-            if state.positions.assignment().next().is_none() {
+            if !state.group.events.is_empty() {
+                // the listener runs first, off the lock
+                return Ok(Drained {
+                    records: Vec::new(),
+                    refill: false,
+                });
+            }
+            let subscribed = state.group.subscription.is_some();
+            if !subscribed && state.positions.assignment().next().is_none() {
                 return Err(ConsumerError::NoAssignment);
             }
             let refill = state.positions.any_full();

@@ -10,6 +10,10 @@
 //! | OffsetFetch | 1–7      | kafka-protocol's floor     | v8+ asks for several groups |
 //! | FindCoordinator | 0–4  | all                        | v5+ transactions v2, shares |
 //! | Metadata    | 1–12     | as the producer            | as the producer             |
+//! | JoinGroup   | 4–9      | v4: member id first (KIP-394) | kafka-protocol's ceiling |
+//! | SyncGroup   | 3–5      | v3: group.instance.id      | kafka-protocol's ceiling    |
+//! | Heartbeat   | 3–4      | v3: group.instance.id      | kafka-protocol's ceiling    |
+//! | LeaveGroup  | 0–5      | all                        | kafka-protocol's ceiling    |
 //!
 //! The group APIs are optional: a broker without them serves a consumer
 //! without a `group.id`.
@@ -28,6 +32,13 @@ pub(crate) const WANTS: &[Want] = &[
     Want::optional(ApiKey::FindCoordinator, 0, 4),
     // Leaders and their epochs (v7+) for the assigned topics.
     Want::required(ApiKey::Metadata, 1, 12),
+    // Group membership (subscribe): JoinGroup from v4, where a new member
+    // must ask for its id first (KIP-394); SyncGroup and Heartbeat from v3
+    // (group.instance.id, KIP-345).
+    Want::optional(ApiKey::JoinGroup, 4, 9),
+    Want::optional(ApiKey::SyncGroup, 3, 5),
+    Want::optional(ApiKey::Heartbeat, 3, 4),
+    Want::optional(ApiKey::LeaveGroup, 0, 5),
 ];
 
 /// The versions a consumer uses with one broker.
@@ -40,6 +51,12 @@ pub(crate) struct ConsumerVersions {
     pub(crate) offset_fetch: Option<i16>,
     pub(crate) find_coordinator: Option<i16>,
     pub(crate) metadata: i16,
+    /// The group membership APIs (`None`: the broker cannot serve
+    /// `subscribe`).
+    pub(crate) join_group: Option<i16>,
+    pub(crate) sync_group: Option<i16>,
+    pub(crate) heartbeat: Option<i16>,
+    pub(crate) leave_group: Option<i16>,
 }
 
 impl ConsumerVersions {
@@ -54,6 +71,10 @@ impl ConsumerVersions {
             offset_fetch: table.get(ApiKey::OffsetFetch),
             find_coordinator: table.get(ApiKey::FindCoordinator),
             metadata: table.get(ApiKey::Metadata).unwrap_or(WANTS[5].min()),
+            join_group: table.get(ApiKey::JoinGroup),
+            sync_group: table.get(ApiKey::SyncGroup),
+            heartbeat: table.get(ApiKey::Heartbeat),
+            leave_group: table.get(ApiKey::LeaveGroup),
         }
     }
 }
@@ -99,6 +120,10 @@ mod tests {
             offset_fetch: Some(7),
             find_coordinator: Some(4),
             metadata: 12,
+            join_group: None,
+            sync_group: None,
+            heartbeat: None,
+            leave_group: None,
         };
         assert_eq!(v, want);
         let without_groups = negotiate(&[

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::super::checks::{
     at_least, backoff_pair, check_servers, int, millis, parse_bool, split_servers, within,
 };
-use super::{AutoOffsetReset, ConfigError, ConsumerConfig, IsolationLevel, KEYS};
+use super::{AutoOffsetReset, ConfigError, ConsumerConfig, GroupBuilder, IsolationLevel, KEYS};
 use crate::security::SecurityBuilder;
 
 /// Collects consumer settings; nothing is checked until [`build`](Self::build).
@@ -38,6 +38,8 @@ pub struct ConsumerConfigBuilder {
     /// The `security.*`, `ssl.*` and `sasl.*` keys, as the producer takes
     /// them (crate::security).
     security: SecurityBuilder,
+    /// The consumer-group keys (`group.rs`).
+    group: GroupBuilder,
 }
 
 /// The largest byte count a Kafka request field (an `int32`) carries.
@@ -169,6 +171,41 @@ impl ConsumerConfigBuilder {
         self
     }
 
+    /// `session.timeout.ms` (default 45 s).
+    pub fn session_timeout(mut self, timeout: Duration) -> Self {
+        self.group.session_timeout = Some(timeout);
+        self
+    }
+
+    /// `heartbeat.interval.ms` (default 3 s; below `session.timeout.ms`).
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.group.heartbeat_interval = Some(interval);
+        self
+    }
+
+    /// `max.poll.interval.ms` (default 5 minutes).
+    pub fn max_poll_interval(mut self, interval: Duration) -> Self {
+        self.group.max_poll_interval = Some(interval);
+        self
+    }
+
+    /// `group.instance.id` (default none): a static member (KIP-345).
+    pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.group.group_instance_id = Some(id.into());
+        self
+    }
+
+    /// `partition.assignment.strategy` (default `range,cooperative-sticky`):
+    /// protocol names or Java class names, preferred first.
+    ///
+    /// # Errors
+    ///
+    /// A name no assignor has.
+    pub fn partition_assignment_strategy(mut self, names: &str) -> Result<Self, ConfigError> {
+        self.group.assignment_strategy = Some(super::group::parse_strategies(names)?);
+        Ok(self)
+    }
+
     /// Sets one setting from its Kafka key and string value.
     pub fn set(mut self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let v = value.trim();
@@ -207,6 +244,7 @@ impl ConsumerConfigBuilder {
             "queued.max.messages.kbytes" => {
                 self.queued_max_messages_kbytes(bytes("queued.max.messages.kbytes", 1)?)
             }
+            other if self.group.set(other, v)? => self,
             other if self.security.set(other, v)? => self,
             _ => {
                 return Err(ConfigError::UnknownKey {
@@ -286,6 +324,7 @@ impl ConsumerConfigBuilder {
         let prefetch_kbytes = number("queued.max.messages.kbytes", self.prefetch_kbytes, 2048, 1)?;
 
         let security = self.security.build()?;
+        let group = self.group.build()?;
         let (retry_backoff, retry_backoff_max) = backoff_pair(
             ("retry.backoff.ms", self.retry_backoff, 100),
             ("retry.backoff.max.ms", self.retry_backoff_max, 1000),
@@ -316,6 +355,7 @@ impl ConsumerConfigBuilder {
             reconnect_backoff_max,
             metadata_max_age: self.metadata_max_age.unwrap_or(Duration::from_secs(300)),
             prefetch_bytes_per_partition: prefetch_kbytes * 1024,
+            group,
             security,
         })
     }

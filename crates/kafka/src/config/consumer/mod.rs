@@ -9,7 +9,9 @@
 //! * `auto.offset.reset=none` makes a partition without a valid position an
 //!   error surfaced to `poll`, naming the partition, instead of a reset.
 //! * Unknown keys are errors, including Java settings this consumer has no
-//!   use for (deserializers, interceptors, `partition.assignment.strategy`).
+//!   use for (deserializers, interceptors).
+//! * `group.protocol=consumer` (KIP-848) is refused until it is supported;
+//!   the group settings are in `group.rs`.
 //!
 //! The prefetch buffer's bound per partition takes librdkafka's name,
 //! `queued.max.messages.kbytes` (Java has no such setting: it buffers one
@@ -20,6 +22,7 @@
 //! `max.partition.fetch.bytes`).
 
 mod builder;
+mod group;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +34,7 @@ use std::time::Duration;
 use super::ConfigError;
 use crate::security::{SecurityConfig, SecurityProtocol};
 pub use builder::ConsumerConfigBuilder;
+pub(crate) use group::{GroupBuilder, GroupConfig};
 
 /// Every key [`ConsumerConfig::from_pairs`] accepts.
 pub(crate) const KEYS: &[&str] = &[
@@ -54,6 +58,14 @@ pub(crate) const KEYS: &[&str] = &[
     "reconnect.backoff.max.ms",
     "metadata.max.age.ms",
     "queued.max.messages.kbytes",
+    // Consumer groups (group.rs):
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "max.poll.interval.ms",
+    "group.instance.id",
+    "partition.assignment.strategy",
+    "group.protocol",
+    "allow.auto.create.topics",
     // crate::security's keys, as the producer takes them:
     "security.protocol",
     "ssl.ca.location",
@@ -198,6 +210,8 @@ pub struct ConsumerConfig {
     pub(crate) reconnect_backoff_max: Duration,
     pub(crate) metadata_max_age: Duration,
     pub(crate) prefetch_bytes_per_partition: usize,
+    /// The consumer-group settings (`group.rs`).
+    pub(crate) group: GroupConfig,
     /// TLS and SASL, the producer's keys (crate::security); secrets print
     /// as `[redacted]`.
     pub(crate) security: SecurityConfig,

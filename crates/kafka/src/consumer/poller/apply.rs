@@ -9,16 +9,19 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use kafka_protocol::messages::{
-    ApiKey, FetchResponse, FindCoordinatorResponse, ListOffsetsResponse, MetadataResponse,
-    OffsetCommitResponse, OffsetFetchResponse,
+    ApiKey, FetchResponse, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
+    LeaveGroupResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
+    OffsetFetchResponse, SyncGroupResponse,
 };
 use kafka_protocol::protocol::{Decodable, HeaderVersion};
 use rouse_reactor::SourceKey;
 
 use super::{ConsumerPoller, Link, Purpose};
+use crate::consumer::assignor::decode_assignment;
 use crate::consumer::fetch::{fetch_verdicts, FetchVerdict};
 use crate::consumer::group::{offset_commit_verdicts, offset_fetch_verdicts};
 use crate::consumer::list_offsets::list_offsets_verdicts;
+use crate::consumer::membership::error_name;
 use crate::consumer::positions::{Fetchable, FollowUp};
 use crate::net::{wire, Answered, Client, Connections, Lost};
 use crate::record::TopicPartition;
@@ -129,8 +132,66 @@ impl ConsumerPoller {
                     }
                 }
             }
+            Purpose::Join(epoch) => {
+                let response =
+                    self.decode::<JoinGroupResponse>(api, version, payload, now, || {
+                        Purpose::Join(epoch)
+                    })?;
+                if let Some(member) = self.member.as_mut() {
+                    member.on_join(epoch, &response, now);
+                }
+            }
+            Purpose::Sync(epoch) => {
+                let response =
+                    self.decode::<SyncGroupResponse>(api, version, payload, now, || {
+                        Purpose::Sync(epoch)
+                    })?;
+                self.apply_sync(epoch, &response, now);
+            }
+            Purpose::Heartbeat(epoch) => {
+                let response =
+                    self.decode::<HeartbeatResponse>(api, version, payload, now, || {
+                        Purpose::Heartbeat(epoch)
+                    })?;
+                if let Some(member) = self.member.as_mut() {
+                    member.on_heartbeat(epoch, response.error_code, now);
+                }
+            }
+            Purpose::Leave(replies) => {
+                match wire::response::<LeaveGroupResponse>(api, version, payload) {
+                    Ok(r) if r.error_code != 0 => {
+                        tracing::info!(error = error_name(r.error_code), "LeaveGroup refused; the coordinator drops the member after session.timeout.ms")
+                    }
+                    Ok(_) => tracing::debug!("left the group"),
+                    Err(e) => tracing::debug!(error = %e, "LeaveGroup's answer cannot be read"),
+                }
+                for reply in replies {
+                    let _ = reply.send(Ok(()));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// This member's partitions from a SyncGroup answer (an empty
+    /// assignment is none), or its error; an assignment that cannot be
+    /// read fails the member, naming why.
+    fn apply_sync(&mut self, epoch: u64, response: &SyncGroupResponse, now: Instant) {
+        let Some(member) = self.member.as_mut() else {
+            return;
+        };
+        if response.error_code != 0 {
+            return member.on_sync(epoch, Err(response.error_code), now);
+        }
+        if response.assignment.is_empty() {
+            return member.on_sync(epoch, Ok(Vec::new()), now);
+        }
+        match decode_assignment(&response.assignment) {
+            Ok(assignment) => member.on_sync(epoch, Ok(assignment.partitions), now),
+            Err(e) => member.fail(format!(
+                "the group leader's assignment for this member cannot be read: {e}"
+            )),
+        }
     }
 
     /// The answer decoded, or (after handing `purpose()` back as

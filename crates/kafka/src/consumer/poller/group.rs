@@ -12,8 +12,8 @@ use kafka_protocol::ResponseError;
 use super::{Commit, Committed, ConsumerPoller, GroupOp, Link, Loop, Purpose};
 use crate::consumer::consumer_error::ConsumerError;
 use crate::consumer::group::{
-    coordinator_verdict, find_coordinator, offset_commit, offset_fetch, CoordinatorVerdict,
-    GroupVerdict,
+    coordinator_verdict, find_coordinator, in_generation, offset_commit, offset_fetch,
+    CoordinatorVerdict, GroupVerdict,
 };
 use crate::consumer::positions::Position;
 use crate::consumer::versions::ConsumerVersions;
@@ -39,6 +39,9 @@ impl ConsumerPoller {
             return; // the application refuses group calls without a group.id
         };
         let wants_start = self.shared.state.lock().positions.awaits_committed();
+        if self.member_wants_coordinator() && self.coordinator.is_none() {
+            self.find_coordinator(el, &group, now);
+        }
         if self.group_queue.is_empty() && !wants_start {
             return;
         }
@@ -81,7 +84,13 @@ impl ConsumerPoller {
         while let Some(op) = self.group_queue.pop_front() {
             let sent = match op {
                 GroupOp::Commit(commit) => {
-                    let body = offset_commit(&group, &commit.offsets, commit_v);
+                    let mut body = offset_commit(&group, &commit.offsets, commit_v);
+                    if let Some((generation, member_id)) =
+                        self.member.as_ref().and_then(|m| m.commit_identity())
+                    {
+                        let instance = self.shared.config.group_instance_id();
+                        body = in_generation(body, generation, member_id, instance, commit_v);
+                    }
                     let purpose = Purpose::Commit(commit);
                     self.send_on(
                         el,

@@ -84,6 +84,17 @@ impl Client for ConsumerPoller {
                 self.coordinator = None;
                 self.group_queue.push_front(GroupOp::Committed(ask));
             }
+            Purpose::Join(epoch) | Purpose::Sync(epoch) | Purpose::Heartbeat(epoch) => {
+                if let Some(member) = self.member.as_mut() {
+                    member.on_lost(epoch, now);
+                }
+            }
+            Purpose::Leave(replies) => {
+                // The coordinator drops the member after session.timeout.ms.
+                for reply in replies {
+                    let _ = reply.send(Ok(()));
+                }
+            }
         }
     }
 

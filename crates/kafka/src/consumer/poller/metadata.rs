@@ -3,6 +3,11 @@
 //! connection says the leaders may have moved, when the assignment
 //! changes, and every `metadata.max.age.ms`. An assigned partition that
 //! metadata says does not exist stops with an error naming it.
+//!
+//! A subscribed consumer asks for its subscribed topics too (a pattern
+//! subscription: every topic, matched here; a change of the matching set
+//! rebalances), and a leader for its members' topics, whose partition
+//! counts the assignor needs.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -13,6 +18,7 @@ use kafka_protocol::ResponseError;
 use super::{ConsumerPoller, Link, Loop, Purpose};
 use crate::consumer::error::PartitionError;
 use crate::consumer::fetch::Leader;
+use crate::consumer::shared::Subscription;
 use crate::consumer::versions::ConsumerVersions;
 use crate::net::{requests, Connections, Serve};
 use crate::record::{BrokerId, TopicPartition};
@@ -29,11 +35,15 @@ impl ConsumerPoller {
                 .positions
                 .assignment()
                 .map(|tp| tp.topic.to_string())
+                .chain(self.subscribed_topics())
+                .chain(self.lead_topics())
                 .collect()
         };
+        let every_topic = matches!(self.subscription, Some(Subscription::Pattern(_)));
         let max_age = self.shared.config.metadata_max_age();
         let due = self.metadata_stale || self.metadata_at.map_or(true, |at| now >= at + max_age);
-        if !due || topics.is_empty() || self.metadata_in_flight || now < self.metadata_not_before {
+        let nothing = topics.is_empty() && !every_topic;
+        if !due || nothing || self.metadata_in_flight || now < self.metadata_not_before {
             return;
         }
         let Some(key) = self.ready_conn(el, None) else {
@@ -45,7 +55,14 @@ impl ConsumerPoller {
         };
         let version = ConsumerVersions::of(&link.conn.versions).metadata;
         let topics: Vec<String> = topics.into_iter().collect();
-        let body = requests::metadata(&topics);
+        let mut body = requests::metadata(&topics);
+        if every_topic {
+            body.topics = None; // every topic, for the pattern
+        }
+        if version >= 4 {
+            let create = self.shared.config.allow_auto_create_topics() && !every_topic;
+            body.allow_auto_topic_creation = create;
+        }
         match self.send_on(
             el,
             key,
@@ -70,6 +87,7 @@ impl ConsumerPoller {
             .iter()
             .map(|b| (BrokerId(b.node_id.0), b.host.to_string(), b.port as u16))
             .collect();
+        self.group_metadata(response, now);
         let mut leaders: HashMap<TopicPartition, Leader> = HashMap::new();
         let mut failed = false;
         let mut state = self.shared.state.lock();
@@ -129,5 +147,35 @@ impl ConsumerPoller {
             "consumer metadata"
         );
         self.leaders = leaders;
+    }
+
+    /// Partition counts for a leader's assignor, and a pattern
+    /// subscription's matching topics (a change rebalances, as Java's).
+    fn group_metadata(&mut self, response: &MetadataResponse, now: Instant) {
+        let known = response
+            .topics
+            .iter()
+            .filter(|t| t.error_code == 0)
+            .filter_map(|t| Some((t.name.as_ref()?.0.to_string(), t)));
+        let mut matching = BTreeSet::new();
+        for (name, topic) in known {
+            self.partition_counts
+                .insert(name.clone(), topic.partitions.len() as i32);
+            if let Some(Subscription::Pattern(pattern)) = &self.subscription {
+                if !topic.is_internal && pattern.is_match(&name) {
+                    matching.insert(name);
+                }
+            }
+        }
+        if !matches!(self.subscription, Some(Subscription::Pattern(_))) {
+            return;
+        }
+        if matching != self.pattern_topics {
+            tracing::info!(topics = ?matching, "the subscription's pattern matches other topics now");
+            self.pattern_topics = matching;
+            if let Some(member) = self.member.as_mut() {
+                member.request_rejoin(now);
+            }
+        }
     }
 }

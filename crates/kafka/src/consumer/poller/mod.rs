@@ -25,22 +25,28 @@
 mod apply;
 mod group;
 mod hooks;
+mod membership;
 mod metadata;
 mod send;
+mod spawn;
 
-use std::collections::{HashMap, VecDeque};
+pub(crate) use spawn::spawn_poller;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 use rouse_reactor::{EventLoop, TimerId};
 
+use super::assignor::{assignor_by_name, Assignor, RebalanceProtocol};
 use super::consumer_error::ConsumerError;
 use super::fetch::{FetchVerdict, Leader};
 use super::group::GroupVerdict;
 use super::list_offsets::{ListOffsetsVerdict, SentReset};
+use super::membership::{Membership, PollClock, Settings};
 use super::positions::{Fetchable, FollowUp, Position};
-use super::shared::Shared;
+use super::shared::{Shared, Subscription};
 use super::versions::WANTS;
 use crate::config::ConsumerConfig;
 use crate::net::{Connections, Net, NetSettings, Secure};
@@ -58,6 +64,10 @@ pub(crate) type CommitReply = Sender<Result<(), ConsumerError>>;
 /// The answer to `committed`: each partition's committed offset, if any.
 pub(crate) type CommittedReply = Sender<Result<Vec<(TopicPartition, Option<i64>)>, ConsumerError>>;
 
+/// The answer to a leave (`close`, `unsubscribe`): once LeaveGroup is
+/// answered, or at once when there is nothing to leave.
+pub(crate) type LeaveReply = Sender<Result<(), ConsumerError>>;
+
 /// What the application asks of the poller beyond `Positions`.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -65,6 +75,8 @@ pub(crate) enum Command {
     Commit(Commit),
     /// Read the committed offsets of `partitions`.
     Committed(Committed),
+    /// Leave the group (a subscribed consumer's `close` or `unsubscribe`).
+    Leave(Option<LeaveReply>),
     /// Stop the loop.
     Close,
 }
@@ -97,6 +109,12 @@ pub(crate) enum Purpose {
     StartOffsets(Vec<(TopicPartition, u64)>),
     Commit(Commit),
     Committed(Committed),
+    /// Group membership requests, with the member's epoch.
+    Join(u64),
+    Sync(u64),
+    Heartbeat(u64),
+    /// LeaveGroup, with whoever waits for it.
+    Leave(Vec<LeaveReply>),
 }
 
 /// Everything the poller thread owns but its connections.
@@ -119,6 +137,22 @@ pub(crate) struct ConsumerPoller {
     group_queue: VecDeque<GroupOp>,
     next_auto_commit: Option<Instant>,
     timer: Option<(Instant, TimerId)>,
+    /// The group member (`None` without a `group.id`).
+    member: Option<Membership>,
+    /// `partition.assignment.strategy`'s assignors, preferred first.
+    assignors: Vec<Box<dyn Assignor>>,
+    /// The subscription as the poller last read it.
+    subscription: Option<Subscription>,
+    /// A pattern subscription's matching topics, from the last metadata.
+    pattern_topics: BTreeSet<String>,
+    /// Partition counts of every topic the last metadata named.
+    partition_counts: HashMap<String, i32>,
+    /// A leader's assignment waiting for metadata.
+    pending_lead: Option<membership::Lead>,
+    /// Leaves waiting for LeaveGroup to be sent.
+    leaving: Vec<LeaveReply>,
+    /// The application's polls, as last read.
+    poll_clock: PollClock,
 }
 
 /// A commit or a lookup queued for the coordinator.
@@ -126,6 +160,49 @@ pub(crate) struct ConsumerPoller {
 pub(crate) enum GroupOp {
     Commit(Commit),
     Committed(Committed),
+}
+
+/// The group member and its assignors, with a `group.id`. A configured
+/// assignor this build lacks is skipped with a warning; with none left the
+/// member fails at once (`poll` says so).
+fn member(config: &ConsumerConfig, now: Instant) -> (Option<Membership>, Vec<Box<dyn Assignor>>) {
+    if config.group_id().is_none() {
+        return (None, Vec::new());
+    }
+    let assignors: Vec<Box<dyn Assignor>> = config
+        .assignment_strategy()
+        .iter()
+        .filter_map(|name| {
+            let found = assignor_by_name(name);
+            if found.is_none() {
+                tracing::warn!(
+                    name,
+                    "partition.assignment.strategy: this assignor is not available; skipped"
+                );
+            }
+            found
+        })
+        .collect();
+    // Java: the cooperative protocol only when every assignor supports it.
+    let cooperative = !assignors.is_empty()
+        && assignors
+            .iter()
+            .all(|a| a.protocol() == RebalanceProtocol::Cooperative);
+    let settings = Settings {
+        heartbeat_interval: config.heartbeat_interval(),
+        max_poll_interval: config.max_poll_interval(),
+        retry_backoff: config.retry_backoff(),
+        instance_id: config.group_instance_id().map(str::to_owned),
+        cooperative,
+    };
+    let mut member = Membership::new(settings, now);
+    if assignors.is_empty() {
+        member.fail(format!(
+            "none of partition.assignment.strategy's assignors ({}) is available",
+            config.assignment_strategy().join(", ")
+        ));
+    }
+    (Some(member), assignors)
 }
 
 fn net_settings(config: &ConsumerConfig) -> NetSettings {
@@ -146,7 +223,19 @@ impl ConsumerPoller {
         let config = &shared.config;
         let next_auto_commit = (config.enable_auto_commit() && config.group_id().is_some())
             .then(|| now + config.auto_commit_interval());
+        let (member, assignors) = member(config, now);
         ConsumerPoller {
+            member,
+            assignors,
+            subscription: None,
+            pattern_topics: BTreeSet::new(),
+            partition_counts: HashMap::new(),
+            pending_lead: None,
+            leaving: Vec::new(),
+            poll_clock: PollClock {
+                last_poll: now,
+                in_poll: false,
+            },
             net: Net::new(net_settings(config), el),
             commands,
             leaders: HashMap::new(),
@@ -180,6 +269,9 @@ impl ConsumerPoller {
         self.time_out(el, now);
         self.expire_sessions(el, now);
         self.auto_commit(now);
+        // Membership first: a leader's assignment asks for metadata, which
+        // must go out in this pass (nothing else would wake the loop).
+        self.membership_work(el, now);
         self.refresh_metadata(el, now);
         self.group_work(el, now);
         self.send_resets_and_fetches(el, now);
@@ -192,6 +284,7 @@ impl ConsumerPoller {
             match command {
                 Command::Commit(commit) => self.group_queue.push_back(GroupOp::Commit(commit)),
                 Command::Committed(ask) => self.group_queue.push_back(GroupOp::Committed(ask)),
+                Command::Leave(reply) => self.leave(reply, el, el.now()),
                 Command::Close => {
                     el.stop();
                     return false;
@@ -247,6 +340,9 @@ impl ConsumerPoller {
         consider(Some(self.fetch_not_before));
         consider(Some(self.coordinator_not_before));
         consider(self.next_auto_commit);
+        if let Some(member) = &self.member {
+            consider(member.deadline(self.poll_clock));
+        }
         for op in &self.group_queue {
             consider(Some(op.deadline()));
         }
