@@ -12,7 +12,7 @@
 //! docs/consumer.md in the repository describes the design and what the
 //! poller will wire up.
 
-mod assignor;
+pub(crate) mod assignor;
 mod client;
 mod consumer_error;
 mod decode;

@@ -15,11 +15,7 @@ use std::time::Duration;
 
 use super::super::checks::{millis, parse_bool, within};
 use super::{ConfigError, ConsumerConfig};
-
-/// Java's default `partition.assignment.strategy` (Kafka 3.x): range
-/// first, so a group of older members keeps working, and
-/// cooperative-sticky so the group can move to it by a rolling upgrade.
-pub(crate) const DEFAULT_ASSIGNMENT_STRATEGY: &[&str] = &["range", "cooperative-sticky"];
+use crate::consumer::assignor::{assignor_by_name, DEFAULT_STRATEGY};
 
 /// The keys this file takes.
 #[cfg(test)]
@@ -31,19 +27,6 @@ pub(crate) const KEYS: &[&str] = &[
     "partition.assignment.strategy",
     "group.protocol",
     "allow.auto.create.topics",
-];
-
-/// The assignors' protocol names and the Java class names that mean them.
-const STRATEGIES: &[(&str, &str)] = &[
-    ("range", "org.apache.kafka.clients.consumer.RangeAssignor"),
-    (
-        "roundrobin",
-        "org.apache.kafka.clients.consumer.RoundRobinAssignor",
-    ),
-    (
-        "cooperative-sticky",
-        "org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
-    ),
 ];
 
 /// The largest value a Kafka `int32` milliseconds field carries.
@@ -77,11 +60,8 @@ pub(crate) struct GroupConfig {
 pub(crate) fn parse_strategies(value: &str) -> Result<Vec<String>, ConfigError> {
     let mut names = Vec::new();
     for given in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let known = STRATEGIES
-            .iter()
-            .find(|(name, class)| given.eq_ignore_ascii_case(name) || given == *class);
-        match known {
-            Some((name, _)) if !names.iter().any(|n| n == name) => names.push((*name).to_owned()),
+        match assignor_by_name(given).map(|assignor| assignor.name()) {
+            Some(name) if !names.iter().any(|n| n == name) => names.push(name.to_owned()),
             Some(_) => {}
             None => {
                 return Err(ConfigError::invalid(
@@ -180,12 +160,9 @@ impl GroupBuilder {
             heartbeat_interval,
             max_poll_interval,
             group_instance_id,
-            assignment_strategy: self.assignment_strategy.unwrap_or_else(|| {
-                DEFAULT_ASSIGNMENT_STRATEGY
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect()
-            }),
+            assignment_strategy: self
+                .assignment_strategy
+                .unwrap_or_else(|| DEFAULT_STRATEGY.iter().map(|s| (*s).to_owned()).collect()),
             allow_auto_create_topics: self.allow_auto_create_topics.unwrap_or(true),
         })
     }

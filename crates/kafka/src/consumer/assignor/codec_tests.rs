@@ -6,9 +6,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use proptest::prelude::*;
 
+use super::codec::{AssignorDecodeError, AssignorEncodeError};
 use super::{
     decode_assignment, decode_subscription, encode_assignment, encode_subscription, Assignment,
-    AssignorDecodeError, AssignorEncodeError, Subscription,
+    Subscription,
 };
 use crate::record::TopicPartition;
 

@@ -14,11 +14,6 @@
 //!
 //! docs/consumer-groups.md ("Assignors") describes the choices made.
 
-// The group membership state machine is what calls this module; until it is
-// merged only the tests here do, so the build would warn; remove this allow
-// once it is wired.
-#![allow(dead_code, unused_imports)]
-
 mod codec;
 mod codec_bounds;
 #[cfg(test)]
@@ -45,7 +40,7 @@ use crate::record::TopicPartition;
 
 pub(crate) use codec::{
     decode_assignment, decode_subscription, encode_assignment, encode_subscription,
-    AssignorDecodeError, AssignorEncodeError, ASSIGNMENT_VERSION, SUBSCRIPTION_VERSION,
+    ASSIGNMENT_VERSION, SUBSCRIPTION_VERSION,
 };
 
 /// How a member gives up partitions during a rebalance.
@@ -144,7 +139,9 @@ pub(crate) trait Assignor: Send + Sync + std::fmt::Debug {
     ) -> Result<BTreeMap<String, Assignment>, AssignError>;
 }
 
-/// Java's default `partition.assignment.strategy` since 3.0.
+/// Java's default `partition.assignment.strategy` since 3.0: range first,
+/// so a group of older members keeps working, and cooperative-sticky so the
+/// group can move to it by a rolling upgrade.
 pub(crate) const DEFAULT_STRATEGY: &[&str] = &["range", "cooperative-sticky"];
 
 /// The assignor with Java protocol name `name`, or with Java class name
