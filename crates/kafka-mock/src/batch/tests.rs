@@ -137,6 +137,24 @@ mod fuzz {
         buf.freeze()
     }
 
+    /// `raw` compressed with kafka-protocol's own codec for `compression`.
+    fn compress(compression: Compression, raw: &[u8]) -> Vec<u8> {
+        use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
+        let mut out = BytesMut::new();
+        let fill = |buf: &mut BytesMut| {
+            buf.extend_from_slice(raw);
+            Ok(())
+        };
+        match compression {
+            Compression::None => out.extend_from_slice(raw),
+            Compression::Gzip => Gzip::compress(&mut out, fill).unwrap(),
+            Compression::Snappy => Snappy::compress(&mut out, fill).unwrap(),
+            Compression::Lz4 => Lz4::compress(&mut out, fill).unwrap(),
+            Compression::Zstd => Zstd::compress(&mut out, fill).unwrap(),
+        }
+        out.to_vec()
+    }
+
     proptest! {
         #[test]
         fn hostile_payloads_with_valid_crc_never_panic(
@@ -148,6 +166,28 @@ mod fuzz {
         ) {
             let raw = garbage_batch(compression, count, &payload);
             let _ = parse_record_set(raw);
+        }
+    }
+
+    /// One record with no key or value whose header count is `i32::MAX`,
+    /// encoded as the crate reads it (zigzag varints).
+    const FORGED_HEADER_COUNT_RECORD: [u8; 11] = [
+        0x14, // record length 10
+        0x00, // attributes
+        0x00, // timestamp delta 0
+        0x00, // offset delta 0
+        0x01, // key length -1 (null)
+        0x01, // value length -1 (null)
+        0xfe, 0xff, 0xff, 0xff, 0x0f, // header count i32::MAX
+    ];
+
+    #[test]
+    fn forged_header_count_is_corrupt_not_an_abort() {
+        for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+            let payload = compress(compression, &FORGED_HEADER_COUNT_RECORD);
+            let err = parse_record_set(garbage_batch(compression, 1, &payload)).unwrap_err();
+            assert_eq!(err.code(), ResponseError::CorruptMessage, "{compression:?}");
+            assert!(err.to_string().contains("header count"), "{err}");
         }
     }
 
