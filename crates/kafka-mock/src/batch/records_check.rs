@@ -59,8 +59,12 @@ pub(crate) fn checked_records(
 
 /// Decompresses with `kafka-protocol`'s codecs, so the mock reads exactly
 /// what a client encoded with them. The codecs buffer their whole output,
-/// so the size cap is checked once they return.
+/// so the size cap is checked once they return; snappy's codec sizes its
+/// buffer from lengths the input declares, so those are checked first.
 fn decompress(records: &mut Bytes, compression: Compression) -> Result<Bytes, RecordsError> {
+    if compression == Compression::Snappy {
+        check_snappy_lengths(records)?;
+    }
     let take = |buf: &mut Bytes| Ok(std::mem::take(buf));
     let out = match compression {
         Compression::None => codec::None::decompress(records, take),
@@ -70,6 +74,54 @@ fn decompress(records: &mut Bytes, compression: Compression) -> Result<Bytes, Re
         Compression::Zstd => codec::Zstd::decompress(records, take),
     };
     out.map_err(|e| RecordsError(format!("{compression:?} records do not decompress: {e:#}")))
+}
+
+/// Snappy's "xerial" framing (16-byte magic, then blocks of a 4-byte
+/// big-endian length and a raw snappy block) or one raw block: every raw
+/// block starts with its uncompressed length as a varint, and the codec
+/// zero-fills that many bytes before it reads the block, so a 5-byte block
+/// claiming 4 GiB costs 4 GiB. The declared total must stay under the cap;
+/// framing too short to read is left to the codec to refuse.
+fn check_snappy_lengths(records: &[u8]) -> Result<(), RecordsError> {
+    const XERIAL_MAGIC: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+    let mut declared = 0usize;
+    let mut add_block = |block: &[u8]| -> Result<(), RecordsError> {
+        declared = declared.saturating_add(snappy_block_len(block)?);
+        if declared > MAX_DECOMPRESSED_BATCH {
+            return Err(RecordsError(format!(
+                "snappy blocks declare {declared}+ uncompressed bytes, over the \
+                 {MAX_DECOMPRESSED_BATCH}-byte limit; send smaller batches"
+            )));
+        }
+        Ok(())
+    };
+    let Some(mut blocks) = records.strip_prefix(&XERIAL_MAGIC[..]) else {
+        return add_block(records);
+    };
+    while let Ok(len) = blocks.try_get_u32() {
+        let len = (len as usize).min(blocks.len());
+        add_block(&blocks[..len])?;
+        blocks.advance(len);
+    }
+    Ok(())
+}
+
+/// A raw snappy block's declared uncompressed length: a little-endian
+/// varint of at most five bytes (snappy lengths are 32-bit).
+fn snappy_block_len(mut block: &[u8]) -> Result<usize, RecordsError> {
+    let mut len = 0usize;
+    for i in 0..5 {
+        let Ok(b) = block.try_get_u8() else {
+            return Ok(len); // truncated: the codec refuses it
+        };
+        len |= usize::from(b & 0x7F) << (i * 7);
+        if b < 0x80 {
+            return Ok(len);
+        }
+    }
+    Err(RecordsError(
+        "snappy block length varint runs past five bytes".into(),
+    ))
 }
 
 /// Walks `count` records (RecordBatch v2 record layout) and checks each

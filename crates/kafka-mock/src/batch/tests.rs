@@ -344,6 +344,19 @@ mod fuzz {
     }
 
     #[test]
+    fn snappy_block_claiming_4_gib_is_corrupt() {
+        let mut xerial = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01".to_vec();
+        xerial.extend_from_slice(&5u32.to_be_bytes());
+        xerial.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+        let raw = [0xff, 0xff, 0xff, 0xff, 0x0f];
+        for payload in [&xerial[..], &raw[..]] {
+            let err = parse_record_set(garbage_batch(Compression::Snappy, 1, payload)).unwrap_err();
+            assert_eq!(err.code(), ResponseError::CorruptMessage);
+            assert!(err.to_string().contains("limit"), "{err}");
+        }
+    }
+
+    #[test]
     fn garbage_batch_has_a_valid_crc() {
         let err = parse_record_set(garbage_batch(Compression::None, 1, &[0xff; 8])).unwrap_err();
         assert!(!err.to_string().contains("Cyclic"), "{err}");
