@@ -24,13 +24,18 @@
 //!
 //! The record count is checked against the bytes before decoding: the
 //! `kafka-protocol` decoder reserves room for `record_count` records up
-//! front, so a forged count could otherwise exhaust memory.
+//! front, so a forged count could otherwise exhaust memory. The records
+//! themselves (header counts, lengths, decompressed size) are bounded in
+//! [`records_check`] before the decoder sees them.
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::records::{Compression, RecordBatchDecoder};
 use kafka_protocol::ResponseError;
 
 use crate::record::StoredRecord;
+use records_check::checked_records;
+
+mod records_check;
 
 /// Size of the fixed RecordBatch v2 header.
 pub(crate) const HEADER_SIZE: usize = 61;
@@ -175,8 +180,13 @@ fn parse_batch(raw: Bytes) -> Result<ParsedBatch, BatchError> {
         )));
     }
     let base_offset = i64::from_be_bytes(raw[0..8].try_into().expect("header checked"));
-    let set = RecordBatchDecoder::decode(&mut raw.clone())
-        .map_err(|e| BatchError::Corrupt(format!("{e:#}")))?;
+    // The CRC is checked before the closure runs; the closure's checks keep
+    // forged header counts and decompression bombs away from the decoder.
+    let decompress =
+        |records: &mut Bytes, compression| Ok(checked_records(records, compression, count)?);
+    let set =
+        RecordBatchDecoder::decode_with_custom_compression(&mut raw.clone(), Some(decompress))
+            .map_err(|e| BatchError::Corrupt(format!("{e:#}")))?;
     let mut records = Vec::with_capacity(set.records.len());
     for (expected, record) in set.records.into_iter().enumerate() {
         let delta = record.offset - base_offset;
