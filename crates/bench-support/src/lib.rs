@@ -48,6 +48,40 @@ pub fn median<T: PartialOrd + Copy>(mut values: Vec<T>) -> T {
     values[values.len() / 2]
 }
 
+/// The median, lowest and highest of `values` (a cell of a bench table:
+/// "median (lowest-highest)"); `None` when there are none.
+pub fn median_range(values: Vec<f64>) -> Option<(f64, f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((median(values), lo, hi))
+}
+
+/// The number in environment variable `key`, `default` when it is unset,
+/// or an error naming the variable when it is not a number.
+pub fn env_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, String> {
+    match std::env::var(key) {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("{key}={v:?}: not a valid number")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// Where a bench driver finds its peers' binaries: `$ROUSE_BENCH_BIN_DIR`,
+/// else the driver's own directory (cargo builds them side by side).
+pub fn bin_dir_from_env() -> Result<std::path::PathBuf, String> {
+    match std::env::var_os("ROUSE_BENCH_BIN_DIR") {
+        Some(dir) => Ok(std::path::PathBuf::from(dir)),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(std::path::PathBuf::from))
+            .ok_or_else(|| "cannot tell this binary's directory: set ROUSE_BENCH_BIN_DIR".into()),
+    }
+}
+
 /// The value at quantile `q` (0..=1) of `sorted`, nearest rank; panics on
 /// an empty slice, which is a bench bug.
 pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> T {
@@ -96,6 +130,8 @@ mod tests {
         assert_eq!(percentile(&sorted, 0.0), 1);
         assert_eq!(percentile(&sorted, 0.99), 99);
         assert_eq!(percentile(&sorted, 1.0), 100);
+        assert_eq!(median_range(vec![3.0, 9.0, 1.0]), Some((3.0, 1.0, 9.0)));
+        assert_eq!(median_range(Vec::new()), None);
     }
 
     #[test]

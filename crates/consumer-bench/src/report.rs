@@ -4,8 +4,6 @@
 
 use std::fmt::Write as _;
 
-use rouse_bench_support::median;
-
 use crate::run::{Peer, Row, Sample};
 
 /// Which table a result belongs to.
@@ -30,13 +28,7 @@ pub(crate) struct Entry {
 impl Entry {
     /// Median, lowest and highest of `metric` over the rounds.
     pub(crate) fn stat(&self, metric: fn(&Sample) -> f64) -> Option<(f64, f64, f64)> {
-        if self.samples.is_empty() {
-            return None;
-        }
-        let values: Vec<f64> = self.samples.iter().map(metric).collect();
-        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        Some((median(values), lo, hi))
+        rouse_bench_support::median_range(self.samples.iter().map(metric).collect())
     }
 }
 

@@ -66,24 +66,9 @@ struct Bench {
     entries: Vec<Entry>,
 }
 
-fn env_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, String> {
-    match std::env::var(key) {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("{key}={v:?}: not a valid number")),
-        Err(_) => Ok(default),
-    }
-}
-
 impl Bench {
     fn from_env() -> Result<Bench, String> {
-        let bin_dir = match std::env::var_os("ROUSE_BENCH_BIN_DIR") {
-            Some(dir) => PathBuf::from(dir),
-            None => std::env::current_exe()
-                .ok()
-                .and_then(|exe| exe.parent().map(PathBuf::from))
-                .ok_or("cannot tell this binary's directory: set ROUSE_BENCH_BIN_DIR")?,
-        };
+        let bin_dir = rouse_bench_support::bin_dir_from_env()?;
         for peer in Peer::ALL {
             let path = bin_dir.join(peer.binary());
             if !path.exists() {
@@ -93,8 +78,8 @@ impl Bench {
         Ok(Bench {
             broker: Broker::from_env()?,
             bin_dir,
-            rounds: env_or("ROUSE_BENCH_ROUNDS", 3usize)?.max(1),
-            scale: env_or("ROUSE_BENCH_SCALE", 1.0f64)?,
+            rounds: rouse_bench_support::env_or("ROUSE_BENCH_ROUNDS", 3usize)?.max(1),
+            scale: rouse_bench_support::env_or("ROUSE_BENCH_SCALE", 1.0f64)?,
             filter: std::env::var("ROUSE_BENCH_FILTER").unwrap_or_default(),
             topics: 0,
             entries: Vec::new(),
