@@ -3,7 +3,8 @@
 //!
 //! kafka-protocol reserves a vector's capacity from the element count on the
 //! wire, so a peer's four bytes claiming two billion entries would make it
-//! ask for tens of gigabytes and abort the process. This walk reads only
+//! ask for tens of gigabytes, which aborts the process where memory is not
+//! overcommitted. This walk reads only
 //! the lengths, in the messages' field order, and rejects any count or size
 //! that the bytes left cannot hold; the decoding itself stays kafka-protocol's.
 

@@ -21,6 +21,8 @@ mod codec_tests;
 mod member_order;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod python_crosscheck;
 mod range;
 #[cfg(test)]
 mod range_tests;
