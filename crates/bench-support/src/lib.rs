@@ -82,6 +82,26 @@ pub fn bin_dir_from_env() -> Result<std::path::PathBuf, String> {
     }
 }
 
+/// The 1, 5 and 15 minute load averages, from /proc/loadavg ("unknown"
+/// elsewhere): a bench's Markdown states how busy the machine was.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The checked-out commit, short ("unknown" outside a git checkout): the
+/// code a bench's figures belong to.
+pub fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// The value at quantile `q` (0..=1) of `sorted`, nearest rank; panics on
 /// an empty slice, which is a bench bug.
 pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> T {

@@ -232,22 +232,6 @@ impl Bench {
     }
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 fn markdown(bench: &Bench, load: (String, String), minutes: f64) -> String {
     let rouse_cmd = runner::command_line(
         &Job {
@@ -296,7 +280,7 @@ The flood runs above send less than rouse's buffer holds. Here each client sends
         rounds = bench.rounds,
         scale = bench.scale,
         filter = bench.filter,
-        commit = commit(),
+        commit = rouse_bench_support::git_commit(),
         machine = rouse_bench_support::machine(),
         load0 = load.0,
         load1 = load.1,
@@ -343,7 +327,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (started, load_before) = (Instant::now(), load_average());
+    let (started, load_before) = (Instant::now(), rouse_bench_support::load_average());
     let rows = Row::all();
     for table in [Table::Defaults, Table::EqualBatch] {
         for (index, &row) in rows.iter().enumerate() {
@@ -362,7 +346,11 @@ fn main() -> ExitCode {
     bench.flood();
     tls::run(&mut bench);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
-    let md = markdown(&bench, (load_before, load_average()), minutes);
+    let md = markdown(
+        &bench,
+        (load_before, rouse_bench_support::load_average()),
+        minutes,
+    );
     println!("\n{md}");
     rouse_bench_support::write_section(&md);
     ExitCode::SUCCESS
