@@ -1,6 +1,8 @@
 """Shared by group_members.py and static_member.py: a KafkaConsumer on its
 own thread (a JoinGroup blocks until the other members join), a wait for
 the group to settle, and raw requests sent on a member's own thread."""
+import json
+import sys
 import threading
 import time
 
@@ -117,3 +119,22 @@ def heartbeat_as(generation, member_id, instance_id, group):
             return "no answer: %r" % (future.exception,)
         return future.value.error_code
     return send
+
+
+def stop_all(members):
+    """Stops every member thread and waits for each (bounded)."""
+    for m in members:
+        m.stop.set()
+    for m in members:
+        m.join(SETTLE_S)
+
+
+def report(summary, members):
+    """Prints the summary as JSON (failed if any member thread failed) and
+    exits 0 when it is ok, 1 otherwise."""
+    errors = [m.error for m in members if m.error]
+    if errors:
+        summary["ok"] = False
+        summary["thread_errors"] = errors
+    print(json.dumps(summary))
+    sys.exit(0 if summary["ok"] else 1)

@@ -14,10 +14,9 @@ Each consumer runs on its own thread (a JoinGroup blocks until the others
 join). Prints one JSON summary line; exits non-zero on any mismatch or
 when a step does not settle within its bound.
 """
-import json
 import sys
 
-from group_common import Member, SETTLE_S, commit_with, settle
+from group_common import Member, SETTLE_S, report, stop_all, commit_with, settle
 
 
 def main():
@@ -49,16 +48,8 @@ def main():
     except Exception as e:
         summary["error"] = repr(e)
     finally:
-        for m in members:
-            m.stop.set()
-        for m in members:
-            m.join(SETTLE_S)
-    errors = [m.error for m in members if m.error]
-    if errors:
-        summary["ok"] = False
-        summary["thread_errors"] = errors
-    print(json.dumps(summary))
-    sys.exit(0 if summary["ok"] else 1)
+        stop_all(members)
+    report(summary, members)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,9 @@ same generation (no rebalance), and a heartbeat naming the old member id
 with that instance id is refused with FENCED_INSTANCE_ID (82). Prints one
 JSON summary line; exits non-zero on a mismatch.
 """
-import json
 import sys
 
-from group_common import Member, SETTLE_S, heartbeat_as, settle
+from group_common import Member, SETTLE_S, report, stop_all, heartbeat_as, settle
 
 
 def main():
@@ -45,16 +44,8 @@ def main():
     except Exception as e:
         summary["error"] = repr(e)
     finally:
-        for m in members:
-            m.stop.set()
-        for m in members:
-            m.join(SETTLE_S)
-    errors = [m.error for m in members if m.error]
-    if errors:
-        summary["ok"] = False
-        summary["thread_errors"] = errors
-    print(json.dumps(summary))
-    sys.exit(0 if summary["ok"] else 1)
+        stop_all(members)
+    report(summary, members)
 
 
 if __name__ == "__main__":
