@@ -11,7 +11,7 @@
 //!   anything else ──────────────────────► Fatal (the partition stops)
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
@@ -52,6 +52,15 @@ pub(crate) struct FetchPlan {
 /// One Fetch per leader over every fetchable partition, at `version`
 /// (per broker, so `version_of` answers for each); the partitions fetched
 /// are marked in flight.
+///
+/// A broker answers one connection's requests in order, so a fetch that
+/// waits out `fetch.max.wait.ms` on an idle partition holds back every
+/// fetch sent after it to that broker. While some partition of a leader is
+/// held back by a full buffer (the application is draining it, and it
+/// will be fetchable within moments), that leader's fetch therefore does
+/// not wait (`max_wait_ms` 0) and leaves out partitions that have caught
+/// up with their log; if nothing else is left, no fetch is sent until the
+/// buffer drains and every partition can go in one waiting fetch.
 pub(crate) fn plan_fetches(
     positions: &mut Positions,
     leaders: &HashMap<TopicPartition, Leader>,
@@ -59,9 +68,14 @@ pub(crate) fn plan_fetches(
     version_of: impl Fn(BrokerId) -> i16,
 ) -> FetchPlan {
     let mut plan = FetchPlan::default();
+    let held: BTreeSet<BrokerId> = positions
+        .held_back()
+        .filter_map(|tp| leaders.get(tp).map(|l| l.broker))
+        .collect();
     let mut by_leader: BTreeMap<BrokerId, Vec<(Fetchable, Option<i32>)>> = BTreeMap::new();
     for fetchable in positions.fetchable() {
         match leaders.get(&fetchable.partition) {
+            Some(leader) if held.contains(&leader.broker) && positions.caught_up(&fetchable) => {}
             Some(leader) => by_leader
                 .entry(leader.broker)
                 .or_default()
@@ -70,6 +84,11 @@ pub(crate) fn plan_fetches(
         }
     }
     for (broker, partitions) in by_leader {
+        let max_wait = if held.contains(&broker) {
+            0
+        } else {
+            config.fetch_max_wait().as_millis() as i32
+        };
         let version = version_of(broker);
         let mut topics: Vec<FetchTopic> = Vec::new();
         for (f, epoch) in &partitions {
@@ -92,7 +111,7 @@ pub(crate) fn plan_fetches(
             }
         }
         let request = FetchRequest::default()
-            .with_max_wait_ms(config.fetch_max_wait().as_millis() as i32)
+            .with_max_wait_ms(max_wait)
             .with_min_bytes(config.fetch_min_bytes() as i32)
             .with_max_bytes(config.fetch_max_bytes() as i32)
             .with_isolation_level(config.isolation_level().wire_value())

@@ -145,6 +145,95 @@ fn paused_and_full_partitions_are_not_fetched() {
     );
 }
 
+/// Applies `response` to what `fetch` asked for.
+fn apply(
+    positions: &mut Positions,
+    fetch: &PlannedFetch,
+    response: FetchResponse,
+    c: &ConsumerConfig,
+) {
+    for (f, v) in fetch
+        .sent
+        .iter()
+        .zip(fetch_verdicts(response, &fetch.sent, c))
+    {
+        positions.apply_fetch(f, v);
+    }
+}
+
+#[test]
+fn a_full_buffer_keeps_its_leaders_fetch_from_waiting_on_idle_partitions() {
+    // a-0 fills its buffer while a-1 has caught up with its log: a waiting
+    // fetch of a-1 alone would hold a-0's next fetch for fetch.max.wait.ms
+    // behind it on the connection, so none is sent until a-0 drains.
+    let config = config(&[("queued.max.messages.kbytes", "1")]);
+    let parts = [tp("a", 0), tp("a", 1)];
+    let mut positions = positioned(&config, &parts);
+    let leaders: HashMap<_, _> = parts.iter().map(|p| (p.clone(), leader(1, 0))).collect();
+    let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
+    assert_eq!(plan.fetches[0].request.max_wait_ms, 250);
+    let big = produced(
+        &[crate::record::Record::value("a", vec![0u8; 2000])],
+        Compression::None,
+    );
+    let mut response = response_with("a", 0, |p| {
+        p.with_high_watermark(1).with_records(Some(at(0, &big)))
+    });
+    let idle = response_with("a", 1, |p| p.with_high_watermark(10));
+    response.responses[0]
+        .partitions
+        .extend(idle.responses[0].partitions.clone());
+    apply(&mut positions, &plan.fetches[0], response, &config);
+    assert!(
+        plan_fetches(&mut positions, &leaders, &config, |_| 12)
+            .fetches
+            .is_empty(),
+        "a-1 is caught up and a-0 is about to be drained: wait for it"
+    );
+    // Records written to a-1 meanwhile are not known to the client; once
+    // a-0 drains, both go out in one fetch that may wait.
+    assert_eq!(positions.drain().unwrap().len(), 1);
+    let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
+    assert_eq!(plan.fetches.len(), 1);
+    assert_eq!(plan.fetches[0].sent.len(), 2);
+    assert_eq!(plan.fetches[0].request.max_wait_ms, 250);
+}
+
+#[test]
+fn a_full_buffer_lets_partitions_with_records_left_be_fetched_without_waiting() {
+    let config = config(&[("queued.max.messages.kbytes", "1")]);
+    let parts = [tp("a", 0), tp("a", 1)];
+    let mut positions = positioned(&config, &parts);
+    let leaders: HashMap<_, _> = parts.iter().map(|p| (p.clone(), leader(1, 0))).collect();
+    let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
+    let big = produced(
+        &[crate::record::Record::value("a", vec![0u8; 2000])],
+        Compression::None,
+    );
+    let mut response = response_with("a", 0, |p| {
+        p.with_high_watermark(1).with_records(Some(at(0, &big)))
+    });
+    let small = response_with("a", 1, |p| {
+        p.with_high_watermark(20)
+            .with_records(Some(at(10, &produced(&records(1), Compression::None))))
+    });
+    response.responses[0]
+        .partitions
+        .extend(small.responses[0].partitions.clone());
+    apply(&mut positions, &plan.fetches[0], response, &config);
+    // a-1 moved on last time: it is fetched, but the fetch must not wait
+    // (a-0 will want its turn on the connection as soon as it drains).
+    let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
+    assert_eq!(plan.fetches.len(), 1);
+    let sent: Vec<_> = plan.fetches[0]
+        .sent
+        .iter()
+        .map(|f| f.partition.clone())
+        .collect();
+    assert_eq!(sent, [tp("a", 1)]);
+    assert_eq!(plan.fetches[0].request.max_wait_ms, 0);
+}
+
 fn response_with(
     topic: &str,
     partition: i32,

@@ -122,6 +122,8 @@ impl Positions {
                     at.leader_epoch = last.leader_epoch.or(at.leader_epoch);
                 }
                 at.offset = decoded.next_offset;
+                let idle = at.offset == fetched.position.offset && decoded.records.is_empty();
+                p.idle_at = idle.then_some((fetched.generation, at.offset));
                 for record in decoded.records {
                     p.buffered_bytes += record.payload_len();
                     p.buffer.push_back(record);

@@ -113,6 +113,9 @@ struct Partition {
     buffer: VecDeque<ConsumerRecord>,
     buffered_bytes: usize,
     high_watermark: Option<i64>,
+    /// The (generation, offset) at which the last fetch brought nothing
+    /// new: the partition has caught up with its log there.
+    idle_at: Option<(u64, i64)>,
 }
 
 /// A partition ready to be fetched.
@@ -202,6 +205,7 @@ impl Positions {
                     buffer: VecDeque::new(),
                     buffered_bytes: 0,
                     high_watermark: None,
+                    idle_at: None,
                 },
             };
             self.partitions.insert(tp, state);
@@ -370,6 +374,24 @@ impl Positions {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Partitions that would be fetched but for a full buffer: `poll`
+    /// drains them soon (and wakes the poller when it does).
+    pub(crate) fn held_back(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.partitions
+            .iter()
+            .filter(|(_, p)| !p.paused && !p.fetching && p.buffered_bytes >= self.prefetch_bytes)
+            .filter(|(_, p)| matches!(p.place, Place::At(_)))
+            .map(|(tp, _)| tp)
+    }
+
+    /// Whether the last fetch of `fetched` at its position, under its
+    /// generation, brought nothing new (it reached the end of its log).
+    pub(crate) fn caught_up(&self, fetched: &Fetchable) -> bool {
+        self.partitions
+            .get(&fetched.partition)
+            .is_some_and(|p| p.idle_at == Some((fetched.generation, fetched.position.offset)))
     }
 
     /// A fetch for `tp` is in flight; it is not fetched again until its
