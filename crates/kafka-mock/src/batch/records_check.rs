@@ -10,12 +10,12 @@
 //! bytes left could not hold. Only then are the bytes handed back to the
 //! crate, which decodes them with its allocations bounded by the input.
 //!
-//! Compressed records are decompressed here with the crate's own codecs;
-//! the header counts hide inside the decompressed bytes, and the
-//! decompressed size is itself bounded by [`MAX_DECOMPRESSED_BATCH`].
+//! Compressed records are decompressed here, with the codecs the crate
+//! encodes with but into a bounded buffer (`rouse-codec`): the header
+//! counts hide inside the decompressed bytes, and the decompressed size is
+//! itself bounded by [`MAX_DECOMPRESSED_BATCH`] while it is produced.
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::compression::{self as codec, Decompressor};
 use kafka_protocol::records::Compression;
 
 use crate::frame::DEFAULT_MAX_FRAME_SIZE;
@@ -46,82 +46,18 @@ pub(crate) fn checked_records(
     record_count: usize,
 ) -> Result<Bytes, RecordsError> {
     let body = decompress(records, compression)?;
-    if body.len() > MAX_DECOMPRESSED_BATCH {
-        return Err(RecordsError(format!(
-            "records decompress to {} bytes, over the {MAX_DECOMPRESSED_BATCH}-byte limit; \
-             send smaller batches",
-            body.len()
-        )));
-    }
+    debug_assert!(body.len() <= MAX_DECOMPRESSED_BATCH || compression == Compression::None);
     check_records(&body, record_count)?;
     Ok(body)
 }
 
-/// Decompresses with `kafka-protocol`'s codecs, so the mock reads exactly
-/// what a client encoded with them. The codecs buffer their whole output,
-/// so the size cap is checked once they return; snappy's codec sizes its
-/// buffer from lengths the input declares, so those are checked first.
+/// Decompresses with the codecs `kafka-protocol` encodes with (through
+/// `rouse-codec`, which streams into a buffer that stops at the cap, so a
+/// bomb costs at most [`MAX_DECOMPRESSED_BATCH`] bytes, never more).
 fn decompress(records: &mut Bytes, compression: Compression) -> Result<Bytes, RecordsError> {
-    if compression == Compression::Snappy {
-        check_snappy_lengths(records)?;
-    }
-    let take = |buf: &mut Bytes| Ok(std::mem::take(buf));
-    let out = match compression {
-        Compression::None => codec::None::decompress(records, take),
-        Compression::Gzip => codec::Gzip::decompress(records, take),
-        Compression::Snappy => codec::Snappy::decompress(records, take),
-        Compression::Lz4 => codec::Lz4::decompress(records, take),
-        Compression::Zstd => codec::Zstd::decompress(records, take),
-    };
-    out.map_err(|e| RecordsError(format!("{compression:?} records do not decompress: {e:#}")))
-}
-
-/// Snappy's "xerial" framing (16-byte magic, then blocks of a 4-byte
-/// big-endian length and a raw snappy block) or one raw block: every raw
-/// block starts with its uncompressed length as a varint, and the codec
-/// zero-fills that many bytes before it reads the block, so a 5-byte block
-/// claiming 4 GiB costs 4 GiB. The declared total must stay under the cap;
-/// framing too short to read is left to the codec to refuse.
-fn check_snappy_lengths(records: &[u8]) -> Result<(), RecordsError> {
-    const XERIAL_MAGIC: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
-    let mut declared = 0usize;
-    let mut add_block = |block: &[u8]| -> Result<(), RecordsError> {
-        declared = declared.saturating_add(snappy_block_len(block)?);
-        if declared > MAX_DECOMPRESSED_BATCH {
-            return Err(RecordsError(format!(
-                "snappy blocks declare {declared}+ uncompressed bytes, over the \
-                 {MAX_DECOMPRESSED_BATCH}-byte limit; send smaller batches"
-            )));
-        }
-        Ok(())
-    };
-    let Some(mut blocks) = records.strip_prefix(&XERIAL_MAGIC[..]) else {
-        return add_block(records);
-    };
-    while let Ok(len) = blocks.try_get_u32() {
-        let len = (len as usize).min(blocks.len());
-        add_block(&blocks[..len])?;
-        blocks.advance(len);
-    }
-    Ok(())
-}
-
-/// A raw snappy block's declared uncompressed length: a little-endian
-/// varint of at most five bytes (snappy lengths are 32-bit).
-fn snappy_block_len(mut block: &[u8]) -> Result<usize, RecordsError> {
-    let mut len = 0usize;
-    for i in 0..5 {
-        let Ok(b) = block.try_get_u8() else {
-            return Ok(len); // truncated: the codec refuses it
-        };
-        len |= usize::from(b & 0x7F) << (i * 7);
-        if b < 0x80 {
-            return Ok(len);
-        }
-    }
-    Err(RecordsError(
-        "snappy block length varint runs past five bytes".into(),
-    ))
+    let input = std::mem::take(records);
+    rouse_codec::decompress(compression, input, MAX_DECOMPRESSED_BATCH)
+        .map_err(|e| RecordsError(format!("{e}; send smaller batches")))
 }
 
 /// Walks `count` records (RecordBatch v2 record layout) and checks each

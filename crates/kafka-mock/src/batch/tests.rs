@@ -340,7 +340,7 @@ mod fuzz {
         assert!(payload.len() < 64 * 1024, "{} bytes", payload.len());
         let err = parse_record_set(garbage_batch(Compression::Zstd, 1, &payload)).unwrap_err();
         assert_eq!(err.code(), ResponseError::CorruptMessage);
-        assert!(err.to_string().contains("-byte limit"), "{err}");
+        assert!(err.to_string().contains("expand past"), "{err}");
     }
 
     #[test]
@@ -352,7 +352,7 @@ mod fuzz {
         for payload in [&xerial[..], &raw[..]] {
             let err = parse_record_set(garbage_batch(Compression::Snappy, 1, payload)).unwrap_err();
             assert_eq!(err.code(), ResponseError::CorruptMessage);
-            assert!(err.to_string().contains("limit"), "{err}");
+            assert!(err.to_string().contains("claims 4294967295"), "{err}");
         }
     }
 

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
+use kafka_protocol::records::Compression;
 
 use super::cursor::Cursor;
 use super::header::BatchHeader;
@@ -16,64 +16,25 @@ use crate::consumer::record::{ConsumerRecord, TimestampType};
 /// corrupt count cannot make us reserve memory for billions.
 const MIN_RECORD_LEN: usize = 7;
 
+/// The most bytes one batch's records may decompress to. No producer
+/// writes a batch near this (Kafka's `message.max.bytes` caps a batch at
+/// about 1 MiB compressed, producers' batches are a few MiB at most
+/// uncompressed); past it a batch is corrupt or hostile, and failing its
+/// partition beats exhausting the process's memory.
+pub(super) const MAX_DECOMPRESSED_BATCH: usize = 100 << 20;
+
 /// The records section uncompressed: itself when the codec is none (no
-/// copy), else one new buffer.
+/// copy), else one new buffer of at most [`MAX_DECOMPRESSED_BATCH`] bytes.
 pub(super) fn decompress(codec: i16, records: Bytes) -> Result<Bytes, String> {
-    let mut input = records;
-    let take = |out: &mut Bytes| Ok(std::mem::take(out));
-    let result = match codec {
-        0 => return Ok(input),
-        1 => <Gzip as Decompressor<Bytes>>::decompress(&mut input, take),
-        2 => {
-            snappy_within_bounds(&input)?;
-            <Snappy as Decompressor<Bytes>>::decompress(&mut input, take)
-        }
-        3 => <Lz4 as Decompressor<Bytes>>::decompress(&mut input, take),
-        4 => <Zstd as Decompressor<Bytes>>::decompress(&mut input, take),
+    let compression = match codec {
+        0 => return Ok(records),
+        1 => Compression::Gzip,
+        2 => Compression::Snappy,
+        3 => Compression::Lz4,
+        4 => Compression::Zstd,
         other => return Err(format!("unknown compression codec {other}")),
     };
-    let name = ["none", "gzip", "snappy", "lz4", "zstd"][codec as usize];
-    result.map_err(|e| format!("{name} decompression failed: {e:#}"))
-}
-
-/// The xerial framing Java's snappy writes (kafka-protocol checks the same
-/// 16 bytes before falling back to raw snappy).
-const XERIAL_HEADER: &[u8; 16] = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01";
-
-/// Snappy states each block's uncompressed length up front and the codec
-/// allocates it at once, so five corrupt bytes could ask for 4 GiB. No
-/// snappy block expands more than about 21x (a 3-byte copy of 64 bytes),
-/// so a claim beyond 32x its block is corrupt and refused before any
-/// allocation.
-fn snappy_within_bounds(data: &[u8]) -> Result<(), String> {
-    let check = |block: &[u8]| -> Result<(), String> {
-        let mut claimed = 0u64;
-        for (i, byte) in block.iter().take(5).enumerate() {
-            claimed |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                break;
-            }
-        }
-        let bound = 32 * block.len() as u64 + 64;
-        if claimed > bound {
-            return Err(format!(
-                "snappy block of {} bytes claims {claimed} uncompressed bytes, more than any \
-                 snappy block can expand to",
-                block.len()
-            ));
-        }
-        Ok(())
-    };
-    let Some(mut rest) = data.strip_prefix(&XERIAL_HEADER[..]) else {
-        return check(data);
-    };
-    while rest.len() >= 4 {
-        let len = u32::from_be_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-        let block = rest.get(4..4 + len).unwrap_or(&rest[4..]);
-        check(block)?;
-        rest = &rest[(4 + len).min(rest.len())..];
-    }
-    Ok(())
+    rouse_codec::decompress(compression, records, MAX_DECOMPRESSED_BATCH).map_err(|e| e.to_string())
 }
 
 /// Where the records of one batch go, and which of them to keep.
@@ -195,11 +156,19 @@ mod tests {
         let raw = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
         let err = decompress(2, Bytes::copy_from_slice(&raw)).unwrap_err();
         assert!(err.contains("claims 4294967295"), "{err}");
-        // The same inside xerial framing.
-        let mut framed = XERIAL_HEADER.to_vec();
-        framed.extend_from_slice(&6u32.to_be_bytes());
-        framed.extend_from_slice(&raw);
-        assert!(decompress(2, Bytes::from(framed)).is_err());
+    }
+
+    #[test]
+    fn a_zstd_bomb_is_refused_at_the_bound() {
+        use kafka_protocol::compression::{Compressor, Zstd};
+        let mut bomb = bytes::BytesMut::new();
+        Zstd::compress(&mut bomb, |b| {
+            b.resize(MAX_DECOMPRESSED_BATCH + 1, 0);
+            Ok(())
+        })
+        .unwrap();
+        let err = decompress(4, bomb.freeze()).unwrap_err();
+        assert!(err.contains("expand past 104857600 bytes"), "{err}");
     }
 
     #[test]
