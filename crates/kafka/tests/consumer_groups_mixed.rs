@@ -43,9 +43,17 @@ struct Seen {
 struct Python {
     name: &'static str,
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     seen: Arc<Mutex<Seen>>,
-    reader: JoinHandle<()>,
+    reader: Option<JoinHandle<()>>,
+}
+
+/// A test that fails part-way must not leave members running.
+impl Drop for Python {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn python(bootstrap: &str, group: &str, client: &'static str, strategy: &str) -> Python {
@@ -86,9 +94,9 @@ fn python(bootstrap: &str, group: &str, client: &'static str, strategy: &str) ->
     Python {
         name: client,
         child,
-        stdin,
+        stdin: Some(stdin),
         seen,
-        reader,
+        reader: Some(reader),
     }
 }
 
@@ -96,16 +104,20 @@ impl Python {
     /// Asks it to close, waits (bounded by its own SECONDS) and checks it
     /// ended well; what it reported.
     fn stop(mut self) -> Seen {
-        let _ = writeln!(self.stdin, "stop");
-        drop(self.stdin);
+        self.ask_to_stop();
+        drop(self.stdin.take());
         let status = self.child.wait().expect("the python member ends");
-        self.reader.join().expect("reader");
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("reader");
+        }
         assert!(status.success(), "the {} member failed", self.name);
-        Arc::try_unwrap(self.seen)
-            .ok()
-            .expect("reader done")
-            .into_inner()
-            .unwrap()
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+
+    fn ask_to_stop(&self) {
+        if let Some(stdin) = &self.stdin {
+            let _ = writeln!(&*stdin, "stop");
+        }
     }
 }
 
@@ -197,9 +209,7 @@ fn mixed(
     common::group::wait_for(RECORDS, Duration::from_secs(60), consumed);
     let still = assignments(&rouse, &pythons);
     assert_eq!(owned, still, "{strategy}: no rebalance while consuming");
-    for p in &pythons {
-        let _ = writeln!(&p.stdin, "stop");
-    }
+    pythons.iter().for_each(Python::ask_to_stop);
     let mut got: Vec<(usize, (i32, i64))> = rouse
         .stop()
         .into_iter()
