@@ -3,6 +3,8 @@
 //! thread, the broker (tansu or the mock) with the 12-partition topic, and
 //! the tally of what was consumed against what was produced.
 
+#![allow(clippy::print_stderr)] // assignment changes and close errors go to the test log
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
