@@ -41,15 +41,6 @@ const RECORDS: usize = 100_000;
 /// consumed in one interval (plus a commit's round trip).
 const KILL_COMMIT_INTERVAL: (&str, &str) = ("auto.commit.interval.ms", "2000");
 
-/// No member dies in the exactly-once test, so its session is long: on a
-/// busy machine a member's threads may not run for seconds, and a 6 s
-/// session then drops a member that owns nothing yet, silently (nothing
-/// to lose), which is a member leaving: the partitions that stay are
-/// never revoked only while none leaves. One run with 6 s at load 19
-/// showed that: the third member, owning nothing, left the assignment
-/// without a lost callback and rejoined, its partitions shuffled twice.
-const LONG_SESSION: (&str, &str) = ("session.timeout.ms", "30000");
-
 /// The most partitions cooperative-sticky may revoke while three members
 /// join one by one over 12 partitions: 6 when the second joins (12 → 6 +
 /// 6), 2 from each when the third does (→ 4 + 4 + 4). When the second and
@@ -65,7 +56,7 @@ fn three_members_exactly_once(broker: impl Fn() -> Broker) {
             member_config(
                 &bootstrap,
                 &group,
-                &[("partition.assignment.strategy", strategy), LONG_SESSION],
+                &[("partition.assignment.strategy", strategy)],
             )
         };
         let started = Instant::now();
@@ -78,13 +69,17 @@ fn three_members_exactly_once(broker: impl Fn() -> Broker) {
         let produced = producing.join().expect("producer");
         assert_eq!(produced.len(), RECORDS);
         let members = [&a, &b, &c];
-        // Every member owns some partitions once the group settled.
-        wait_for(3, Duration::from_secs(60), || {
-            members
+        // The group settled: four partitions each, every one owned once
+        // (a cooperative group gets there in two rebalances).
+        let split = || {
+            let owned: Vec<_> = members
                 .iter()
-                .filter(|m| !m.owned.lock().unwrap().is_empty())
-                .count()
-        });
+                .map(|m| m.owned.lock().unwrap().clone())
+                .collect();
+            let all: BTreeSet<&TopicPartition> = owned.iter().flatten().collect();
+            usize::from(all.len() == PARTITIONS as usize && owned.iter().all(|o| o.len() == 4))
+        };
+        wait_for(1, Duration::from_secs(60), split);
         let owned: Vec<BTreeSet<TopicPartition>> = members
             .iter()
             .map(|m| m.owned.lock().unwrap().clone())
