@@ -144,12 +144,18 @@ impl Connection {
             return Ok(PostAction::Remove);
         }
         conn.stream.flush()?; // TLS handshake messages, alerts, records
-        conn.write_due(el, key)?;
+                              // One instant for both decisions: with the clock read twice, a
+                              // thread preempted between them sees a head write_due just put
+                              // off (a deferred group answer, polled every DEFERRED_POLL) as due,
+                              // keeps WRITE on with no new edge coming, and the timer's
+                              // set_interest then changes nothing: the answer is never sent.
+        let now = el.now();
+        conn.write_due(el, key, now)?;
         if conn.closing && conn.outbox.is_empty() && !conn.stream.has_queued() {
             conn.stream.close();
             return Ok(PostAction::Remove); // a refused login, answered
         }
-        conn.watch_write_if_blocked(el, key)?;
+        conn.watch_write_if_blocked(el, key, now)?;
         Ok(PostAction::Wait) // drained: wait for the next edge
     }
 
@@ -286,8 +292,7 @@ impl Connection {
 
     /// Writes due responses from the head of the outbox, in order, until the
     /// socket is full or the head is not due yet.
-    fn write_due(&mut self, el: &mut Loop, key: SourceKey) -> io::Result<()> {
-        let now = el.now();
+    fn write_due(&mut self, el: &mut Loop, key: SourceKey, now: Instant) -> io::Result<()> {
         while let Some(head) = self.outbox.front_mut() {
             if head.due > now {
                 return Ok(());
@@ -330,8 +335,12 @@ impl Connection {
 
     /// WRITE is watched only while a due response waits for socket room
     /// (a delay timer may have turned it on: read back what is set).
-    fn watch_write_if_blocked(&mut self, el: &mut Loop, key: SourceKey) -> io::Result<()> {
-        let now = el.now();
+    fn watch_write_if_blocked(
+        &mut self,
+        el: &mut Loop,
+        key: SourceKey,
+        now: Instant,
+    ) -> io::Result<()> {
         let blocked =
             self.outbox.front().is_some_and(|head| head.due <= now) || self.stream.has_queued();
         let want = if blocked {

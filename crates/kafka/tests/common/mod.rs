@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod consume;
+pub(crate) mod group;
 pub(crate) mod load;
 pub(crate) mod tansu;
 pub(crate) mod tls;
