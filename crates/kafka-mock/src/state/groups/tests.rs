@@ -52,7 +52,8 @@ fn joined(groups: &mut Groups, ticket: Ticket) -> JoinResult {
 fn member(groups: &mut Groups, at: Instant) -> (String, Ticket) {
     let first = now_join(groups, join("", None), at);
     assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
-    assert!(first.member_id.starts_with("consumer-"));
+    // Kafka's shape: the client id, then a UUID.
+    assert!(first.member_id.starts_with("c-"), "{}", first.member_id);
     let ticket = wait_join(groups, join(&first.member_id, None), at);
     (first.member_id, ticket)
 }
