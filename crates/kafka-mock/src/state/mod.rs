@@ -285,6 +285,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn partitions_only_grow() {
+        let mut state = ClusterState::new(ClusterConfig::new(2)).unwrap();
+        state.create_topic("a", 2).unwrap();
+        state.create_partitions("a", 5).unwrap();
+        assert_eq!(state.topics["a"].partitions.len(), 5);
+        let e = state.create_partitions("a", 5).unwrap_err();
+        assert!(e.to_string().contains("has 5 partitions"), "{e}");
+        assert!(matches!(
+            state.create_partitions("nope", 3),
+            Err(ClusterError::UnknownTopic(_))
+        ));
+    }
+
+    #[test]
     fn leaders_spread_over_brokers() {
         let mut state = ClusterState::new(ClusterConfig::new(3)).unwrap();
         state.create_topic("a", 4).unwrap();

@@ -59,7 +59,11 @@ impl Groups {
         let new_id = if unknown {
             // Kafka's GroupMetadata.generateMemberId: the instance id for
             // a static member, else the client id, then '-' and a UUID.
-            let prefix = req.instance_id.as_deref().unwrap_or(&req.client_id).to_owned();
+            let prefix = req
+                .instance_id
+                .as_deref()
+                .unwrap_or(&req.client_id)
+                .to_owned();
             self.member_id(&prefix)
         } else {
             String::new()

@@ -300,3 +300,37 @@ fn the_first_member_to_join_leads() {
         (a.as_str(), a.as_str())
     );
 }
+
+/// A coordinator that stops coordinating answers its waiting JoinGroup
+/// and SyncGroup NOT_COORDINATOR (`withdraw`); they no longer wait.
+#[test]
+fn waiting_requests_are_withdrawn_with_not_coordinator() {
+    let mut groups = Groups::default();
+    let t0 = Instant::now();
+    let (a, ta) = member(&mut groups, t0);
+    assert_eq!(groups.waiting_group(ta).as_deref(), Some("g"));
+    match groups.withdraw(ta, t0) {
+        Some(Completion::Join(r)) => {
+            assert_eq!(r.error, Some(ResponseError::NotCoordinator));
+            assert_eq!(r.member_id, a);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(groups.waiting_group(ta), None, "no longer waiting");
+    // It joins again (at the new coordinator) and the phase completes.
+    let ta = wait_join(&mut groups, join(&a, None), t0);
+    let (b, tb) = member(&mut groups, t0);
+    let t = t0 + 3 * DELAY;
+    groups.tick(t);
+    let (ra, _) = (joined(&mut groups, ta), joined(&mut groups, tb));
+    assert_eq!(ra.generation, 1);
+    let Reply::Wait(tf) = groups.sync(sync(&b, 1, vec![]), t) else {
+        panic!("a follower waits for the leader")
+    };
+    match groups.withdraw(tf, t) {
+        Some(Completion::Sync(r)) => assert_eq!(r.error, Some(ResponseError::NotCoordinator)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(groups.waiting_group(tf), None);
+    assert_eq!(groups.withdraw(tf, t), None, "answered once");
+}
