@@ -320,7 +320,9 @@ fn waiting_requests_are_withdrawn_with_not_coordinator() {
     // It joins again (at the new coordinator) and the phase completes.
     let ta = wait_join(&mut groups, join(&a, None), t0);
     let (b, tb) = member(&mut groups, t0);
-    let t = t0 + 3 * DELAY;
+    // The initial delay, extended once since b arrived meanwhile.
+    groups.tick(t0 + DELAY + Duration::from_millis(1));
+    let t = t0 + 2 * DELAY + Duration::from_millis(2);
     groups.tick(t);
     let (ra, _) = (joined(&mut groups, ta), joined(&mut groups, tb));
     assert_eq!(ra.generation, 1);
