@@ -35,6 +35,17 @@ pub enum ClusterError {
     /// A partition count below 1.
     #[error("a topic needs at least one partition, not {0}")]
     InvalidPartitionCount(i32),
+    /// `create_partitions` asked for no more partitions than the topic has
+    /// (Kafka's INVALID_PARTITIONS: partitions can only be added).
+    #[error("topic {topic} has {current} partitions; create_partitions can only raise the count, not set it to {asked}")]
+    PartitionsNotGrown {
+        /// The topic.
+        topic: String,
+        /// Its partition count now.
+        current: i32,
+        /// The count asked for.
+        asked: i32,
+    },
     /// Group coordinator settings that contradict each other; the message
     /// names them.
     #[error("group coordinator settings: {0}")]

@@ -136,6 +136,18 @@ impl ClusterHandle {
         self.state.lock().create_topic(name, partitions)
     }
 
+    /// Adds partitions to `topic` until it has `total` (Kafka's
+    /// CreatePartitions); clients see them at their next Metadata.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownTopic`], or
+    /// [`ClusterError::PartitionsNotGrown`] when `total` is not above the
+    /// current count.
+    pub fn create_partitions(&self, topic: &str, total: i32) -> Result<(), ClusterError> {
+        self.state.lock().create_partitions(topic, total)
+    }
+
     /// Topic names, sorted.
     pub fn topics(&self) -> Vec<String> {
         self.state.lock().topics.keys().cloned().collect()
@@ -377,6 +389,12 @@ impl ClusterHandle {
             .filter(|((b, key), _)| *key == api as i16 && broker.map_or(true, |want| want == *b))
             .map(|(_, count)| count)
             .sum()
+    }
+
+    /// Every rack id a Fetch request has named so far (Fetch v11+'s
+    /// `rack_id`, a consumer's `client.rack`), sorted.
+    pub fn fetch_rack_ids(&self) -> Vec<String> {
+        self.state.lock().fetch_racks.iter().cloned().collect()
     }
 
     /// Every non-zero request count as `(broker, api, count)`, by broker then

@@ -41,6 +41,9 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deferred {
     pub(crate) ticket: u64,
+    /// The broker the request reached: if it stops coordinating the group
+    /// meanwhile, the request is answered NOT_COORDINATOR.
+    pub(crate) broker: i32,
     pub(crate) api: ApiKey,
     pub(crate) version: i16,
     pub(crate) correlation_id: i32,

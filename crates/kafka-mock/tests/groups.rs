@@ -213,3 +213,46 @@ fn forced_rebalance_moves_and_load_spells_answer_as_kafka_does() {
         .expect("answered");
     assert_eq!(sync.error_code, rebalancing);
 }
+
+/// Kafka's coordinator answers the JoinGroups waiting on a group
+/// NOT_COORDINATOR when the group moves away; the member then finds the
+/// new coordinator and joins there with the same id. Member ids start with
+/// the client id, as Kafka's do.
+#[test]
+fn a_join_waiting_when_the_coordinator_moves_is_answered_not_coordinator() {
+    let cluster = cluster();
+    let handle = cluster.handle();
+    let mut a = coordinator(&cluster);
+    let first: JoinGroupResponse = a.call(5, &join_request("")).expect("answered");
+    let a_id = first.member_id.to_string();
+    assert!(
+        a_id.starts_with("secured-test-"),
+        "Kafka's member ids start with the client id: {a_id}"
+    );
+    let waiting = a.send(5, &join_request(&a_id)).expect("sent");
+    let arrived = Instant::now();
+    while handle.group(GROUP).members.is_empty() {
+        assert!(arrived.elapsed() < Duration::from_secs(2), "never arrived");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let old = handle.coordinator(GROUP).expect("runs");
+    let new = if old == 1 { 2 } else { 1 };
+    handle
+        .move_group_coordinator(GROUP, new)
+        .expect("known broker");
+    let moved = Instant::now();
+    let (got, answer) = a.receive::<JoinGroupResponse>(5).expect("answered");
+    assert_eq!(got, waiting);
+    assert_eq!(answer.error_code, ResponseError::NotCoordinator.code());
+    assert!(
+        moved.elapsed() < DELAY / 2,
+        "answered at the move, not at the join phase's end: {:?}",
+        moved.elapsed()
+    );
+    let mut at_new = plain(cluster.broker_address(new).expect("known"));
+    let joined: JoinGroupResponse = at_new.call(5, &join_request(&a_id)).expect("answered");
+    assert_eq!(joined.error_code, 0);
+    assert_eq!(joined.member_id.as_str(), a_id);
+    assert_eq!(joined.leader.as_str(), a_id);
+    assert_eq!(joined.generation_id, 1);
+}

@@ -46,6 +46,11 @@ impl Endpoint for Fetch {
         if ctx.version >= 7 && req.session_id != 0 {
             return Self::fail(state, ctx, &req, ResponseError::FetchSessionIdNotFound);
         }
+        // The mock has one replica per partition, so the rack picks
+        // nothing; it is kept so tests can see what clients send.
+        if ctx.version >= 11 && !req.rack_id.is_empty() {
+            state.fetch_racks.insert(req.rack_id.to_string());
+        }
         let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
         let mut returned = 0usize;
         let responses = req

@@ -45,7 +45,7 @@ impl Endpoint for JoinGroup {
             group,
             member_id: req.member_id.to_string(),
             instance_id: req.group_instance_id.as_ref().map(|i| i.to_string()),
-            client_id: String::new(),
+            client_id: ctx.client_id.to_owned(),
             session_timeout: session,
             rebalance_timeout: if ctx.version >= 1 {
                 millis(req.rebalance_timeout_ms)

@@ -32,9 +32,12 @@ use crate::state::ClusterState;
 
 /// Who is asking, and in which dialect.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Ctx {
+pub(crate) struct Ctx<'a> {
     pub(crate) broker: i32,
     pub(crate) version: i16,
+    /// The request header's client id ("" when null): Kafka's member ids
+    /// and DescribeGroups show it.
+    pub(crate) client_id: &'a str,
 }
 
 /// How an API answers.

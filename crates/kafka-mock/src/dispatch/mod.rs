@@ -138,9 +138,10 @@ fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -
         return close(CloseReason::UndecodableVersion { api: key, version });
     }
     let mut body = frame;
-    if let Err(e) = RequestHeader::decode(&mut body, key.request_header_version(version)) {
-        return close(CloseReason::Malformed(format!("request header: {e:#}")));
-    }
+    let header = match RequestHeader::decode(&mut body, key.request_header_version(version)) {
+        Ok(header) => header,
+        Err(e) => return close(CloseReason::Malformed(format!("request header: {e:#}"))),
+    };
     // Never decode unchecked: the crate's decoders size their allocations
     // from the wire (see `shape`).
     let Some(schema) = shape::schema::request_schema(key) else {
@@ -161,7 +162,11 @@ fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -
             )))
         }
     };
-    let ctx = Ctx { broker, version };
+    let ctx = Ctx {
+        broker,
+        version,
+        client_id: header.client_id.as_deref().unwrap_or_default(),
+    };
     let answer = if !req.served {
         tracing::debug!("unserved version: answering UNSUPPORTED_VERSION");
         E::fail(state, ctx, &request, ResponseError::UnsupportedVersion)
@@ -179,6 +184,7 @@ fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -
         Served::Silent => Outcome::NoResponse,
         Served::Wait(ticket) => Outcome::Deferred(Deferred {
             ticket,
+            broker,
             api: key,
             version,
             correlation_id,
@@ -228,10 +234,28 @@ pub(crate) fn encode_response<R: Encodable + HeaderVersion>(
 /// The outcome of a deferred request once the group coordinator has
 /// answered it, or `None` while it still waits. Runs the coordinator's
 /// timeouts first, so polling a waiting join is what ends its join phase
-/// on time.
+/// on time. A request still waiting at a broker that no longer
+/// coordinates its group is answered NOT_COORDINATOR, as Kafka's
+/// coordinator answers its waiting joins and syncs when it unloads a
+/// group.
 pub(crate) fn resume(state: &mut ClusterState, deferred: &Deferred) -> Option<Outcome> {
-    state.groups.tick(Instant::now());
-    let completion = state.groups.take(deferred.ticket)?;
+    let now = Instant::now();
+    state.groups.tick(now);
+    let completion = match state.groups.take(deferred.ticket) {
+        Some(completion) => completion,
+        None => {
+            let group = state.groups.waiting_group(deferred.ticket)?;
+            if state.coordinator(&group) == Some(deferred.broker) {
+                return None;
+            }
+            tracing::info!(
+                group,
+                broker = deferred.broker,
+                "no longer the coordinator: a waiting request gets NOT_COORDINATOR"
+            );
+            state.groups.withdraw(deferred.ticket, now)?
+        }
+    };
     let Deferred {
         api,
         version,

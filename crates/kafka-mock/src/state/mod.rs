@@ -23,7 +23,7 @@ pub(crate) mod log;
 pub(crate) mod offsets;
 pub(crate) mod producer;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
@@ -63,6 +63,8 @@ pub(crate) struct ClusterState {
     pub(crate) counters: BTreeMap<(i32, i16), u64>,
     pub(crate) offsets: GroupOffsets,
     pub(crate) groups: Groups,
+    /// Every rack id a Fetch named (v11+, KIP-392), for the tests.
+    pub(crate) fetch_racks: BTreeSet<String>,
     next_producer_id: i64,
     topics_created: usize,
 }
@@ -88,6 +90,7 @@ impl ClusterState {
             counters: BTreeMap::new(),
             offsets: GroupOffsets::default(),
             groups: Groups::default(),
+            fetch_racks: BTreeSet::new(),
             next_producer_id: 1000,
             topics_created: 0,
         })
@@ -118,6 +121,42 @@ impl ClusterState {
         if self.topics.contains_key(name) {
             return Err(ClusterError::TopicExists(name.to_owned()));
         }
+        let start = self.topics_created;
+        self.topics_created += 1;
+        let partitions = self.new_partitions(start, 0..partitions as usize);
+        self.topics.insert(name.to_owned(), Topic { partitions });
+        tracing::debug!(topic = name, "topic created");
+        Ok(())
+    }
+
+    /// Grows `name` to `total` partitions (Kafka's CreatePartitions): the
+    /// new ones are empty, their leaders spread as `create_topic` spreads
+    /// them; the existing ones are untouched.
+    pub(crate) fn create_partitions(&mut self, name: &str, total: i32) -> Result<(), ClusterError> {
+        let current = self
+            .topics
+            .get(name)
+            .ok_or_else(|| ClusterError::UnknownTopic(name.to_owned()))?
+            .partitions
+            .len();
+        if usize::try_from(total).map_or(true, |t| t <= current) {
+            return Err(ClusterError::PartitionsNotGrown {
+                topic: name.to_owned(),
+                current: current as i32,
+                asked: total,
+            });
+        }
+        let added = self.new_partitions(self.topics_created, current..total as usize);
+        if let Some(topic) = self.topics.get_mut(name) {
+            topic.partitions.extend(added);
+        }
+        tracing::info!(topic = name, total, "partitions created");
+        Ok(())
+    }
+
+    /// Empty partitions `indexes`, led round robin over the running brokers
+    /// (every broker when none runs) from `start`.
+    fn new_partitions(&self, start: usize, indexes: std::ops::Range<usize>) -> Vec<Partition> {
         let mut candidates: Vec<i32> = self
             .brokers
             .iter()
@@ -127,18 +166,13 @@ impl ClusterState {
         if candidates.is_empty() {
             candidates = self.brokers.keys().copied().collect();
         }
-        let start = self.topics_created;
-        self.topics_created += 1;
-        let partitions = (0..partitions as usize)
+        indexes
             .map(|p| Partition {
                 leader: candidates[(start + p) % candidates.len()],
                 leader_epoch: 0,
                 log: PartitionLog::default(),
             })
-            .collect();
-        self.topics.insert(name.to_owned(), Topic { partitions });
-        tracing::debug!(topic = name, "topic created");
-        Ok(())
+            .collect()
     }
 
     pub(crate) fn partition(
@@ -249,6 +283,20 @@ pub(crate) fn validate_topic_name(name: &str) -> Result<(), ClusterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_only_grow() {
+        let mut state = ClusterState::new(ClusterConfig::new(2)).unwrap();
+        state.create_topic("a", 2).unwrap();
+        state.create_partitions("a", 5).unwrap();
+        assert_eq!(state.topics["a"].partitions.len(), 5);
+        let e = state.create_partitions("a", 5).unwrap_err();
+        assert!(e.to_string().contains("has 5 partitions"), "{e}");
+        assert!(matches!(
+            state.create_partitions("nope", 3),
+            Err(ClusterError::UnknownTopic(_))
+        ));
+    }
 
     #[test]
     fn leaders_spread_over_brokers() {

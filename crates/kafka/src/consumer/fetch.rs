@@ -110,7 +110,7 @@ pub(crate) fn plan_fetches(
                 ),
             }
         }
-        let request = FetchRequest::default()
+        let mut request = FetchRequest::default()
             .with_max_wait_ms(max_wait)
             .with_min_bytes(config.fetch_min_bytes() as i32)
             .with_max_bytes(config.fetch_max_bytes() as i32)
@@ -119,6 +119,11 @@ pub(crate) fn plan_fetches(
             .with_session_id(0)
             .with_session_epoch(-1)
             .with_topics(topics);
+        // KIP-392 (v11+): the broker may pick a replica in our rack.
+        if version >= 11 {
+            let rack = config.client_rack().unwrap_or_default();
+            request.rack_id = StrBytes::from_string(rack.to_owned());
+        }
         plan.fetches.push(PlannedFetch {
             broker,
             request,

@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::BrokerId;
 use bytes::{Buf, Bytes, BytesMut};
@@ -108,6 +108,9 @@ pub(crate) struct InFlight<P> {
     pub(crate) api: ApiKey,
     pub(crate) version: i16,
     pub(crate) sent: Instant,
+    /// Past this the connection is closed: `sent` + request.timeout.ms,
+    /// or the client's own bound for this request (JoinGroup's).
+    pub(crate) deadline: Instant,
     pub(crate) purpose: Awaiting<P>,
 }
 
@@ -217,6 +220,14 @@ impl<P> Connection<P> {
     ) -> (Option<InFlight<P>>, io::Result<()>) {
         self.out.push_back(frame);
         let unanswered = if expect_response {
+            let mut request = request;
+            // The broker answers one connection's requests in order, so a
+            // request behind a held JoinGroup cannot be answered before it:
+            // it gets the later deadline. Deadlines stay in order, and the
+            // front request's is the connection's.
+            if let Some(ahead) = self.in_flight.back() {
+                request.deadline = request.deadline.max(ahead.deadline);
+            }
             self.in_flight.push_back(request);
             None
         } else {
@@ -301,9 +312,16 @@ impl<P> Connection<P> {
             .count()
     }
 
-    /// The oldest request's send time, for `request.timeout.ms`.
-    pub(crate) fn oldest_request(&self) -> Option<Instant> {
-        self.in_flight.front().map(|r| r.sent)
+    /// The oldest request's deadline (the earliest, see `send`), with its
+    /// API and its bound (from `sent` to `deadline`) for the error.
+    pub(crate) fn next_deadline(&self) -> Option<(ApiKey, Duration, Instant)> {
+        self.in_flight.front().map(|r| {
+            (
+                r.api,
+                r.deadline.saturating_duration_since(r.sent),
+                r.deadline,
+            )
+        })
     }
 
     /// Everything in flight, for the caller to retry or fail on close.
@@ -315,7 +333,6 @@ impl<P> Connection<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn request(correlation_id: i32) -> InFlight<()> {
         InFlight {
@@ -323,6 +340,7 @@ mod tests {
             api: ApiKey::Metadata,
             version: 0,
             sent: Instant::now(),
+            deadline: Instant::now() + Duration::from_secs(30),
             purpose: Awaiting::Client(()),
         }
     }

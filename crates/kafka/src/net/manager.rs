@@ -128,10 +128,9 @@ impl Net {
             let Some(conn) = el.source::<Link<D::Purpose>>(*key).map(|l| &l.conn) else {
                 continue;
             };
-            let started = conn
-                .oldest_request()
-                .or(conn.phase.in_setup().then_some(conn.phase_since));
-            deadline(started.map(|s| s + timeout));
+            let setup = conn.phase.in_setup().then(|| conn.phase_since + timeout);
+            let answer = conn.next_deadline().map(|(_, _, at)| at);
+            deadline([setup, answer].into_iter().flatten().min());
             deadline(conn.session.map(|s| s.renew_at));
             deadline(conn.session.map(|s| s.expires_at));
         }
@@ -331,8 +330,9 @@ pub(crate) trait Connections: Client {
     }
 
     /// Closes every connection that waited longer than `request.timeout.ms`
-    /// for a setup step (connect, TLS, ApiVersions, SASL) or its oldest
-    /// response.
+    /// for a setup step (connect, TLS, ApiVersions, SASL), or past its
+    /// oldest request's deadline (`request.timeout.ms`, or the client's
+    /// own bound: [`Client::request_timeout`]).
     fn time_out(&mut self, el: &mut EventLoop<Self>, now: Instant) {
         let limit = self.net().settings.request_timeout;
         let expired: Vec<(SourceKey, String)> = self
@@ -346,11 +346,15 @@ pub(crate) trait Connections: Client {
                         key,
                         format!("{} took longer than request.timeout.ms", conn.phase.step()),
                     ))
-                } else if conn
-                    .oldest_request()
-                    .is_some_and(|sent| now.duration_since(sent) >= limit)
+                } else if let Some((api, bound, _)) =
+                    conn.next_deadline().filter(|(_, _, at)| now >= *at)
                 {
-                    Some((key, "no response within request.timeout.ms".to_owned()))
+                    let reason = if bound == limit {
+                        format!("no {api:?} response within request.timeout.ms")
+                    } else {
+                        format!("no {api:?} response within {} ms", bound.as_millis())
+                    };
+                    Some((key, reason))
                 } else {
                     None
                 }

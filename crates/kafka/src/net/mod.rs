@@ -66,7 +66,7 @@ mod transport;
 mod versions;
 pub(crate) mod wire;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
@@ -152,6 +152,14 @@ pub(crate) trait Client: Sized + 'static {
     /// The client's metadata should be refreshed (a connection was lost,
     /// or a broker's address is unknown).
     fn metadata_stale(&mut self);
+
+    /// How long `purpose` may wait for its answer when not
+    /// `request.timeout.ms` (Java's per-request timeout: JoinGroup waits
+    /// for the whole group). `None`: `request.timeout.ms`.
+    fn request_timeout(&self, purpose: &Self::Purpose) -> Option<Duration> {
+        let _ = purpose;
+        None
+    }
 
     /// The security settings cannot work; the client decides how to fail.
     /// Called from inside a handler: the client raises it on its next pump.

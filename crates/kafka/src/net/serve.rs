@@ -257,11 +257,16 @@ pub(crate) trait Serve: Client {
                 return Err(reason);
             }
         };
+        let bound = match &purpose {
+            Awaiting::Client(p) => self.request_timeout(p),
+            _ => None,
+        };
         let request = InFlight {
             correlation_id,
             api,
             version,
             sent: now,
+            deadline: deadline_after(now, bound.unwrap_or(self.net().settings.request_timeout)),
             purpose,
         };
         let (unanswered, written) = conn.send(frame, request, expect_response);
@@ -281,3 +286,10 @@ pub(crate) trait Serve: Client {
 }
 
 impl<D: Client> Serve for D {}
+
+/// `now + bound`, or a year on for a bound past what `Instant` holds.
+fn deadline_after(now: Instant, bound: std::time::Duration) -> Instant {
+    now.checked_add(bound)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}

@@ -57,7 +57,13 @@ impl Groups {
         }
         let ticket = self.ticket();
         let new_id = if unknown {
-            let prefix = req.instance_id.as_deref().unwrap_or("consumer").to_owned();
+            // Kafka's GroupMetadata.generateMemberId: the instance id for
+            // a static member, else the client id, then '-' and a UUID.
+            let prefix = req
+                .instance_id
+                .as_deref()
+                .unwrap_or(&req.client_id)
+                .to_owned();
             self.member_id(&prefix)
         } else {
             String::new()

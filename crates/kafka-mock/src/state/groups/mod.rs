@@ -26,6 +26,8 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use kafka_protocol::ResponseError;
+
 pub use describe::{GroupSnapshot, MemberSnapshot};
 pub(crate) use group::{Completion, JoinResult, SyncResult, Ticket};
 pub(crate) use join::JoinRequest;
@@ -114,8 +116,8 @@ impl Groups {
     }
 
     /// A new member id: Kafka's `prefix-UUID` shape (the prefix is the
-    /// group.instance.id for static members, else "consumer"), numbered so
-    /// runs are reproducible.
+    /// group.instance.id for static members, else the request's client id),
+    /// numbered so runs are reproducible.
     fn member_id(&mut self, prefix: &str) -> String {
         self.next_member += 1;
         let n = self.next_member;
@@ -149,6 +151,44 @@ impl Groups {
             },
             now_reply => now_reply,
         }
+    }
+
+    /// The group a still-waiting `ticket` (a JoinGroup or SyncGroup)
+    /// belongs to.
+    pub(crate) fn waiting_group(&self, ticket: Ticket) -> Option<String> {
+        self.groups
+            .values()
+            .find(|g| {
+                g.members
+                    .values()
+                    .any(|m| m.awaiting_join == Some(ticket) || m.awaiting_sync == Some(ticket))
+            })
+            .map(|g| g.id.clone())
+    }
+
+    /// Answers a waiting `ticket` NOT_COORDINATOR (its broker stopped
+    /// coordinating the group) and stops counting it as waiting: the
+    /// member must come back to the new coordinator, and its session
+    /// timeout runs from now, as when Kafka's new coordinator loads the
+    /// group.
+    pub(crate) fn withdraw(&mut self, ticket: Ticket, now: Instant) -> Option<Completion> {
+        for group in self.groups.values_mut() {
+            for member in group.members.values_mut() {
+                if member.awaiting_join == Some(ticket) {
+                    member.awaiting_join = None;
+                    member.last_heartbeat = now;
+                    let error = ResponseError::NotCoordinator;
+                    return Some(Completion::Join(JoinResult::error(&member.id, error)));
+                }
+                if member.awaiting_sync == Some(ticket) {
+                    member.awaiting_sync = None;
+                    member.last_heartbeat = now;
+                    let error = ResponseError::NotCoordinator;
+                    return Some(Completion::Sync(SyncResult::error(error)));
+                }
+            }
+        }
+        None
     }
 
     /// A broker a fault moved `group` to, if any.

@@ -52,7 +52,8 @@ fn joined(groups: &mut Groups, ticket: Ticket) -> JoinResult {
 fn member(groups: &mut Groups, at: Instant) -> (String, Ticket) {
     let first = now_join(groups, join("", None), at);
     assert_eq!(first.error, Some(ResponseError::MemberIdRequired));
-    assert!(first.member_id.starts_with("consumer-"));
+    // Kafka's shape: the client id, then a UUID.
+    assert!(first.member_id.starts_with("c-"), "{}", first.member_id);
     let ticket = wait_join(groups, join(&first.member_id, None), at);
     (first.member_id, ticket)
 }
@@ -298,4 +299,40 @@ fn the_first_member_to_join_leads() {
         (ra.leader.as_str(), rb.leader.as_str()),
         (a.as_str(), a.as_str())
     );
+}
+
+/// A coordinator that stops coordinating answers its waiting JoinGroup
+/// and SyncGroup NOT_COORDINATOR (`withdraw`); they no longer wait.
+#[test]
+fn waiting_requests_are_withdrawn_with_not_coordinator() {
+    let mut groups = Groups::default();
+    let t0 = Instant::now();
+    let (a, ta) = member(&mut groups, t0);
+    assert_eq!(groups.waiting_group(ta).as_deref(), Some("g"));
+    match groups.withdraw(ta, t0) {
+        Some(Completion::Join(r)) => {
+            assert_eq!(r.error, Some(ResponseError::NotCoordinator));
+            assert_eq!(r.member_id, a);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(groups.waiting_group(ta), None, "no longer waiting");
+    // It joins again (at the new coordinator) and the phase completes.
+    let ta = wait_join(&mut groups, join(&a, None), t0);
+    let (b, tb) = member(&mut groups, t0);
+    // The initial delay, extended once since b arrived meanwhile.
+    groups.tick(t0 + DELAY + Duration::from_millis(1));
+    let t = t0 + 2 * DELAY + Duration::from_millis(2);
+    groups.tick(t);
+    let (ra, _) = (joined(&mut groups, ta), joined(&mut groups, tb));
+    assert_eq!(ra.generation, 1);
+    let Reply::Wait(tf) = groups.sync(sync(&b, 1, vec![]), t) else {
+        panic!("a follower waits for the leader")
+    };
+    match groups.withdraw(tf, t) {
+        Some(Completion::Sync(r)) => assert_eq!(r.error, Some(ResponseError::NotCoordinator)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(groups.waiting_group(tf), None);
+    assert_eq!(groups.withdraw(tf, t), None, "answered once");
 }

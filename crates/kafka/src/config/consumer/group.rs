@@ -10,6 +10,7 @@
 //! | `partition.assignment.strategy` | `range,cooperative-sticky` | known protocol or Java class names |
 //! | `group.protocol` | `classic` | `consumer` (KIP-848) is refused: not supported yet |
 //! | `allow.auto.create.topics` | true | a boolean |
+//! | `client.rack` | empty | any text; sent in JoinGroup's subscription and in Fetch (KIP-392, KIP-881) |
 
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ pub(crate) const KEYS: &[&str] = &[
     "partition.assignment.strategy",
     "group.protocol",
     "allow.auto.create.topics",
+    "client.rack",
 ];
 
 /// The largest value a Kafka `int32` milliseconds field carries.
@@ -41,6 +43,7 @@ pub(crate) struct GroupBuilder {
     pub(crate) group_instance_id: Option<String>,
     pub(crate) assignment_strategy: Option<Vec<String>>,
     pub(crate) allow_auto_create_topics: Option<bool>,
+    pub(crate) client_rack: Option<String>,
 }
 
 /// The checked group settings.
@@ -53,6 +56,8 @@ pub(crate) struct GroupConfig {
     /// Protocol names, in the order of preference.
     pub(crate) assignment_strategy: Vec<String>,
     pub(crate) allow_auto_create_topics: bool,
+    /// Empty: no rack.
+    pub(crate) client_rack: String,
 }
 
 /// `partition.assignment.strategy`'s names (protocol or Java class names,
@@ -92,6 +97,7 @@ impl GroupBuilder {
             "heartbeat.interval.ms" => self.heartbeat_interval = Some(ms("heartbeat.interval.ms")?),
             "max.poll.interval.ms" => self.max_poll_interval = Some(ms("max.poll.interval.ms")?),
             "group.instance.id" => self.group_instance_id = Some(v.to_owned()),
+            "client.rack" => self.client_rack = Some(v.to_owned()),
             "partition.assignment.strategy" => {
                 self.assignment_strategy = Some(parse_strategies(v)?)
             }
@@ -164,6 +170,7 @@ impl GroupBuilder {
                 .assignment_strategy
                 .unwrap_or_else(|| DEFAULT_STRATEGY.iter().map(|s| (*s).to_owned()).collect()),
             allow_auto_create_topics: self.allow_auto_create_topics.unwrap_or(true),
+            client_rack: self.client_rack.unwrap_or_default(),
         })
     }
 }
@@ -202,6 +209,15 @@ impl ConsumerConfig {
     pub fn allow_auto_create_topics(&self) -> bool {
         self.group.allow_auto_create_topics
     }
+
+    /// `client.rack` (Java's name; default none): the rack this consumer
+    /// runs in. It goes in the group subscription (for rack-aware
+    /// assignors, KIP-881) and in every Fetch, so a broker with a replica
+    /// selector may serve the partition from a replica in the same rack
+    /// (KIP-392). `None` when empty.
+    pub fn client_rack(&self) -> Option<&str> {
+        Some(self.group.client_rack.as_str()).filter(|r| !r.is_empty())
+    }
 }
 
 #[cfg(test)]
@@ -222,6 +238,10 @@ mod tests {
         assert_eq!(c.group_instance_id(), None);
         assert_eq!(c.assignment_strategy(), ["range", "cooperative-sticky"]);
         assert!(c.allow_auto_create_topics());
+        assert_eq!(c.client_rack(), None);
+        let racked = config(&[("client.rack", "use1-az2")]).unwrap();
+        assert_eq!(racked.client_rack(), Some("use1-az2"));
+        assert_eq!(config(&[("client.rack", "")]).unwrap().client_rack(), None);
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub(crate) const KEYS: &[&str] = &[
     "partition.assignment.strategy",
     "group.protocol",
     "allow.auto.create.topics",
+    "client.rack",
     // crate::security's keys, as the producer takes them:
     "security.protocol",
     "ssl.ca.location",

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 pub(crate) use errors::error_name;
-pub(crate) use requests::{heartbeat, join_group, leave_group, sync_group};
+pub(crate) use requests::{heartbeat, join_group, join_timeout, leave_group, sync_group};
 
 use crate::record::TopicPartition;
 

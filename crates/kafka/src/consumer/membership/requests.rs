@@ -25,6 +25,18 @@ fn millis(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
+/// What JoinGroup's wait may exceed the rebalance timeout by (Java's
+/// `AbstractCoordinator.JOIN_GROUP_TIMEOUT_LAPSE`).
+pub(crate) const JOIN_GROUP_TIMEOUT_LAPSE: Duration = Duration::from_secs(5);
+
+/// How long a JoinGroup may wait for its answer: the coordinator holds it
+/// until every member has rejoined, up to the rebalance timeout
+/// (`max.poll.interval.ms`), so Java waits that plus
+/// [`JOIN_GROUP_TIMEOUT_LAPSE`], and never less than `request.timeout.ms`.
+pub(crate) fn join_timeout(request_timeout: Duration, rebalance_timeout: Duration) -> Duration {
+    request_timeout.max(rebalance_timeout.saturating_add(JOIN_GROUP_TIMEOUT_LAPSE))
+}
+
 /// JoinGroup with `protocols` (assignor name, subscription metadata),
 /// preferred first; `member_id` empty on the first join (KIP-394: the
 /// coordinator answers MEMBER_ID_REQUIRED with one). `instance_id` goes
@@ -116,6 +128,14 @@ pub(crate) fn leave_group(group: &str, member_id: &str, version: i16) -> LeaveGr
 mod tests {
     use super::*;
     use kafka_protocol::protocol::Encodable;
+
+    #[test]
+    fn join_waits_the_rebalance_timeout_and_five_seconds_at_least_the_request_timeout() {
+        let s = Duration::from_secs;
+        assert_eq!(join_timeout(s(30), s(300)), s(305));
+        assert_eq!(join_timeout(s(30), s(1)), s(30));
+        assert_eq!(join_timeout(s(1), Duration::MAX), Duration::MAX);
+    }
 
     #[test]
     fn every_version_encodes() {

@@ -4,12 +4,13 @@
 //! skipped: a fetch is fetched again from the same position, a reset or an
 //! OffsetFetch is asked again, a commit is queued again until its deadline.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rouse_reactor::SourceKey;
 
 use super::{lost_committed, lost_fetch, lost_reset, ConsumerPoller, GroupOp, Link, Purpose};
+use crate::consumer::membership::join_timeout;
 use crate::net::{Answered, Client, Lost, Net, SecurityFailure};
 use crate::BrokerId;
 
@@ -96,6 +97,12 @@ impl Client for ConsumerPoller {
                 }
             }
         }
+    }
+
+    fn request_timeout(&self, purpose: &Purpose) -> Option<Duration> {
+        let config = &self.shared.config;
+        matches!(purpose, Purpose::Join(_))
+            .then(|| join_timeout(config.request_timeout(), config.max_poll_interval()))
     }
 
     fn on_written(&mut self, _purpose: Purpose) {

@@ -37,6 +37,14 @@ pub(crate) struct Lead {
     since: Instant,
 }
 
+/// What a leader assigned over: its members' topics and, of those
+/// metadata knew, the partition counts.
+#[derive(Debug)]
+pub(crate) struct AssignedOver {
+    pub(super) topics: BTreeSet<String>,
+    pub(super) counts: BTreeMap<String, i32>,
+}
+
 impl ConsumerPoller {
     /// The topics this member subscribes to now.
     pub(super) fn subscribed_topics(&self) -> BTreeSet<String> {
@@ -160,13 +168,16 @@ impl ConsumerPoller {
                             user_data: a.subscription_user_data(&owned, generation),
                             owned: owned.clone(),
                             generation,
-                            rack: None,
+                            rack: config.client_rack().map(str::to_owned),
                         };
                         let bytes = encode_subscription(&subscription, SUBSCRIPTION_VERSION)
                             .map_err(|e| format!("the subscription cannot be encoded: {e}"))?;
                         Ok((a.name().to_owned(), bytes))
                     })
                     .collect();
+                // A new rebalance: what the last assignment saw is moot
+                // (Java clears its assignment snapshot on join, too).
+                self.assigned_over = None;
                 let protocols = match protocols {
                     Ok(protocols) => protocols,
                     Err(why) => {
@@ -185,11 +196,10 @@ impl ConsumerPoller {
                     config.max_poll_interval(),
                     protocols,
                 );
-                // JoinGroup waits for every member to join; the connection
-                // layer bounds it by request.timeout.ms (Java allows the
-                // rebalance timeout + 5 s): past it the connection closes
-                // and the member finds the coordinator and joins again
-                // with the same member id (docs/consumer-groups.md).
+                // JoinGroup waits for every member to join: bounded by
+                // `join_timeout` (hooks.rs), as Java's. Past it the
+                // connection closes and the member finds the coordinator
+                // and joins again with the same member id.
                 self.send_on(
                     el,
                     key,
@@ -347,11 +357,17 @@ impl ConsumerPoller {
         });
     }
 
-    /// The topics the leader needs partition counts of.
+    /// The topics the leader needs partition counts of: its members'
+    /// while it assigns, then those it assigned over, watched for growth.
     pub(super) fn lead_topics(&self) -> BTreeSet<String> {
-        let Some(lead) = &self.pending_lead else {
-            return BTreeSet::new();
-        };
+        match (&self.pending_lead, &self.assigned_over) {
+            (Some(lead), _) => Self::lead_topics_of(lead),
+            (None, Some(over)) => over.topics.clone(),
+            (None, None) => BTreeSet::new(),
+        }
+    }
+
+    fn lead_topics_of(lead: &Lead) -> BTreeSet<String> {
         lead.members
             .iter()
             .filter_map(|m| decode_subscription(&m.metadata).ok())
@@ -375,6 +391,12 @@ impl ConsumerPoller {
         };
         match self.assign(&lead) {
             Ok(assignments) => {
+                let topics = Self::lead_topics_of(&lead);
+                let counts = topics
+                    .iter()
+                    .filter_map(|t| Some((t.clone(), *self.partition_counts.get(t)?)))
+                    .collect();
+                self.assigned_over = Some(AssignedOver { topics, counts });
                 if let Some(m) = self.member.as_mut() {
                     m.leader_assigned(lead.epoch, assignments);
                 }

@@ -7,7 +7,8 @@
 //! A subscribed consumer asks for its subscribed topics too (a pattern
 //! subscription: every topic, matched here; a change of the matching set
 //! rebalances), and a leader for its members' topics, whose partition
-//! counts the assignor needs.
+//! counts the assignor needs; once it has assigned, a change of those
+//! counts (partitions added, a topic created) rebalances, as Java's.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -158,13 +159,29 @@ impl ConsumerPoller {
             .filter(|t| t.error_code == 0)
             .filter_map(|t| Some((t.name.as_ref()?.0.to_string(), t)));
         let mut matching = BTreeSet::new();
+        let mut grown = Vec::new();
         for (name, topic) in known {
-            self.partition_counts
-                .insert(name.clone(), topic.partitions.len() as i32);
+            let count = topic.partitions.len() as i32;
+            if let Some(over) = &self.assigned_over {
+                if over.topics.contains(&name) && over.counts.get(&name) != Some(&count) {
+                    grown.push((name.clone(), over.counts.get(&name).copied(), count));
+                }
+            }
+            self.partition_counts.insert(name.clone(), count);
             if let Some(Subscription::Pattern(pattern)) = &self.subscription {
                 if !topic.is_internal && pattern.is_match(&name) {
                     matching.insert(name);
                 }
+            }
+        }
+        // Java's leader compares the metadata it assigned over with the
+        // latest (ConsumerCoordinator.rejoinNeededOrPending): new partitions,
+        // or a topic that now exists, need a rebalance to be consumed.
+        if !grown.is_empty() {
+            tracing::info!(changes = ?grown, "the group's topics changed since the leader assigned them (topic, partitions then, now): rebalancing");
+            self.assigned_over = None;
+            if let Some(member) = self.member.as_mut() {
+                member.request_rejoin(now);
             }
         }
         if !matches!(self.subscription, Some(Subscription::Pattern(_))) {

@@ -149,6 +149,10 @@ pub(crate) struct ConsumerPoller {
     partition_counts: HashMap<String, i32>,
     /// A leader's assignment waiting for metadata.
     pending_lead: Option<membership::Lead>,
+    /// The leader's view when it last assigned: every member's topics and
+    /// the partition counts it assigned over (Java's `assignmentSnapshot`);
+    /// a later metadata answer that differs rebalances the group.
+    assigned_over: Option<membership::AssignedOver>,
     /// Leaves waiting for LeaveGroup to be sent.
     leaving: Vec<LeaveReply>,
     /// The application's polls, as last read.
@@ -231,6 +235,7 @@ impl ConsumerPoller {
             pattern_topics: BTreeSet::new(),
             partition_counts: HashMap::new(),
             pending_lead: None,
+            assigned_over: None,
             leaving: Vec::new(),
             poll_clock: PollClock {
                 last_poll: now,
