@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_consumer;
+mod bench_driver;
 mod bench_producer;
 mod broker;
 mod ci;

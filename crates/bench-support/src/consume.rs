@@ -4,6 +4,11 @@
 //! produce-time stamp a latency run's records carry ([`stamp`],
 //! [`read_stamp`]), and the one `summary:` line the driver parses
 //! ([`Tally::finish`], read back with [`crate::perf::parse_summary`]).
+//! With `--subscribe` a peer joins the group of its `group.id` instead of
+//! assigning itself every partition, and the tally also keeps what the
+//! group table needs: the time from `subscribe` to the first record, the
+//! longest interval between polls that returned records, the largest
+//! produce-to-poll latency.
 //!
 //! A stamp is the wall-clock time (CLOCK_REALTIME, µs since the Unix
 //! epoch) in a value's first 8 bytes, little-endian: the producing and the
@@ -39,6 +44,15 @@ pub struct ConsumeArgs {
     /// Leave the first N records out of the latency percentiles (start-up).
     #[arg(long, default_value_t = 0)]
     pub warmup: u64,
+    /// Count latencies only of records stamped at or after this time (µs
+    /// since the Unix epoch; 0: all): records written before the run began
+    /// waited for the run, not for the consumer.
+    #[arg(long, default_value_t = 0)]
+    pub latency_since_us: u64,
+    /// Join the group of `group.id` (`subscribe`) rather than assigning
+    /// every partition.
+    #[arg(long)]
+    pub subscribe: bool,
     /// `key=value` settings for the client, after which its defaults hold.
     #[arg(long = "consumer-props", num_args = 0.., value_name = "KEY=VALUE")]
     pub consumer_props: Vec<String>,
@@ -74,6 +88,16 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
+/// `now_us` when the caller read the clock, else a reading of it: peers
+/// pass 0 when they do not measure latency.
+fn now_us_or(now_us: u64) -> u64 {
+    if now_us == 0 {
+        self::now_us()
+    } else {
+        now_us
+    }
+}
+
 /// Writes the current time into `value`'s first 8 bytes (a shorter value
 /// gets as many as fit).
 pub fn stamp(value: &mut [u8]) {
@@ -94,7 +118,17 @@ pub fn read_stamp(value: &[u8]) -> Option<u64> {
 pub struct Tally {
     latency: bool,
     warmup: u64,
+    since_us: u64,
     started: Instant,
+    subscribed: Option<Instant>,
+    /// The first poll that returned records: when (monotonic) and at what
+    /// wall-clock time (µs since the epoch, for the driver to compare with
+    /// its own events).
+    first: Option<(Instant, u64)>,
+    /// The last poll that returned a counted record (µs), and the longest
+    /// interval between two such polls.
+    last_counted_us: Option<u64>,
+    max_gap_us: u64,
     /// Records handed out so far.
     pub records: u64,
     /// Their value bytes.
@@ -111,7 +145,12 @@ impl Tally {
         Tally {
             latency: args.latency,
             warmup: args.warmup,
+            since_us: args.latency_since_us,
             started: Instant::now(),
+            subscribed: None,
+            first: None,
+            last_counted_us: None,
+            max_gap_us: 0,
             records: 0,
             bytes: 0,
             last: None,
@@ -124,19 +163,47 @@ impl Tally {
         }
     }
 
+    /// The peer is about to call `subscribe`: the group table's time to
+    /// the first record starts here.
+    pub fn subscribing(&mut self) {
+        self.subscribed = Some(Instant::now());
+    }
+
     /// One poll's values, at `now_us` (one clock reading per poll return).
     pub fn polled<'a>(&mut self, now_us: u64, values: impl IntoIterator<Item = &'a [u8]>) {
+        let before = self.records;
+        let mut counted = false;
         for value in values {
             self.records += 1;
             self.bytes += value.len() as u64;
             if self.latency && self.records > self.warmup {
                 match read_stamp(value) {
-                    Some(at) => self.latencies_us.push(now_us.saturating_sub(at)),
+                    Some(at) if at >= self.since_us => {
+                        self.latencies_us.push(now_us.saturating_sub(at));
+                        counted = true;
+                    }
+                    Some(_) => {}
                     None => self.unstamped += 1,
                 }
             }
         }
-        self.last = Some(Instant::now());
+        if self.records == before {
+            return;
+        }
+        let now = Instant::now();
+        if self.first.is_none() {
+            self.first = Some((now, now_us_or(now_us)));
+        }
+        // Gaps are measured between polls that returned counted records
+        // only: before the first of them the consumer waited for records
+        // that did not exist yet, which is no pause of its own.
+        if counted {
+            if let Some(previous) = self.last_counted_us {
+                self.max_gap_us = self.max_gap_us.max(now_us.saturating_sub(previous));
+            }
+            self.last_counted_us = Some(now_us);
+        }
+        self.last = Some(now);
     }
 
     /// Whether the latencies are measured (each poll then reads the clock).
@@ -145,7 +212,10 @@ impl Tally {
     }
 
     /// Prints the `summary:` line: records, value bytes, µs from the start
-    /// to the last record, and with `--latency` p50/p99 in µs.
+    /// to the last record, with `--latency` p50/p99/max in µs and the
+    /// longest interval between polls that returned counted records, and
+    /// after `--subscribe` the µs from `subscribe` to the first record and
+    /// that record's wall-clock time (0 when none came).
     pub fn finish(mut self, args: &ConsumeArgs) {
         let elapsed = self
             .last
@@ -159,14 +229,23 @@ impl Tally {
             }
         };
         let missing = args.num_records.saturating_sub(self.records);
+        let (first_us, first_at_us) = match (self.subscribed, self.first) {
+            (Some(subscribed), Some((first, at))) => {
+                (first.duration_since(subscribed).as_micros(), at)
+            }
+            _ => (0, 0),
+        };
         println!(
-            "summary: records={} bytes={} missing={missing} elapsed_us={} p50_us={} p99_us={} unstamped={}",
+            "summary: records={} bytes={} missing={missing} elapsed_us={} p50_us={} p99_us={} unstamped={} \
+             max_us={} max_gap_us={} first_us={first_us} first_at_us={first_at_us}",
             self.records,
             self.bytes,
             elapsed.as_micros(),
             at(0.50),
             at(0.99),
             self.unstamped,
+            at(1.0),
+            self.max_gap_us,
         );
     }
 }
@@ -226,6 +305,27 @@ mod tests {
         assert_eq!((tally.records, tally.bytes), (4, 26));
         assert_eq!(tally.latencies_us, [100, 10], "the first is warm-up");
         assert_eq!(tally.unstamped, 1);
+    }
+
+    #[test]
+    fn gaps_count_only_polls_with_records_stamped_since_the_run_began() {
+        let a = args(&["--latency", "--latency-since-us", "500", "--subscribe"]);
+        let mut tally = Tally::new(&a);
+        tally.subscribing();
+        let stamped = |us: u64| us.to_le_bytes().to_vec();
+        // A record written before the run: read, but neither a latency nor
+        // the start of a gap (the wait after it is for records to exist).
+        tally.polled(1_000, [stamped(100).as_slice()]);
+        tally.polled(9_000, [stamped(8_990).as_slice()]);
+        tally.polled(9_100, std::iter::empty());
+        tally.polled(9_500, [stamped(9_400).as_slice()]);
+        tally.polled(12_000, [stamped(9_600).as_slice()]);
+        assert_eq!(tally.records, 4);
+        assert_eq!(tally.latencies_us, [10, 100, 2_400]);
+        assert_eq!(tally.max_gap_us, 2_500, "9 500 to 12 000");
+        let (first, first_at) = tally.first.expect("a first record");
+        assert!(first >= tally.subscribed.expect("subscribed"));
+        assert_eq!(first_at, 1_000, "the first poll with records, stale or not");
     }
 
     #[test]

@@ -12,7 +12,14 @@
 //! * **latency**: per row a fresh topic per run; the peer starts, and after
 //!   [`SETTLE`] `bench-produce` sends at [`LATENCY_RATE`] records/s, each
 //!   value stamped with its send time; the peer reports produce-to-poll
-//!   latency percentiles (the first [`LATENCY_WARMUP`] records left out).
+//!   latency percentiles (the first [`LATENCY_WARMUP`] records left out);
+//! * **group**: per row (each client's default assignors, and
+//!   cooperative-sticky for both) a fresh topic and group per run: one
+//!   member subscribes and reads a pre-filled topic (time from `subscribe`
+//!   to its first record), then while `bench-produce` streams stamped
+//!   records at a fixed rate a second member of the same client joins: the
+//!   first member's longest pause, the second's time to its first record,
+//!   the largest produce-to-poll latency (module [`group`]).
 //!
 //! Within a round every peer runs once per row, who goes first rotating by
 //! row and round; tables give each metric's median over the rounds, its
@@ -22,11 +29,12 @@
 //! (else found in /proc), ROUSE_BENCH_BIN_DIR (else this binary's),
 //! ROUSE_BENCH_ROUNDS (3), ROUSE_BENCH_SCALE (records per run, x1),
 //! ROUSE_BENCH_FILTER (only runs whose "table row peer" contains it, as
-//! "throughput 100 B lz4 rouse"), ROUSE_BENCH_MD (where xtask reads the
+//! "throughput 100 B lz4 rouse" or "group cooperative-sticky"), ROUSE_BENCH_MD (where xtask reads the
 //! Markdown).
 #![forbid(unsafe_code)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod group;
 mod report;
 mod run;
 
@@ -34,12 +42,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use group::Strategy;
 use report::{Entry, Table};
 use rouse_bench_support::broker::Broker;
 use run::{Job, Peer, Row};
 
 /// Partitions of every topic.
-const PARTITIONS: i32 = 3;
+pub(crate) const PARTITIONS: i32 = 3;
 /// The rows of both tables.
 const ROWS: [Row; 4] = [
     Row {
@@ -116,20 +125,17 @@ impl Bench {
     }
 
     /// The peers this row of `table` runs, with their entries' indexes.
-    fn entries_for(&mut self, table: Table, row: Row) -> Vec<(Peer, usize)> {
-        let label = match table {
-            Table::Throughput => "throughput",
-            Table::Latency => "latency",
-        };
+    fn entries_for(&mut self, table: Table, row: &str) -> Vec<(Peer, usize)> {
         let mut out = Vec::new();
         for peer in Peer::ALL {
-            if !format!("{label} {row} {}", peer.name()).contains(&self.filter) {
+            let name = format!("{} {row} {}", table.label(), peer.name());
+            if !name.contains(&self.filter) {
                 continue;
             }
             out.push((peer, self.entries.len()));
             self.entries.push(Entry {
                 table,
-                row,
+                row: row.to_string(),
                 peer,
                 samples: Vec::new(),
                 errors: Vec::new(),
@@ -155,7 +161,7 @@ impl Bench {
     }
 
     fn throughput(&mut self, index: usize, row: Row) {
-        let peers = self.entries_for(Table::Throughput, row);
+        let peers = self.entries_for(Table::Throughput, &row.to_string());
         if peers.is_empty() {
             return;
         }
@@ -176,34 +182,56 @@ impl Bench {
             for k in 0..peers.len() {
                 let (peer, slot) = peers[(k + index + round) % peers.len()];
                 let job = Job {
-                    peer,
-                    topic: &topic,
-                    partitions: PARTITIONS,
-                    records,
-                    latency_warmup: None,
                     group: format!("{topic}-{}-{round}", peer.name()),
+                    ..Job::new(peer, &topic, PARTITIONS, records)
                 };
                 let result = run::consume(&self.broker, &self.bin_dir, &job);
                 self.record(slot, result);
             }
         }
         self.broker.delete_topic(&topic);
-        self.print(Table::Throughput, row);
+        self.print(Table::Throughput, &row.to_string());
     }
 
     fn latency(&mut self, index: usize, row: Row) {
-        let peers = self.entries_for(Table::Latency, row);
+        self.in_turns(
+            Table::Latency,
+            &row.to_string(),
+            index,
+            |bench, peer, topic| bench.latency_run(peer, row, topic),
+        );
+    }
+
+    fn group(&mut self, index: usize, strategy: Strategy) {
+        self.in_turns(
+            Table::Group,
+            strategy.label(),
+            index,
+            |bench, peer, topic| group::run(&bench.broker, &bench.bin_dir, peer, strategy, topic),
+        );
+    }
+
+    /// Every round, each peer of this row of `table` runs once on a fresh
+    /// topic (deleted after it), who goes first rotating by row and round.
+    fn in_turns(
+        &mut self,
+        table: Table,
+        row: &str,
+        index: usize,
+        run: impl Fn(&Bench, Peer, &str) -> Result<run::Sample, String>,
+    ) {
+        let peers = self.entries_for(table, row);
         for round in 0..self.rounds {
             for k in 0..peers.len() {
                 let (peer, slot) = peers[(k + index + round) % peers.len()];
                 let topic = self.topic();
-                let result = self.latency_run(peer, row, &topic);
+                let result = run(self, peer, &topic);
                 self.broker.delete_topic(&topic);
                 self.record(slot, result);
             }
         }
         if !peers.is_empty() {
-            self.print(Table::Latency, row);
+            self.print(table, row);
         }
     }
 
@@ -212,12 +240,9 @@ impl Bench {
     fn latency_run(&self, peer: Peer, row: Row, topic: &str) -> Result<run::Sample, String> {
         self.broker.create_topic(topic, PARTITIONS as u32)?;
         let job = Job {
-            peer,
-            topic,
-            partitions: PARTITIONS,
-            records: LATENCY_RECORDS,
             latency_warmup: Some(LATENCY_WARMUP),
             group: format!("{topic}-{}", peer.name()),
+            ..Job::new(peer, topic, PARTITIONS, LATENCY_RECORDS)
         };
         std::thread::scope(|scope| {
             let consumer = scope.spawn(|| run::consume(&self.broker, &self.bin_dir, &job));
@@ -237,7 +262,7 @@ impl Bench {
         })
     }
 
-    fn print(&self, table: Table, row: Row) {
+    fn print(&self, table: Table, row: &str) {
         let line: Vec<String> = self
             .entries
             .iter()
@@ -247,6 +272,7 @@ impl Bench {
                 let cpu = e.stat(|s| s.cpu_us_per_record).map_or(0.0, |s| s.0);
                 let p50 = e.stat(|s| s.p50_ms).map_or(0.0, |s| s.0);
                 let p99 = e.stat(|s| s.p99_ms).map_or(0.0, |s| s.0);
+                let ms = |metric: fn(&run::Sample) -> f64| e.stat(metric).map_or(0.0, |s| s.0);
                 match table {
                     Table::Throughput => {
                         format!("{} {:.0}k/s {cpu:.2} µs/record", e.peer.name(), rps / 1e3)
@@ -254,6 +280,13 @@ impl Bench {
                     Table::Latency => {
                         format!("{} p50 {p50:.2} ms p99 {p99:.2} ms", e.peer.name())
                     }
+                    Table::Group => format!(
+                        "{} first record {:.0} ms, joiner's {:.0} ms, pause {:.0} ms",
+                        e.peer.name(),
+                        ms(|s| s.first_record_ms),
+                        ms(|s| s.join_first_record_ms),
+                        ms(|s| s.pause_ms)
+                    ),
                 }
             })
             .collect();
@@ -264,12 +297,13 @@ impl Bench {
 fn markdown(bench: &Bench, load: (String, String), minutes: f64) -> String {
     let example = run::consumer_args(
         &Job {
-            peer: Peer::Rouse,
-            topic: "TOPIC",
-            partitions: PARTITIONS,
-            records: throughput_records(ROWS[0], bench.scale),
-            latency_warmup: None,
             group: "GROUP".into(),
+            ..Job::new(
+                Peer::Rouse,
+                "TOPIC",
+                PARTITIONS,
+                throughput_records(ROWS[0], bench.scale),
+            )
         },
         "HOST:PORT",
     )
@@ -291,7 +325,12 @@ Per row one topic is filled once ({small} records of 100 B, {large} of 1 KiB) an
 
 Per run a fresh, empty topic; the peer starts, and {settle} s later `bench-produce` sends {latency_records} records at {rate} records/s (`linger.ms=0`). Latency: the time `poll` returned a record minus the send time stamped in its value (one clock, one machine), the first {warmup} records left out. CPU per record as above (start-up and the idle wait included).
 
-{latency}",
+{latency}
+### Joining a group
+
+{group_text}
+
+{group}",
         rounds = bench.rounds,
         scale = bench.scale,
         filter = bench.filter,
@@ -307,6 +346,8 @@ Per run a fresh, empty topic; the peer starts, and {settle} s later `bench-produ
         latency_records = LATENCY_RECORDS,
         warmup = LATENCY_WARMUP,
         latency = report::table(&bench.entries, Table::Latency),
+        group_text = group::describe(),
+        group = report::table(&bench.entries, Table::Group),
     )
 }
 
@@ -324,6 +365,9 @@ fn main() -> ExitCode {
     }
     for (index, row) in ROWS.into_iter().enumerate() {
         bench.latency(index, row);
+    }
+    for (index, strategy) in Strategy::ALL.into_iter().enumerate() {
+        bench.group(index, strategy);
     }
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     let md = markdown(

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::run::{Peer, Row, Sample};
+use crate::run::{Peer, Sample};
 
 /// Which table a result belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,13 +13,27 @@ pub(crate) enum Table {
     Throughput,
     /// Produce-to-poll latency at a fixed rate.
     Latency,
+    /// A consumer group: joining it, and a second member joining.
+    Group,
+}
+
+impl Table {
+    /// The table's name in ROUSE_BENCH_FILTER's "table row peer".
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Table::Throughput => "throughput",
+            Table::Latency => "latency",
+            Table::Group => "group",
+        }
+    }
 }
 
 /// All rounds of one peer on one row of one table.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) table: Table,
-    pub(crate) row: Row,
+    /// The row's label ("100 B none", "cooperative-sticky").
+    pub(crate) row: String,
     pub(crate) peer: Peer,
     pub(crate) samples: Vec<Sample>,
     pub(crate) errors: Vec<String>,
@@ -49,12 +63,30 @@ const LATENCY: [Metric; 4] = [
     ("broker CPU µs/record", |s| s.broker_us_per_record, 2),
 ];
 
+const GROUP: [Metric; 6] = [
+    (
+        "1st member: subscribe to 1st record ms",
+        |s| s.first_record_ms,
+        0,
+    ),
+    (
+        "2nd member: subscribe to 1st record ms",
+        |s| s.join_first_record_ms,
+        0,
+    ),
+    ("1st member's longest pause ms", |s| s.pause_ms, 0),
+    ("1st member's max latency ms", |s| s.member1_max_ms, 0),
+    ("max latency, both ms", |s| s.max_ms, 0),
+    ("records read twice", |s| s.reread, 0),
+];
+
 /// One Markdown table: a line per row and peer; each cell the median,
 /// its ratio to librdkafka's median in bold, and the range.
 pub(crate) fn table(entries: &[Entry], table: Table) -> String {
     let metrics: &[Metric] = match table {
         Table::Throughput => &THROUGHPUT,
         Table::Latency => &LATENCY,
+        Table::Group => &GROUP,
     };
     let mut out = String::from("| row | peer |");
     for (name, _, _) in metrics {
@@ -102,10 +134,7 @@ mod tests {
     fn entry(peer: Peer, rps: &[f64]) -> Entry {
         Entry {
             table: Table::Throughput,
-            row: Row {
-                record_size: 100,
-                compression: "none",
-            },
+            row: "100 B none".into(),
             peer,
             samples: rps
                 .iter()

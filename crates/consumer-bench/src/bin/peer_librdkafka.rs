@@ -1,9 +1,12 @@
 //! librdkafka's peer of `cargo xtask bench consumer`: the `rdkafka` crate's
 //! `BaseConsumer` at librdkafka's defaults (plus the `--consumer-props` the
 //! driver gives every peer), assigned every partition of the topic at its
-//! stored offset (none: `auto.offset.reset`), polling until it has
-//! `--num-records`; one `summary:` line at the end. `BaseConsumer::poll`
-//! hands out one message per call from librdkafka's queue.
+//! stored offset (none: `auto.offset.reset`) or, with `--subscribe`, a
+//! member of its `group.id` subscribed to the topic (the crate's default
+//! context runs the rebalances, incremental ones for cooperative-sticky,
+//! inside `poll`), polling until it has `--num-records` or `--max-seconds`
+//! pass; one `summary:` line at the end. `BaseConsumer::poll` hands out
+//! one message per call from librdkafka's queue.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
@@ -36,15 +39,22 @@ fn run(args: &ConsumeArgs) -> Result<(), String> {
     let consumer: BaseConsumer = config
         .create()
         .map_err(|e| format!("librdkafka refused the settings: {e}"))?;
-    let mut assignment = TopicPartitionList::new();
-    for p in 0..args.partitions {
-        assignment
-            .add_partition_offset(&args.topic, p, Offset::Stored)
-            .map_err(|e| format!("partition {p}: {e}"))?;
+    if args.subscribe {
+        tally.subscribing();
+        consumer
+            .subscribe(&[args.topic.as_str()])
+            .map_err(|e| format!("subscribe: {e}"))?;
+    } else {
+        let mut assignment = TopicPartitionList::new();
+        for p in 0..args.partitions {
+            assignment
+                .add_partition_offset(&args.topic, p, Offset::Stored)
+                .map_err(|e| format!("partition {p}: {e}"))?;
+        }
+        consumer
+            .assign(&assignment)
+            .map_err(|e| format!("assign: {e}"))?;
     }
-    consumer
-        .assign(&assignment)
-        .map_err(|e| format!("assign: {e}"))?;
     let deadline = args.deadline();
     while tally.records < args.num_records && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(100)) {

@@ -1,7 +1,8 @@
 //! rouse's peer of `cargo xtask bench consumer`: a `rouse_kafka::Consumer`
 //! at its defaults (plus the `--consumer-props` the driver gives every
-//! peer), assigned every partition of the topic, polling until it has
-//! `--num-records`; one `summary:` line at the end.
+//! peer), assigned every partition of the topic (or, with `--subscribe`, a
+//! member of its `group.id` subscribed to the topic), polling until it has
+//! `--num-records` or `--max-seconds` pass; one `summary:` line at the end.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
@@ -25,9 +26,16 @@ fn run(args: &ConsumeArgs) -> Result<(), String> {
     let config = ConsumerConfig::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| format!("consumer settings: {e}"))?;
     let consumer = Consumer::new(config).map_err(|e| format!("consumer: {e}"))?;
-    consumer
-        .assign((0..args.partitions).map(|p| TopicPartition::new(args.topic.as_str(), p)))
-        .map_err(|e| format!("assign: {e}"))?;
+    if args.subscribe {
+        tally.subscribing();
+        consumer
+            .subscribe([args.topic.as_str()], ())
+            .map_err(|e| format!("subscribe: {e}"))?;
+    } else {
+        consumer
+            .assign((0..args.partitions).map(|p| TopicPartition::new(args.topic.as_str(), p)))
+            .map_err(|e| format!("assign: {e}"))?;
+    }
     let deadline = args.deadline();
     while tally.records < args.num_records && Instant::now() < deadline {
         let records = consumer
