@@ -107,12 +107,40 @@ fn armed_to_the_nearest_exact_deadline_and_rearmed_only_when_it_changes() {
     assert_arms(&m, 4);
 }
 
+/// A timerfd that went off is armed again for a sleep to the same deadline
+/// (here the manual clock has not reached it, so the timer is still
+/// pending): it is not left believed armed, which would let the poll's
+/// rounded-up timeout end the sleep.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_arming_that_went_off_is_armed_again() {
+    let mut rig = Rig::new(true);
+    let at = rig.t0 + 2_300 * US;
+    rig.el.call_at(at, |_, _| {});
+    // No poke: the sleep runs until the timerfd (2.3 ms) or the poll's
+    // backstop (3 ms) ends it.
+    rig.el.run_once(&mut (), None).unwrap();
+    let m = rig.el.metrics();
+    assert_eq!(m.timers_fired, 0, "the manual clock did not move");
+    if m.timer_wakes == 1 {
+        let m = rig.poke();
+        assert_eq!(m.timer_wake_armed_at, Some(at));
+        assert_eq!(m.timer_wake_arms, 2, "{m:?}");
+    } else {
+        // Only if the backstop won the race, which the timerfd (armed to
+        // 0.7 ms before it) loses only under extreme scheduling delay.
+        assert_eq!(m.timer_wakes, 0, "{m:?}");
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn far_and_whole_millisecond_sleeps_are_left_to_the_poll() {
     let mut rig = Rig::new(true);
     // 10 s away: approached with the poll's timeout, not armed.
-    let far = rig.el.call_at(rig.t0 + Duration::from_secs(10), |_, _| {});
+    let far = rig
+        .el
+        .call_at(rig.t0 + Duration::from_secs(10) + 300 * US, |_, _| {});
     let m = rig.poke();
     assert_eq!((m.timer_wake_arms, m.timer_wake_armed_at), (0, None));
     // Exactly 5 ms away: epoll's whole milliseconds are exact enough.
