@@ -178,10 +178,9 @@ fn main() {
         "\nper round, lateness in us (p50 / p99 / max), timerfd arms and loop iterations per timer"
     );
     let mut ratios = (Vec::new(), Vec::new());
-    for round in 0..results[0].len() {
+    for (round, pair) in results[0].iter().zip(&results[1]).enumerate() {
         let mut p = [(0i64, 0i64); 2];
-        for (m, mode) in modes.iter().enumerate() {
-            let r = &results[m][round];
+        for (m, (mode, r)) in modes.iter().zip([pair.0, pair.1]).enumerate() {
             let mut sorted = r.late_ns.clone();
             sorted.sort_unstable();
             let (p50, p99) = (percentile(&sorted, 0.5), percentile(&sorted, 0.99));

@@ -37,9 +37,8 @@ impl TimerFd {
         }
         // SAFETY: `fd` was just returned by timerfd_create and is owned by
         // nobody else.
-        Ok(TimerFd {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-        })
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(TimerFd { fd })
     }
 
     /// Arms the timer to go off once, `wait` from now (`CLOCK_MONOTONIC`,
@@ -104,7 +103,7 @@ fn monotonic_now() -> io::Result<libc::timespec> {
 fn add(at: libc::timespec, by: Duration) -> libc::timespec {
     let secs = libc::time_t::try_from(by.as_secs()).unwrap_or(libc::time_t::MAX);
     // Both below 1e9, so the sum fits and carries at most one second.
-    let mut nanos = i64::from(at.tv_nsec) + i64::from(by.subsec_nanos());
+    let mut nanos = nanos_of(&at) + i64::from(by.subsec_nanos());
     let mut tv_sec = at.tv_sec.saturating_add(secs);
     if nanos >= NANOS_PER_SEC {
         nanos -= NANOS_PER_SEC;
@@ -115,6 +114,12 @@ fn add(at: libc::timespec, by: Duration) -> libc::timespec {
         // Below 1e9: fits every platform's tv_nsec.
         tv_nsec: nanos as _,
     }
+}
+
+/// A timespec's nanoseconds, as i64 whatever the platform's `c_long`.
+#[allow(clippy::useless_conversion)] // tv_nsec is an i32 on 32-bit targets
+fn nanos_of(at: &libc::timespec) -> i64 {
+    i64::from(at.tv_nsec)
 }
 
 #[cfg(test)]
@@ -131,12 +136,12 @@ mod tests {
     #[test]
     fn add_carries_nanoseconds_and_saturates() {
         let r = add(ts(10, 999_999_000), Duration::from_nanos(5_000));
-        assert_eq!((r.tv_sec, i64::from(r.tv_nsec)), (11, 4_000));
+        assert_eq!((r.tv_sec, nanos_of(&r)), (11, 4_000));
         let r = add(ts(10, 1), Duration::new(2, 3));
-        assert_eq!((r.tv_sec, i64::from(r.tv_nsec)), (12, 4));
+        assert_eq!((r.tv_sec, nanos_of(&r)), (12, 4));
         let r = add(ts(10, 0), Duration::MAX);
         assert_eq!(r.tv_sec, libc::time_t::MAX);
-        assert!(i64::from(r.tv_nsec) < NANOS_PER_SEC);
+        assert!(nanos_of(&r) < NANOS_PER_SEC);
     }
 
     /// Whether the fd is readable within `wait_ms`.

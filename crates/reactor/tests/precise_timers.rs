@@ -37,9 +37,9 @@ impl Rig {
         let (tx, rx) = UnixStream::pair().unwrap();
         el.register(rx, Watch::read(), |_, _, rx: &mut UnixStream, _| {
             let mut buf = [0u8; 64];
-            loop {
-                rx.read(&mut buf)?; // WouldBlock ends it: parked till the next byte
-            }
+            // Until WouldBlock parks it till the next byte.
+            while rx.read(&mut buf)? > 0 {}
+            Ok(rouse_reactor::PostAction::Wait)
         })
         .unwrap();
         Rig { el, clock, t0, tx }
