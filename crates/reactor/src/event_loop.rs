@@ -9,7 +9,8 @@
 //! 2. run the callbacks, then the due timers, then the prepare hooks;
 //! 3. compute the poll timeout: 0 if work is already waiting, else the time
 //!    to the next timer, capped by the default timeout — never a busy loop,
-//!    never sleeping past a due timer;
+//!    never sleeping past a due timer; on Linux a timerfd armed to that
+//!    timer's exact deadline ends the sleep on time (`precise_wake.rs`);
 //! 4. announce the sleep to the waker, poll, reset the waker;
 //! 5. deliver caught signals, then readiness to handlers (plus the
 //!    level-triggered handlers still owed a call).
@@ -31,6 +32,7 @@ use rouse_waker::Waker;
 use crate::handle::{report_unrun, Command, Handle, Shared};
 use crate::io_table::{IoTable, SourceKey, WAKER_TOKEN};
 use crate::metrics::Metrics;
+use crate::precise_wake::{PreciseWake, TIMER_TOKEN};
 use crate::signals::SignalTable;
 use crate::timer_table::{TimerEntry, TimerTable};
 use crate::watchdog::Watchdog;
@@ -38,7 +40,9 @@ use crate::Ready;
 
 /// tornado's `_POLL_TIMEOUT`: the longest sleep with nothing scheduled.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
-/// The timer wheel's resolution: a wait shorter than this is not worth a spin.
+/// How long the loop sleeps when the wheel's answer is a lower bound that has
+/// passed with nothing due (the real deadline is later, but unknown): a
+/// millisecond rather than a spin.
 const TICK: Duration = Duration::from_millis(1);
 
 /// Configures an [`EventLoop`] whose user code gets a `&mut D`.
@@ -47,6 +51,7 @@ pub struct Builder<D = ()> {
     clock: Option<Arc<dyn Clock>>,
     blocked_threshold: Option<Duration>,
     events_capacity: Option<usize>,
+    precise_timers: bool,
     data: PhantomData<fn(&mut D)>,
 }
 
@@ -57,6 +62,7 @@ impl<D> Default for Builder<D> {
             clock: None,
             blocked_threshold: None,
             events_capacity: None,
+            precise_timers: true,
             data: PhantomData,
         }
     }
@@ -93,6 +99,18 @@ impl<D> Builder<D> {
         self
     }
 
+    /// Whether timers end the loop's sleep at their exact deadline (default
+    /// on). On Linux that is a timerfd in the poller, armed to the next
+    /// timer's deadline when it is under 50 ms away and changed: one
+    /// `timerfd_settime` per new deadline. Off (and on other platforms), the
+    /// poller's own timeout ends the sleep: `epoll_wait` counts whole
+    /// milliseconds, so a timer fires up to 1 ms late. Never early either
+    /// way.
+    pub fn precise_timers(mut self, on: bool) -> Builder<D> {
+        self.precise_timers = on;
+        self
+    }
+
     /// Creates the loop: a poller, a waker, and (if asked) the watchdog
     /// thread. Fails with the failing call's error (e.g. out of fds).
     pub fn build(self) -> io::Result<EventLoop<D>> {
@@ -102,11 +120,13 @@ impl<D> Builder<D> {
             .register(&mut waker, WAKER_TOKEN, MioInterest::READABLE)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(MonotonicClock));
         let watchdog = self.blocked_threshold.map(Watchdog::start).transpose()?;
+        let precise = PreciseWake::new(poll.registry(), self.precise_timers);
         Ok(EventLoop {
             poll,
             events: Events::with_capacity(self.events_capacity.unwrap_or(1024).max(1)),
             io: IoTable::default(),
             timers: TimerTable::new(clock.now()),
+            precise,
             shared: Arc::new(Shared::new(waker, clock)),
             local: Vec::new(),
             signals: SignalTable::default(),
@@ -134,6 +154,7 @@ pub struct EventLoop<D = ()> {
     events: Events,
     pub(crate) io: IoTable<D>,
     pub(crate) timers: TimerTable<D>,
+    precise: PreciseWake,
     pub(crate) shared: Arc<Shared<D>>,
     pub(crate) local: Vec<crate::dispatch::LocalCallback<D>>,
     pub(crate) signals: SignalTable<D>,
@@ -280,29 +301,33 @@ impl<D> EventLoop<D> {
         let work_waiting = !self.local.is_empty()
             || self.io.any_level_owed()
             || self.shared.lifecycle.work_waiting();
-        let timeout = if work_waiting {
-            Duration::ZERO
-        } else {
-            self.timer_timeout()
-        };
-        max_wait.map_or(timeout, |cap| timeout.min(cap))
+        if work_waiting {
+            return Duration::ZERO;
+        }
+        let cap = max_wait.map_or(self.default_timeout, |w| w.min(self.default_timeout));
+        self.timer_timeout(cap)
     }
 
-    /// Time to the next timer, capped by the default timeout.
-    fn timer_timeout(&mut self) -> Duration {
+    /// Time to the next timer, at most `cap`. Only a timer that bounds the
+    /// sleep arms the precise wake.
+    fn timer_timeout(&mut self, cap: Duration) -> Duration {
         let Some(deadline) = self.timers.next_deadline() else {
-            return self.default_timeout;
+            return cap;
         };
         let now = self.now();
         if deadline > now {
-            return (deadline - now).min(self.default_timeout);
+            if deadline - now > cap {
+                return cap;
+            }
+            return self.precise.sleep_to(now, deadline);
         }
         // The wheel answers with a lower bound. If something is truly due,
-        // take it for the next round and do not sleep; if not, it is less
-        // than a tick away: sleep a tick rather than spin.
+        // take it for the next round and do not sleep; if not, the bound
+        // came from a cancelled timer in a bucket too large to rescan, and
+        // the real deadline is unknown: sleep a tick rather than spin.
         self.timers.take_due(now, &mut self.due);
         if self.due.is_empty() {
-            TICK
+            TICK.min(cap)
         } else {
             Duration::ZERO
         }
@@ -333,6 +358,11 @@ impl<D> EventLoop<D> {
                 tracing::trace!("event loop woken by its waker");
                 continue;
             }
+            if event.token() == TIMER_TOKEN {
+                tracing::trace!("event loop woken by its timerfd");
+                self.precise.fired();
+                continue;
+            }
             self.io
                 .queue_event(event.token(), Ready::from_event(event), round, &mut ready);
         }
@@ -354,6 +384,7 @@ impl<D> EventLoop<D> {
         let wakes = self.shared.waker.stats();
         m.wakes_requested = wakes.wakes_requested;
         m.wake_syscalls = wakes.wake_syscalls;
+        (m.timer_wake_armed_at, m.timer_wake_arms, m.timer_wakes) = self.precise.counts();
         m
     }
 }

@@ -96,7 +96,11 @@
 //!   those callbacks schedule cannot fire in the current one either.
 //! * **Timeouts.** The poll timeout is 0 when work is waiting, else the time
 //!   to the next timer capped by the default timeout: never a busy loop,
-//!   never sleeping past a due timer (timers are at most one 1 ms tick late).
+//!   never sleeping past a due timer. A timer never fires early; on Linux
+//!   a timerfd armed to its exact deadline ends the sleep, so it fires
+//!   within tens of microseconds of it rather than up to the next whole
+//!   millisecond `epoll_wait` can count
+//!   ([`Builder::precise_timers`]).
 //! * **Stop and drop across threads.** A [`Handle::stop`] is never lost: it
 //!   ends the run in progress after its iteration, or the next run at once.
 //!   Work a handle queues is either refused with [`LoopClosed`] or accepted
@@ -109,7 +113,9 @@
 //!   keeps the loop thread busy past the threshold is reported by name.
 //! * **EINTR** from the poll is retried, never surfaced.
 
-#![forbid(unsafe_code)]
+// Unsafe code is confined to the timerfd's system calls (`timerfd`, Linux),
+// each block with its safety argument.
+#![deny(unsafe_code)]
 
 mod dispatch;
 mod error;
@@ -121,11 +127,15 @@ mod io_table;
 mod label;
 mod lifecycle;
 mod metrics;
+mod precise_wake;
 mod scheduling;
 mod signals;
 mod sources;
 mod sync;
 mod timer_table;
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod timerfd;
 mod watchdog;
 
 #[cfg(all(test, loom))]

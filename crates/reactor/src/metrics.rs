@@ -1,6 +1,6 @@
 //! [`Metrics`]: what the loop has done, as a snapshot.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A snapshot of the loop's counters, from [`EventLoop::metrics`](crate::EventLoop::metrics).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,4 +38,13 @@ pub struct Metrics {
     pub wakes_requested: u64,
     /// Write syscalls those wakes cost.
     pub wake_syscalls: u64,
+    /// The instant (loop clock) the precise timer wake was last armed to:
+    /// the exact deadline of the timer that bounded that sleep. `None` if
+    /// it never was (off, not Linux, or no short sleep yet).
+    pub timer_wake_armed_at: Option<Instant>,
+    /// Times the precise timer wake was armed, each one `timerfd_settime`
+    /// (only when the nearest deadline changed).
+    pub timer_wake_arms: u64,
+    /// Times the precise timer wake went off (its event was polled).
+    pub timer_wakes: u64,
 }
