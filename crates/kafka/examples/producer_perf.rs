@@ -93,6 +93,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     recorder.wait_for(sent, Duration::from_secs(10));
     let elapsed = started.elapsed();
     drop(windows);
+    // How the records went out: fewer, larger requests cost the broker less.
+    let stats = producer.stats();
     perf::finish(
         perf_args,
         &recorder,
@@ -101,6 +103,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &[
             ("batch.size", batch_size.to_string()),
             ("buffer.memory", buffer_memory.to_string()),
+            ("batches", stats.batches.to_string()),
+            ("produce_requests", stats.produce_requests.to_string()),
         ],
     );
     producer.close(Duration::from_secs(10))?;

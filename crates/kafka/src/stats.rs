@@ -19,6 +19,7 @@ pub(crate) struct Counters {
     pub(crate) delivered: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) retries: AtomicU64,
+    pub(crate) produce_requests: AtomicU64,
 }
 
 /// A snapshot of the producer's counters.
@@ -42,6 +43,10 @@ pub struct ProducerStats {
     pub retries: u64,
     /// Batches opened.
     pub batches: u64,
+    /// Produce requests sent (each carries at most one batch per
+    /// partition; retries count again). What the broker pays for per
+    /// request, so fewer, larger requests cost it less per record.
+    pub produce_requests: u64,
     /// Wakes of the poller requested by senders (from the poller's waker).
     pub wakes_requested: u64,
     /// Wake syscalls those requests cost; the rest were coalesced.
@@ -78,6 +83,7 @@ impl Counters {
             failed: self.failed.load(Relaxed),
             retries: self.retries.load(Relaxed),
             batches: self.batches_created.load(Relaxed),
+            produce_requests: self.produce_requests.load(Relaxed),
             wakes_requested: 0,
             wake_syscalls: 0,
         }

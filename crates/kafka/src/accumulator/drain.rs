@@ -181,6 +181,15 @@ impl Accumulator {
         self.queue(&tp.topic, tp.partition).lock().muted = false;
     }
 
+    /// Counts a Produce request the poller sent (for
+    /// [`ProducerStats::produce_requests`](crate::ProducerStats::produce_requests)).
+    pub(crate) fn note_produce_request(&self) {
+        self.shared
+            .stats
+            .produce_requests
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Whether any batch waits in the accumulator.
     pub fn has_queued(&self) -> bool {
         self.all_queues()

@@ -238,9 +238,12 @@ impl Poller {
             acks != 0,
         ) {
             self.close(el, key, &reason, now);
-        } else if let Some(link) = el.source::<Link>(key) {
-            // Bytes the socket did not take wait for WRITE readiness.
-            sync_interest(el, key, link.conn.wants_write());
+        } else {
+            self.shared.accumulator.note_produce_request();
+            if let Some(link) = el.source::<Link>(key) {
+                // Bytes the socket did not take wait for WRITE readiness.
+                sync_interest(el, key, link.conn.wants_write());
+            }
         }
     }
 
