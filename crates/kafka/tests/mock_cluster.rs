@@ -22,6 +22,9 @@ fn keyed_records_reach_three_brokers_once_each() {
     assert_eq!((stats.delivered, stats.failed), (500, 0));
     // Coalescing: far fewer wake syscalls than records.
     assert!(stats.wake_syscalls < 500, "{stats:?}");
+    // Every Produce request the mock saw, and no other, was counted.
+    let seen = cluster.handle().request_count(None, ApiKey::Produce);
+    assert_eq!(stats.produce_requests, seen, "{stats:?}");
     assert!(!producer.broker_latency().is_empty());
     producer
         .close(Duration::from_secs(5))
