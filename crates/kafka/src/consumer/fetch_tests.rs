@@ -161,11 +161,12 @@ fn apply(
     }
 }
 
-#[test]
-fn a_full_buffer_keeps_its_leaders_fetch_from_waiting_on_idle_partitions() {
-    // a-0 fills its buffer while a-1 has caught up with its log: a waiting
-    // fetch of a-1 alone would hold a-0's next fetch for fetch.max.wait.ms
-    // behind it on the connection, so none is sent until a-0 drains.
+/// Two partitions on one leader with a 1 KiB buffer each; the first fetch
+/// fills a-0's buffer (one 2000-byte record) and answers a-1 with `a1`.
+/// Returns the positions after that answer, the leaders and the config.
+fn a0_full_after_first_fetch(
+    a1: impl FnOnce(PartitionData) -> PartitionData,
+) -> (Positions, HashMap<TopicPartition, Leader>, ConsumerConfig) {
     let config = config(&[("queued.max.messages.kbytes", "1")]);
     let parts = [tp("a", 0), tp("a", 1)];
     let mut positions = positioned(&config, &parts);
@@ -179,11 +180,20 @@ fn a_full_buffer_keeps_its_leaders_fetch_from_waiting_on_idle_partitions() {
     let mut response = response_with("a", 0, |p| {
         p.with_high_watermark(1).with_records(Some(at(0, &big)))
     });
-    let idle = response_with("a", 1, |p| p.with_high_watermark(10));
+    let second = response_with("a", 1, a1);
     response.responses[0]
         .partitions
-        .extend(idle.responses[0].partitions.clone());
+        .extend(second.responses[0].partitions.clone());
     apply(&mut positions, &plan.fetches[0], response, &config);
+    (positions, leaders, config)
+}
+
+#[test]
+fn a_full_buffer_keeps_its_leaders_fetch_from_waiting_on_idle_partitions() {
+    // a-0 fills its buffer while a-1 has caught up with its log: a waiting
+    // fetch of a-1 alone would hold a-0's next fetch for fetch.max.wait.ms
+    // behind it on the connection, so none is sent until a-0 drains.
+    let (mut positions, leaders, config) = a0_full_after_first_fetch(|p| p.with_high_watermark(10));
     assert!(
         plan_fetches(&mut positions, &leaders, &config, |_| 12)
             .fetches
@@ -201,26 +211,10 @@ fn a_full_buffer_keeps_its_leaders_fetch_from_waiting_on_idle_partitions() {
 
 #[test]
 fn a_full_buffer_lets_partitions_with_records_left_be_fetched_without_waiting() {
-    let config = config(&[("queued.max.messages.kbytes", "1")]);
-    let parts = [tp("a", 0), tp("a", 1)];
-    let mut positions = positioned(&config, &parts);
-    let leaders: HashMap<_, _> = parts.iter().map(|p| (p.clone(), leader(1, 0))).collect();
-    let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
-    let big = produced(
-        &[crate::record::Record::value("a", vec![0u8; 2000])],
-        Compression::None,
-    );
-    let mut response = response_with("a", 0, |p| {
-        p.with_high_watermark(1).with_records(Some(at(0, &big)))
-    });
-    let small = response_with("a", 1, |p| {
+    let (mut positions, leaders, config) = a0_full_after_first_fetch(|p| {
         p.with_high_watermark(20)
             .with_records(Some(at(10, &produced(&records(1), Compression::None))))
     });
-    response.responses[0]
-        .partitions
-        .extend(small.responses[0].partitions.clone());
-    apply(&mut positions, &plan.fetches[0], response, &config);
     // a-1 moved on last time: it is fetched, but the fetch must not wait
     // (a-0 will want its turn on the connection as soon as it drains).
     let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
