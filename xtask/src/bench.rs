@@ -65,6 +65,19 @@ pub(crate) fn run(name: &str) -> Result<(), Failed> {
             code: 1,
         }
     })?;
+    let filter = std::env::var("ROUSE_BENCH_FILTER").ok();
+    let driven = matches!(name, "producer" | "consumer");
+    if let Some(filter) = partial_run(filter).filter(|_| driven) {
+        // The producer and consumer drivers write every table of their
+        // section; a filtered run measures some rows only, and splicing it
+        // would replace the section's other tables with empty ones.
+        println!(
+            "xtask bench: ROUSE_BENCH_FILTER={filter:?} ran part of the bench; its tables are \
+             in {} and docs/benchmarks.md is left as it is (a full run updates it)",
+            out.display()
+        );
+        return Ok(());
+    }
     splice(name, &section).map_err(|err| {
         eprintln!("xtask bench: updating docs/benchmarks.md failed: {err}");
         Failed {
@@ -93,6 +106,11 @@ fn target_dir(from_env: Option<PathBuf>) -> PathBuf {
     }
 }
 
+/// The filter of a run that measures only some rows, if this is one.
+fn partial_run(filter: Option<String>) -> Option<String> {
+    filter.filter(|f| !f.trim().is_empty())
+}
+
 fn splice(name: &str, section: &str) -> std::io::Result<()> {
     let path = root().join("docs").join("benchmarks.md");
     let doc = fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
@@ -116,8 +134,16 @@ fn replace_section(doc: &str, name: &str, section: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{replace_section, root, target_dir};
+    use super::{partial_run, replace_section, root, target_dir};
     use std::path::PathBuf;
+
+    #[test]
+    fn only_an_unfiltered_run_is_spliced() {
+        assert_eq!(partial_run(None), None);
+        assert_eq!(partial_run(Some(String::new())), None);
+        assert_eq!(partial_run(Some("  ".into())), None);
+        assert_eq!(partial_run(Some("group".into())), Some("group".into()));
+    }
 
     #[test]
     fn results_go_to_cargo_target_dir_when_set() {
