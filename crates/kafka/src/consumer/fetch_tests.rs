@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
@@ -115,17 +115,9 @@ fn paused_and_full_partitions_are_not_fetched() {
     positions.set_paused(&tp("a", 0), true).unwrap();
     let leaders: HashMap<_, _> = parts.iter().map(|p| (p.clone(), leader(1, 0))).collect();
     let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
-    let sent: Vec<_> = plan.fetches[0]
-        .sent
-        .iter()
-        .map(|f| f.partition.clone())
-        .collect();
-    assert_eq!(sent, [tp("a", 1)]);
+    assert_eq!(partitions_of(&plan.fetches[0]), [tp("a", 1)]);
     // Fill a-1's buffer past 1 KiB; it is not fetched until drained.
-    let big = produced(
-        &[crate::record::Record::value("a", vec![0u8; 2000])],
-        Compression::None,
-    );
+    let big = over_a_kib();
     let response = response_with("a", 1, |p| {
         p.with_high_watermark(11).with_records(Some(at(10, &big)))
     });
@@ -143,6 +135,19 @@ fn paused_and_full_partitions_are_not_fetched() {
             .len(),
         1
     );
+}
+
+/// The partitions `fetch` asked for, in order.
+fn partitions_of(fetch: &PlannedFetch) -> Vec<TopicPartition> {
+    fetch.sent.iter().map(|f| f.partition.clone()).collect()
+}
+
+/// One batch of one 2000-byte record: past a 1 KiB prefetch bound.
+fn over_a_kib() -> Bytes {
+    produced(
+        &[crate::record::Record::value("a", vec![0u8; 2000])],
+        Compression::None,
+    )
 }
 
 /// Applies `response` to what `fetch` asked for.
@@ -173,10 +178,7 @@ fn a0_full_after_first_fetch(
     let leaders: HashMap<_, _> = parts.iter().map(|p| (p.clone(), leader(1, 0))).collect();
     let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
     assert_eq!(plan.fetches[0].request.max_wait_ms, 250);
-    let big = produced(
-        &[crate::record::Record::value("a", vec![0u8; 2000])],
-        Compression::None,
-    );
+    let big = over_a_kib();
     let mut response = response_with("a", 0, |p| {
         p.with_high_watermark(1).with_records(Some(at(0, &big)))
     });
@@ -219,12 +221,7 @@ fn a_full_buffer_lets_partitions_with_records_left_be_fetched_without_waiting() 
     // (a-0 will want its turn on the connection as soon as it drains).
     let plan = plan_fetches(&mut positions, &leaders, &config, |_| 12);
     assert_eq!(plan.fetches.len(), 1);
-    let sent: Vec<_> = plan.fetches[0]
-        .sent
-        .iter()
-        .map(|f| f.partition.clone())
-        .collect();
-    assert_eq!(sent, [tp("a", 1)]);
+    assert_eq!(partitions_of(&plan.fetches[0]), [tp("a", 1)]);
     assert_eq!(plan.fetches[0].request.max_wait_ms, 0);
 }
 
