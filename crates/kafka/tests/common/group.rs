@@ -194,16 +194,7 @@ pub(crate) fn produce(
             }
             std::thread::sleep(over / chunks as u32);
         }
-        futures
-            .into_iter()
-            .map(|(value, future)| {
-                let meta = future
-                    .wait_timeout(Duration::from_secs(60))
-                    .expect("an outcome")
-                    .expect("delivered");
-                (meta.partition, meta.offset, value)
-            })
-            .collect()
+        super::acknowledged(futures, Duration::from_secs(60))
     })
 }
 

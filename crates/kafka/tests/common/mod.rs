@@ -13,7 +13,7 @@ pub(crate) mod tls;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rouse_kafka::{Producer, ProducerConfig, Record};
+use rouse_kafka::{DeliveryFuture, Producer, ProducerConfig, Record};
 use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
 pub(crate) const TOPIC: &str = "events";
@@ -48,16 +48,7 @@ pub(crate) fn send_all(producer: &Producer, n: usize, tag: &str) -> Vec<(i32, i6
             (value, producer.send(record).expect("send accepted"))
         })
         .collect();
-    futures
-        .into_iter()
-        .map(|(value, future)| {
-            let meta = future
-                .wait_timeout(Duration::from_secs(30))
-                .expect("an outcome within 30 s")
-                .unwrap_or_else(|e| panic!("{value} failed: {e}"));
-            (meta.partition, meta.offset, value)
-        })
-        .collect()
+    acknowledged(futures, Duration::from_secs(30))
 }
 
 /// The mock holds each acknowledged record once, at its offset, in send
@@ -90,4 +81,22 @@ pub(crate) fn assert_stored_exactly_once(
             "send order kept in partition {p}"
         );
     }
+}
+
+/// Waits up to `within` for each record's outcome; every one must be an
+/// acknowledgement. Returns (partition, offset, value) in send order.
+pub(crate) fn acknowledged(
+    futures: Vec<(String, DeliveryFuture)>,
+    within: Duration,
+) -> Vec<(i32, i64, String)> {
+    futures
+        .into_iter()
+        .map(|(value, future)| {
+            let meta = future
+                .wait_timeout(within)
+                .unwrap_or_else(|| panic!("{value}: no outcome within {within:?}"))
+                .unwrap_or_else(|e| panic!("{value} failed: {e}"));
+            (meta.partition, meta.offset, value)
+        })
+        .collect()
 }
