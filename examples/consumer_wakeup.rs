@@ -7,10 +7,8 @@
 //!
 //! `cargo run --release --example consumer_wakeup` runs against an embedded
 //! `rouse-kafka-mock` cluster; `--bootstrap HOST:PORT` uses a real broker
-//! (the topic must exist there). The mock holds a fetch up to
-//! `fetch.max.wait.ms` with what it had when the fetch arrived, so on the
-//! mock a record waits up to that long; a real broker answers a held fetch
-//! as soon as a record arrives.
+//! (the topic must exist there). Both hold an empty fetch up to
+//! `fetch.max.wait.ms` and answer it as soon as a record arrives.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // an example: printing is its output
 
 use std::process::ExitCode;

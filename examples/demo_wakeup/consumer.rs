@@ -12,12 +12,6 @@ use rouse_kafka::{Consumer, ConsumerConfig, ConsumerError, Producer, Record, Top
 
 use super::experiment::{DemoError, Progress, Settings};
 
-/// The consumer's `fetch.max.wait.ms` on the embedded mock. The mock
-/// answers a held fetch with what it had when the fetch came, at the end of
-/// this wait (a real broker answers as soon as a record arrives), so this
-/// bounds a record's wait there.
-pub(crate) const MOCK_FETCH_MAX_WAIT_MS: u64 = 20;
-
 /// What woke the blocked poll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -98,27 +92,19 @@ fn shared_settings(settings: &Settings) -> impl Iterator<Item = (&str, &str)> {
 pub(crate) fn run(
     settings: &Settings,
     bootstrap: &str,
-    embedded_mock: bool,
     producer: &Producer,
     progress: &mut dyn Progress,
 ) -> Result<ConsumerPhase, DemoError> {
-    // Against a broker, Java's 500 ms unless that is over a tenth of the
-    // poll timeout: a mock behind --bootstrap holds fetches as the embedded
-    // one does, and a held fetch must come back well within the poll.
-    let fetch_max_wait = if embedded_mock {
-        MOCK_FETCH_MAX_WAIT_MS
-    } else {
-        (settings.poll_timeout.as_millis() as u64 / 10).clamp(MOCK_FETCH_MAX_WAIT_MS, 500)
-    };
-    let wait = fetch_max_wait.to_string();
+    // The consumer's defaults (fetch.max.wait.ms 500 ms, as Java's): the
+    // mock, like a broker, answers a held fetch as soon as a record arrives.
     let own = [
         ("bootstrap.servers", bootstrap),
         ("client.id", "rouse-demo-wakeup"),
         ("auto.offset.reset", "latest"),
-        ("fetch.max.wait.ms", wait.as_str()),
     ];
     let config = ConsumerConfig::from_pairs(own.into_iter().chain(shared_settings(settings)))
         .map_err(|e| DemoError::Consumer(e.to_string()))?;
+    let fetch_max_wait = config.fetch_max_wait();
     let consumer = Consumer::new(config).map_err(|e| DemoError::Consumer(e.to_string()))?;
     let tp = TopicPartition::new(settings.topic.as_str(), 0);
     consumer
@@ -142,7 +128,7 @@ pub(crate) fn run(
     let _ = consumer.close(Duration::from_secs(5));
     Ok(ConsumerPhase {
         events,
-        fetch_max_wait: Duration::from_millis(fetch_max_wait),
+        fetch_max_wait,
         wakes_requested: after.wakes_requested - before.wakes_requested,
         wake_syscalls: after.wake_syscalls - before.wake_syscalls,
     })

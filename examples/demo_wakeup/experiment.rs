@@ -160,7 +160,7 @@ pub(crate) fn run(settings: &Settings, progress: &mut dyn Progress) -> Result<Re
     let consumer = if settings.consumer {
         let producer = producer(settings, &bootstrap, true)?;
         deliver(&producer, settings, true, 0, &mut NoProgress)?;
-        let phase = consumer::run(settings, &bootstrap, embedded_mock, &producer, progress);
+        let phase = consumer::run(settings, &bootstrap, &producer, progress);
         let _ = producer.close(Duration::from_secs(5));
         Some(phase?)
     } else {

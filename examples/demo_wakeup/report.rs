@@ -84,14 +84,9 @@ fn consumer_summary(out: &mut String, report: &Report, phase: &ConsumerPhase) {
 
 /// One sentence on the consumer phase.
 pub(crate) fn consumer_meaning(report: &Report, phase: &ConsumerPhase) -> String {
-    let held = if report.embedded_mock {
-        " (the embedded mock answers a held fetch only at the end of fetch.max.wait.ms, so a record waits up to that long there; a real broker answers when the record arrives)"
-    } else {
-        ""
-    };
     format!(
         "A consumer blocked in poll({}) returned a median {} after a record's acknowledgement, \
-         as soon as its poller had fetched the record{held}, and {} after another thread's \
+         as soon as its poller had fetched the record, and {} after another thread's \
          wakeup(), instead of at the timeout.",
         ms(report.settings.poll_timeout),
         ms(phase.median(Wake::Record)),

@@ -132,9 +132,10 @@ impl ClusterConfig {
         self
     }
 
-    /// The longest an empty fetch is held back before its (empty) answer, so
-    /// idle consumers do not spin; it is the smaller of this and the
-    /// request's `max_wait_ms` (default 100 ms).
+    /// The longest a fetch short of its `min_bytes` is parked before it is
+    /// answered with what there is (records arriving end the wait at
+    /// once); it is the smaller of this and the request's `max_wait_ms`
+    /// (default 100 ms).
     pub fn with_fetch_wait_cap(mut self, cap: Duration) -> Self {
         self.fetch_wait_cap = cap;
         self
@@ -213,7 +214,7 @@ impl ClusterConfig {
         self.strict_unknown_producer
     }
 
-    /// The longest an empty fetch is held.
+    /// The longest a fetch short of its `min_bytes` is parked.
     pub fn fetch_wait_cap(&self) -> Duration {
         self.fetch_wait_cap
     }

@@ -74,8 +74,12 @@ impl ClusterHandle {
     }
 
     /// The outcome of a [`Outcome::Deferred`] request once the group
-    /// coordinator has answered it, or `None` while it still waits: poll
-    /// again a few milliseconds later.
+    /// coordinator has answered it, or a parked Fetch has its `min_bytes`
+    /// or has waited out its `max_wait_ms`; `None` while it still waits:
+    /// poll again a few milliseconds later, and at once after a Produce
+    /// (a parked Fetch is then answered as soon as the records are there;
+    /// [`Deferred::fetch_deadline`] says when it must be asked at the
+    /// latest).
     pub fn resume(&self, deferred: &Deferred) -> Option<Outcome> {
         dispatch::resume(&mut self.state.lock(), deferred)
     }

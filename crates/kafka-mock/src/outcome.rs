@@ -1,9 +1,11 @@
 //! What the network layer should do with one request frame.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
+
+use crate::api::fetch::HeldFetch;
 
 /// The result of [`ClusterHandle::handle`](crate::ClusterHandle::handle).
 ///
@@ -24,7 +26,8 @@ pub enum Outcome {
     /// Send nothing: a Produce with `acks=0`.
     NoResponse,
     /// Answer later: a group request (a JoinGroup in the join phase, a
-    /// follower's SyncGroup) waits for other members. Poll it with
+    /// follower's SyncGroup) waits for other members, a Fetch short of its
+    /// `min_bytes` for records (Kafka's long poll). Poll it with
     /// [`ClusterHandle::resume`](crate::ClusterHandle::resume) until that
     /// gives the outcome; responses queued behind it on the same connection
     /// wait too, as Kafka's do.
@@ -36,8 +39,9 @@ pub enum Outcome {
     },
 }
 
-/// A response the group coordinator owes: which request, and how to
-/// frame the answer once there is one.
+/// A response the cluster owes (the group coordinator's, or a parked
+/// Fetch's): which request, and how to frame the answer once there is
+/// one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deferred {
     pub(crate) ticket: u64,
@@ -47,6 +51,17 @@ pub struct Deferred {
     pub(crate) api: ApiKey,
     pub(crate) version: i16,
     pub(crate) correlation_id: i32,
+    /// A parked Fetch, served again on each poll; `None` for a group
+    /// request.
+    pub(crate) fetch: Option<HeldFetch>,
+}
+
+impl Deferred {
+    /// When a parked Fetch is due to be answered whatever it holds;
+    /// `None` for a group request, which waits on other members.
+    pub fn fetch_deadline(&self) -> Option<Instant> {
+        self.fetch.as_ref().map(HeldFetch::deadline)
+    }
 }
 
 /// Why a connection is to be closed.

@@ -69,9 +69,20 @@ impl Client {
             .handle(broker, request_frame(version, self.correlation_id, req))
     }
 
-    /// Sends `req` and decodes the response, which must come (delay or not).
+    /// Sends `req` and decodes the response, which must come (delay or
+    /// not; a parked fetch is waited for until its deadline).
     pub(crate) fn call<R: Request>(&mut self, broker: i32, version: i16, req: &R) -> R::Response {
-        match self.send(broker, version, req) {
+        let mut outcome = self.send(broker, version, req);
+        if let Outcome::Deferred(parked) = &outcome {
+            if let Some(deadline) = parked.fetch_deadline() {
+                std::thread::sleep(deadline.saturating_duration_since(std::time::Instant::now()));
+                outcome = self
+                    .cluster
+                    .resume(parked)
+                    .expect("answered at its deadline");
+            }
+        }
+        match outcome {
             Outcome::Respond { bytes, .. } => {
                 let (correlation_id, response) = decode_response::<R::Response>(version, &bytes);
                 assert_eq!(correlation_id, self.correlation_id);

@@ -6,11 +6,18 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::indexmap::IndexMap;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
-    RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, FetchRequest, FetchResponse,
+    MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, RequestHeader,
+    ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use kafka_protocol::ResponseError;
 use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
@@ -227,4 +234,105 @@ fn drop_joins_the_loop_and_frees_the_ports() {
             "{a} closed"
         );
     }
+}
+
+/// One record, as a producer without idempotence writes it.
+fn one_record(value: &'static [u8]) -> Bytes {
+    let record = Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1,
+        key: None,
+        value: Some(Bytes::from_static(value)),
+        headers: IndexMap::new(),
+    };
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, [&record], &options).expect("encodes");
+    buf.freeze()
+}
+
+/// A fetch of partition 0 of `topic` from `offset`, waiting up to
+/// `max_wait_ms` for its first byte.
+fn long_fetch(topic: &str, offset: i64, max_wait_ms: i32) -> FetchRequest {
+    FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(max_wait_ms)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(topic.to_owned())))
+            .with_partitions(vec![FetchPartition::default()
+                .with_fetch_offset(offset)
+                .with_partition_max_bytes(1 << 20)])])
+}
+
+#[test]
+fn a_parked_fetch_is_answered_when_a_record_is_produced() {
+    // A 60 s cap and a 30 s wait: only the Produce can answer the fetch
+    // within the client's 5 s read timeout.
+    let config = ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60));
+    let cluster = MockCluster::start(config).expect("starts");
+    cluster.create_topic("t", 1).expect("created");
+    let mut consumer = Client::connect(addr(&cluster, 1)).expect("connects");
+    let fetch = consumer.send(12, &long_fetch("t", 0, 30_000));
+    let behind = consumer.send(3, &api_versions());
+    std::thread::sleep(Duration::from_millis(50)); // the fetch is parked
+
+    let mut producer = Client::connect(addr(&cluster, 1)).expect("connects");
+    let produced: ProduceResponse = producer.call(
+        9,
+        &ProduceRequest::default()
+            .with_acks(1)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partition_data(vec![
+                    PartitionProduceData::default().with_records(Some(one_record(b"wake")))
+                ])]),
+    );
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+
+    let (id, response) = consumer.receive::<FetchResponse>(12);
+    assert_eq!(id, fetch);
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    assert_eq!(partition.high_watermark, 1);
+    assert!(
+        partition.records.as_ref().is_some_and(|r| !r.is_empty()),
+        "the answer carries the produced record"
+    );
+    let (id, _) = consumer.receive::<ApiVersionsResponse>(3);
+    assert_eq!(id, behind, "the request behind the fetch waited its turn");
+}
+
+#[test]
+fn a_parked_fetch_with_nothing_new_is_answered_empty_at_its_wait() {
+    let config = ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60));
+    let cluster = MockCluster::start(config).expect("starts");
+    cluster.create_topic("t", 1).expect("created");
+    let mut consumer = Client::connect(addr(&cluster, 1)).expect("connects");
+    let asked = Instant::now();
+    let fetch = consumer.send(12, &long_fetch("t", 0, 300));
+    let behind = consumer.send(3, &api_versions());
+    let (id, response) = consumer.receive::<FetchResponse>(12);
+    assert_eq!(id, fetch);
+    assert!(
+        asked.elapsed() >= Duration::from_millis(300),
+        "held its wait"
+    );
+    let partition = &response.responses[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    assert!(partition.records.as_ref().is_none_or(|r| r.is_empty()));
+    let (id, _) = consumer.receive::<ApiVersionsResponse>(3);
+    assert_eq!(id, behind);
 }

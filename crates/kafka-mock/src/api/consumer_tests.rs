@@ -2,7 +2,7 @@
 //! OffsetFetch end to end at every served version, the leader-epoch
 //! checks of Fetch and ListOffsets, and Fetch's `min_bytes`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{
@@ -278,21 +278,84 @@ fn a_fetch_short_of_min_bytes_is_held_up_to_max_wait() {
         (p.error_code, p.base_offset)
     };
     assert_eq!(error, 0);
-    let mut delay = |min_bytes: i32, max_wait_ms: i32| {
+    let mut parked = |min_bytes: i32, max_wait_ms: i32| {
         let mut request = fetch_request(12, "t", 0, 0);
         request.min_bytes = min_bytes;
         request.max_wait_ms = max_wait_ms;
         match client.send(1, 12, &request) {
-            Outcome::Respond { delay, .. } => delay,
+            Outcome::Respond { delay: None, .. } => None,
+            Outcome::Deferred(deferred) => deferred.fetch_deadline(),
             other => panic!("{other:?}"),
         }
     };
-    assert_eq!(delay(1, 500), None, "enough bytes: at once");
-    assert_eq!(
-        delay(1 << 20, 500),
-        Some(Duration::from_millis(40)),
-        "short: held"
+    assert_eq!(parked(1, 500), None, "enough bytes: at once");
+    let before = Instant::now();
+    let deadline = parked(1 << 20, 500).expect("short: parked");
+    assert!(
+        deadline > before && deadline <= Instant::now() + Duration::from_millis(40),
+        "parked up to the 40 ms cap, not the 500 ms asked"
     );
-    assert_eq!(delay(1 << 20, 0), None, "no wait asked");
-    assert_eq!(delay(0, 500), None);
+    assert_eq!(parked(1 << 20, 0), None, "no wait asked");
+    assert_eq!(parked(0, 500), None);
+}
+
+#[test]
+fn empty_fetch_is_parked_until_its_wait_is_over() {
+    let cluster =
+        ClusterHandle::new(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_millis(30)))
+            .unwrap();
+    cluster.create_topic("t", 1).unwrap();
+    let mut client = Client::new(&cluster);
+    let asked = Instant::now();
+    let Outcome::Deferred(parked) = client.send(1, 11, &fetch_request(11, "t", 0, 0)) else {
+        panic!("an empty fetch with max_wait is parked");
+    };
+    let deadline = parked
+        .fetch_deadline()
+        .expect("a parked fetch has a deadline");
+    assert!(deadline >= asked + Duration::from_millis(30), "capped wait");
+    assert!(deadline <= Instant::now() + Duration::from_millis(30));
+    assert_eq!(cluster.resume(&parked), None, "nothing yet: still waiting");
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+    let Some(Outcome::Respond { bytes, delay: None }) = cluster.resume(&parked) else {
+        panic!("answered at its deadline");
+    };
+    let (_, response) = decode_response::<FetchResponse>(11, &bytes);
+    assert_eq!(
+        response.responses[0].partitions[0].records.as_deref(),
+        Some(&[][..])
+    );
+
+    let mut no_wait = fetch_request(11, "t", 0, 0);
+    no_wait.max_wait_ms = 0;
+    assert!(matches!(
+        client.send(1, 11, &no_wait),
+        Outcome::Respond { delay: None, .. }
+    ));
+}
+
+#[test]
+fn a_parked_fetch_is_answered_once_records_arrive() {
+    let cluster =
+        ClusterHandle::new(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60)))
+            .unwrap();
+    cluster.create_topic("t", 1).unwrap();
+    let mut client = Client::new(&cluster);
+    let Outcome::Deferred(parked) = client.send(1, 11, &fetch_request(11, "t", 0, 0)) else {
+        panic!("an empty fetch with max_wait is parked");
+    };
+    assert_eq!(cluster.resume(&parked), None);
+    let produced = client.call(
+        1,
+        9,
+        &produce_request("t", 0, batch(&["woken"], None, Compression::None), -1),
+    );
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+    let Some(Outcome::Respond { bytes, .. }) = cluster.resume(&parked) else {
+        panic!("the record answers the parked fetch long before its 60 s wait");
+    };
+    let (correlation_id, response) = decode_response::<FetchResponse>(11, &bytes);
+    assert_eq!(correlation_id, parked.correlation_id);
+    let records = response.responses[0].partitions[0].records.clone().unwrap();
+    assert!(!records.is_empty(), "the fetch carries the new record");
 }

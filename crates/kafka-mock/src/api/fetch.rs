@@ -20,13 +20,21 @@
 //! watermark and no aborted transactions are listed, whatever the
 //! isolation level.
 //!
-//! Long polling: when fewer than `min_bytes` are returned (nothing, with
-//! the usual `min_bytes` of 1) the response is held for
-//! `min(max_wait_ms, fetch_wait_cap)`; records produced meanwhile wait for
-//! the next fetch, where Kafka would answer as soon as `min_bytes` are
-//! there. Close enough for tests, and idle consumers do not spin.
+//! Long polling, as Kafka's purgatory does it: when fewer than
+//! `min_bytes` are there (nothing, with the usual `min_bytes` of 1) the
+//! request is parked as a [`HeldFetch`] for up to
+//! `min(max_wait_ms, fetch_wait_cap)`. [`resume`] serves it again whenever
+//! the network layer asks (at once after any Produce it serves, and every
+//! few milliseconds meanwhile) and answers as soon as `min_bytes` are
+//! there, or with what there is once the wait is over. So a record
+//! produced to an idle partition reaches a waiting consumer at once, not
+//! at the end of its `fetch.max.wait.ms`.
+//!
+//! An injected response delay on a held fetch answers after the longer of
+//! the delay and the wait, with what was there when the fetch arrived.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -51,36 +59,12 @@ impl Endpoint for Fetch {
         if ctx.version >= 11 && !req.rack_id.is_empty() {
             state.fetch_racks.insert(req.rack_id.to_string());
         }
-        let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
-        let mut returned = 0usize;
-        let responses = req
-            .topics
-            .iter()
-            .map(|topic| {
-                let name = topic.topic.0.to_string();
-                let partitions = topic
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let limit = usize::try_from(p.partition_max_bytes)
-                            .unwrap_or(0)
-                            .min(budget);
-                        let data = read(state, ctx, &name, p, limit, returned == 0);
-                        let len = data.records.as_ref().map_or(0, Bytes::len);
-                        returned += len;
-                        budget = budget.saturating_sub(len);
-                        data
-                    })
-                    .collect();
-                topic_response(topic, ctx.version).with_partitions(partitions)
-            })
-            .collect();
-        let response = FetchResponse::default().with_responses(responses);
+        let (response, returned) = answer(state, ctx, &req);
         let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
         if returned < min_bytes && req.max_wait_ms > 0 {
-            let wait =
-                Duration::from_millis(req.max_wait_ms as u64).min(state.config.fetch_wait_cap());
-            return Served::Hold(response, wait);
+            let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0))
+                .min(state.config.fetch_wait_cap());
+            return Served::Hold(response, HeldFetch::new(req, wait));
         }
         Served::Respond(response)
     }
@@ -112,6 +96,93 @@ impl Endpoint for Fetch {
             .collect();
         Served::Respond(FetchResponse::default().with_responses(responses))
     }
+}
+
+/// A fetch short of its `min_bytes`, parked until enough records arrive
+/// or its wait is over.
+#[derive(Debug, Clone)]
+pub(crate) struct HeldFetch {
+    request: Arc<FetchRequest>,
+    deadline: Instant,
+}
+
+impl HeldFetch {
+    fn new(request: FetchRequest, wait: Duration) -> HeldFetch {
+        HeldFetch {
+            request: Arc::new(request),
+            deadline: Instant::now() + wait,
+        }
+    }
+
+    /// When the fetch's wait is over: it is answered then, whatever it
+    /// holds.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// How long the fetch would still wait after `now`.
+    pub(crate) fn remaining(&self, now: Instant) -> Duration {
+        self.deadline.saturating_duration_since(now)
+    }
+}
+
+/// The same parked request (it is never rebuilt, so identity is enough).
+impl PartialEq for HeldFetch {
+    fn eq(&self, other: &HeldFetch) -> bool {
+        Arc::ptr_eq(&self.request, &other.request) && self.deadline == other.deadline
+    }
+}
+
+impl Eq for HeldFetch {}
+
+/// The answer to a parked fetch, or `None` while it should wait on:
+/// served again from the logs as they are now, returned once it reaches
+/// `min_bytes` or at its deadline, whatever it holds then.
+pub(crate) fn resume(
+    state: &ClusterState,
+    broker: i32,
+    version: i16,
+    held: &HeldFetch,
+    now: Instant,
+) -> Option<FetchResponse> {
+    let ctx = Ctx {
+        broker,
+        version,
+        client_id: "",
+    };
+    let (response, returned) = answer(state, ctx, &held.request);
+    let min_bytes = usize::try_from(held.request.min_bytes).unwrap_or(0);
+    (returned >= min_bytes || now >= held.deadline).then_some(response)
+}
+
+/// The response from the logs as they are now, and how many record bytes
+/// it carries.
+fn answer(state: &ClusterState, ctx: Ctx, req: &FetchRequest) -> (FetchResponse, usize) {
+    let mut budget = usize::try_from(req.max_bytes).unwrap_or(0);
+    let mut returned = 0usize;
+    let responses = req
+        .topics
+        .iter()
+        .map(|topic| {
+            let name = topic.topic.0.to_string();
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let limit = usize::try_from(p.partition_max_bytes)
+                        .unwrap_or(0)
+                        .min(budget);
+                    let data = read(state, ctx, &name, p, limit, returned == 0);
+                    let len = data.records.as_ref().map_or(0, Bytes::len);
+                    returned += len;
+                    budget = budget.saturating_sub(len);
+                    data
+                })
+                .collect();
+            topic_response(topic, ctx.version).with_partitions(partitions)
+        })
+        .collect();
+    (FetchResponse::default().with_responses(responses), returned)
 }
 
 fn topic_response(topic: &FetchTopic, version: i16) -> FetchableTopicResponse {

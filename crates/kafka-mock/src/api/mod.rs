@@ -23,8 +23,6 @@ pub(crate) mod produce;
 pub(crate) mod sasl;
 pub(crate) mod sync_group;
 
-use std::time::Duration;
-
 use kafka_protocol::protocol::Request;
 use kafka_protocol::ResponseError;
 
@@ -44,8 +42,10 @@ pub(crate) struct Ctx<'a> {
 #[derive(Debug)]
 pub(crate) enum Served<R> {
     Respond(R),
-    /// Answer, but only after this long (an empty fetch's long poll).
-    Hold(R, Duration),
+    /// A fetch short of its `min_bytes`: parked until records arrive or
+    /// its wait is over (Kafka's long poll). The response is what it
+    /// would get now, answered as is only under an injected delay.
+    Hold(R, fetch::HeldFetch),
     /// No answer at all (Produce with acks=0).
     Silent,
     /// Answered later, when the group coordinator completes this ticket

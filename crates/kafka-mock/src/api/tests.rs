@@ -1,8 +1,6 @@
 //! Each API served end to end: client-encoded request frames in, decoded
 //! responses out.
 
-use std::time::Duration;
-
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::*;
@@ -129,25 +127,6 @@ fn fetch_from_the_middle_returns_the_holding_batch_and_respects_limits() {
         response.responses[0].partitions[0].error_code,
         code(ResponseError::OffsetOutOfRange)
     );
-}
-
-#[test]
-fn empty_fetch_is_held_like_a_long_poll() {
-    let cluster =
-        ClusterHandle::new(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_millis(30)))
-            .unwrap();
-    cluster.create_topic("t", 1).unwrap();
-    let mut client = Client::new(&cluster);
-    match client.send(1, 11, &fetch_request(11, "t", 0, 0)) {
-        Outcome::Respond { delay, .. } => assert_eq!(delay, Some(Duration::from_millis(30))),
-        other => panic!("{other:?}"),
-    }
-    let mut no_wait = fetch_request(11, "t", 0, 0);
-    no_wait.max_wait_ms = 0;
-    assert!(matches!(
-        client.send(1, 11, &no_wait),
-        Outcome::Respond { delay: None, .. }
-    ));
 }
 
 #[test]

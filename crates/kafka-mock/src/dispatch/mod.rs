@@ -188,14 +188,25 @@ fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -
             api: key,
             version,
             correlation_id,
+            fetch: None,
         }),
         Served::Respond(response) => {
             respond::<ResponseOf<E>>(correlation_id, version, &response, injected)
         }
-        Served::Hold(response, hold) => {
-            let delay = injected.map_or(hold, |d| d.max(hold));
-            respond::<ResponseOf<E>>(correlation_id, version, &response, Some(delay))
-        }
+        Served::Hold(response, held) => match injected {
+            Some(delay) => {
+                let delay = delay.max(held.remaining(Instant::now()));
+                respond::<ResponseOf<E>>(correlation_id, version, &response, Some(delay))
+            }
+            None => Outcome::Deferred(Deferred {
+                ticket: 0,
+                broker,
+                api: key,
+                version,
+                correlation_id,
+                fetch: Some(held),
+            }),
+        },
     }
 }
 
@@ -232,7 +243,8 @@ pub(crate) fn encode_response<R: Encodable + HeaderVersion>(
 }
 
 /// The outcome of a deferred request once the group coordinator has
-/// answered it, or `None` while it still waits. Runs the coordinator's
+/// answered it, or a parked Fetch has its bytes or has waited its time;
+/// `None` while it still waits. Runs the coordinator's
 /// timeouts first, so polling a waiting join is what ends its join phase
 /// on time. A request still waiting at a broker that no longer
 /// coordinates its group is answered NOT_COORDINATOR, as Kafka's
@@ -240,6 +252,15 @@ pub(crate) fn encode_response<R: Encodable + HeaderVersion>(
 /// group.
 pub(crate) fn resume(state: &mut ClusterState, deferred: &Deferred) -> Option<Outcome> {
     let now = Instant::now();
+    if let Some(held) = &deferred.fetch {
+        let response = api::fetch::resume(state, deferred.broker, deferred.version, held, now)?;
+        return Some(respond(
+            deferred.correlation_id,
+            deferred.version,
+            &response,
+            None,
+        ));
+    }
     state.groups.tick(now);
     let completion = match state.groups.take(deferred.ticket) {
         Some(completion) => completion,

@@ -17,10 +17,18 @@
 //! it is due: re-arming the fd with WRITE makes epoll report it writable at
 //! once, which calls this handler to write it.
 //!
-//! A deferred group response (a JoinGroup waiting for the join phase)
-//! sits in the outbox like a delayed one; at the head it asks the cluster
-//! every few milliseconds until the coordinator has answered, so only this
-//! connection waits.
+//! A deferred response (a JoinGroup waiting for the join phase, a Fetch
+//! parked until records arrive) sits in the outbox like a delayed one, so
+//! only this connection waits. At the head, a group response asks the
+//! cluster every few milliseconds until the coordinator has answered. A
+//! parked Fetch asks whenever any connection has served a Produce, and at
+//! its deadline: the connection lists itself with [`Sockets`] as waiting
+//! for records, and a connection that served a Produce turns WRITE on for
+//! every listed one, which brings each back to its head. That is how a
+//! record reaches a consumer's long poll within a loop turn of its
+//! Produce, as Kafka's fetch purgatory answers it. A change that comes
+//! another way (a leader moved by the test thread) is seen at the
+//! deadline, at most the cluster's fetch wait cap later.
 //!
 //! The bytes go through a [`Stream`]: the socket, or TLS over it. On a SASL
 //! listener each frame first meets the connection's [`Session`], which
@@ -55,13 +63,16 @@ use crate::frame::{FrameDecoder, LENGTH_PREFIX};
 use crate::sasl::{Session, Step};
 use crate::{ClusterHandle, Deferred, Outcome};
 
+/// The first two bytes of a Produce request frame (its API key, 0).
+const PRODUCE_KEY: [u8; 2] = 0i16.to_be_bytes();
+
 /// A response waiting for its turn on the socket.
 struct Pending {
     body: Body,
     due: Instant,
 }
 
-/// A response's bytes, or the group coordinator's promise of them.
+/// A response's bytes, or the cluster's promise of them.
 enum Body {
     Ready(Bytes),
     /// Polled every [`DEFERRED_POLL`] once at the head of the outbox.
@@ -95,6 +106,9 @@ pub(super) struct Connection {
     counted: usize,
     max_buffered: usize,
     max_buffered_total: usize,
+    /// A Produce was served since the last turn: parked fetches are to be
+    /// asked again.
+    produced: bool,
 }
 
 impl Connection {
@@ -121,6 +135,7 @@ impl Connection {
             counted: 0,
             max_buffered: config.max_buffered_per_connection(),
             max_buffered_total: config.max_buffered_total(),
+            produced: false,
         }
     }
 
@@ -129,7 +144,7 @@ impl Connection {
     /// socket failed, a frame was refused or a buffer cap was passed.
     pub(super) fn on_ready(
         el: &mut Loop,
-        _: &mut Sockets,
+        sockets: &mut Sockets,
         conn: &mut Connection,
         ready: Ready,
     ) -> io::Result<PostAction> {
@@ -143,6 +158,9 @@ impl Connection {
             conn.stream.close();
             return Ok(PostAction::Remove);
         }
+        if std::mem::take(&mut conn.produced) {
+            sockets.wake_fetch_waiters(el);
+        }
         conn.stream.flush()?; // TLS handshake messages, alerts, records
                               // One instant for both decisions: with the clock read twice, a
                               // thread preempted between them sees a head write_due just put
@@ -150,7 +168,7 @@ impl Connection {
                               // keeps WRITE on with no new edge coming, and the timer's
                               // set_interest then changes nothing: the answer is never sent.
         let now = el.now();
-        conn.write_due(el, key, now)?;
+        conn.write_due(el, sockets, key, now)?;
         if conn.closing && conn.outbox.is_empty() && !conn.stream.has_queued() {
             conn.stream.close();
             return Ok(PostAction::Remove); // a refused login, answered
@@ -251,7 +269,10 @@ impl Connection {
                 None => Step::Cluster(frame),
             };
             let outcome = match step {
-                Step::Cluster(frame) => self.cluster.handle(self.broker, frame),
+                Step::Cluster(frame) => {
+                    self.produced |= frame.get(..2) == Some(&PRODUCE_KEY[..]);
+                    self.cluster.handle(self.broker, frame)
+                }
                 Step::Answer(bytes) => Outcome::Respond { bytes, delay: None },
                 Step::AnswerThenClose(bytes) => {
                     self.closing = true;
@@ -292,26 +313,48 @@ impl Connection {
 
     /// Writes due responses from the head of the outbox, in order, until the
     /// socket is full or the head is not due yet.
-    fn write_due(&mut self, el: &mut Loop, key: SourceKey, now: Instant) -> io::Result<()> {
+    ///
+    /// A deferred head is asked on every call, due or not: a turn that
+    /// finds it still waiting arms the next poll only once the last one
+    /// has passed, so edges do not pile up timers.
+    fn write_due(
+        &mut self,
+        el: &mut Loop,
+        sockets: &mut Sockets,
+        key: SourceKey,
+        now: Instant,
+    ) -> io::Result<()> {
         while let Some(head) = self.outbox.front_mut() {
-            if head.due > now {
+            let deferred = matches!(head.body, Body::Deferred(_));
+            if head.due > now && !deferred {
                 return Ok(());
             }
             if let Body::Deferred(deferred) = &head.body {
                 match self.cluster.resume(deferred) {
                     None => {
-                        // Ask again soon; the timer turns WRITE on, which
-                        // brings the handler back here.
-                        head.due = now + DEFERRED_POLL;
-                        el.call_at(head.due, move |el, _| {
-                            let _ = el.set_interest(key, Interest::READ_WRITE);
-                        });
+                        // Ask again when a Produce comes (a parked
+                        // fetch) or soon (a group request), and at the
+                        // fetch's deadline; the timer turns WRITE on,
+                        // which brings the handler back here.
+                        let next = match deferred.fetch_deadline() {
+                            Some(deadline) => {
+                                sockets.wait_for_records(el, key);
+                                deadline
+                            }
+                            None => now + DEFERRED_POLL,
+                        };
+                        if head.due <= now {
+                            head.due = next;
+                            el.call_at(next, move |el, _| {
+                                let _ = el.set_interest(key, Interest::READ_WRITE);
+                            });
+                        }
                         return Ok(());
                     }
                     Some(Outcome::Respond { bytes, .. }) => head.body = Body::Ready(bytes),
                     Some(other) => {
                         return Err(io::Error::other(format!(
-                            "a deferred group response ended as {other:?}"
+                            "a deferred response ended as {other:?}"
                         )))
                     }
                 }

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use mio::net::TcpListener;
-use rouse_reactor::{EventLoop, PostAction, Ready, SourceKey, Watch};
+use rouse_reactor::{EventLoop, Interest, PostAction, Ready, SourceKey, Watch};
 
 use super::connection::Connection;
 use super::tls::Stream;
@@ -38,6 +38,8 @@ pub(super) struct Sockets {
     buffered: Arc<AtomicUsize>,
     /// TLS and SASL, the same for every listener.
     security: ListenerSecurity,
+    /// Connections whose head is a parked Fetch: woken after a Produce.
+    fetch_waiters: Vec<SourceKey>,
 }
 
 impl Sockets {
@@ -48,6 +50,7 @@ impl Sockets {
             brokers: HashMap::new(),
             buffered,
             security,
+            fetch_waiters: Vec::new(),
         }
     }
 
@@ -112,6 +115,28 @@ impl Sockets {
             // Forget connections the loop has closed since, then add this one.
             owned.connections.retain(|k| el.contains(*k));
             owned.connections.push(key);
+        }
+    }
+
+    /// Lists `key` as holding a parked Fetch, to be woken by the next
+    /// Produce. Closed connections are forgotten as the list grows.
+    pub(super) fn wait_for_records(&mut self, el: &Loop, key: SourceKey) {
+        if self.fetch_waiters.contains(&key) {
+            return;
+        }
+        if self.fetch_waiters.len() >= 64 {
+            self.fetch_waiters.retain(|k| el.contains(*k));
+        }
+        self.fetch_waiters.push(key);
+    }
+
+    /// Turns WRITE on for every connection listed as holding a parked
+    /// Fetch, so each asks the cluster again in this loop turn; one whose
+    /// fetch still waits lists itself again. A key the loop has closed
+    /// meanwhile is refused harmlessly.
+    pub(super) fn wake_fetch_waiters(&mut self, el: &mut Loop) {
+        for key in self.fetch_waiters.drain(..) {
+            let _ = el.set_interest(key, Interest::READ_WRITE);
         }
     }
 

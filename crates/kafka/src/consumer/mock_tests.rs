@@ -4,6 +4,7 @@
 //! producer's own encoder with every codec.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use bytes::Bytes;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -29,13 +30,29 @@ const CODECS: [Compression; 5] = [
 ];
 
 /// The mock's dispatcher as a transport, as the poller's connection would
-/// reach it.
+/// reach it. Nothing else runs meanwhile, so a parked fetch is answered
+/// (with what there is) once its wait is over.
 fn transport(cluster: &ClusterHandle) -> Transport {
     let cluster = cluster.clone();
-    Box::new(move |broker, frame| match cluster.handle(broker, frame) {
-        Outcome::Respond { bytes, .. } => bytes.slice(4..),
-        other => panic!("no response from broker {broker}: {other:?}"),
+    Box::new(move |broker, frame| {
+        let mut outcome = cluster.handle(broker, frame);
+        if let Outcome::Deferred(parked) = &outcome {
+            if let Some(deadline) = parked.fetch_deadline() {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                outcome = cluster.resume(parked).expect("answered at its deadline");
+            }
+        }
+        match outcome {
+            Outcome::Respond { bytes, .. } => bytes.slice(4..),
+            other => panic!("no response from broker {broker}: {other:?}"),
+        }
     })
+}
+
+/// A cluster of `brokers` for the in-process driver: an empty fetch
+/// waits 1 ms, since no record can arrive while the driver waits.
+fn in_process(brokers: usize) -> ClusterConfig {
+    ClusterConfig::new(brokers).with_fetch_wait_cap(std::time::Duration::from_millis(1))
 }
 
 fn start(cluster: &ClusterHandle, config: ConsumerConfig) -> Driver {
@@ -95,7 +112,7 @@ fn fill(
 
 #[test]
 fn every_record_every_codec_exactly_once_in_order_through_partial_fetches() {
-    let cluster = ClusterHandle::new(ClusterConfig::new(3)).unwrap();
+    let cluster = ClusterHandle::new(in_process(3)).unwrap();
     cluster.create_topic(TOPIC, 6).unwrap();
     let sent = fill(&cluster, 6, 10);
     let mut driver = start(&cluster, config(&[]));
@@ -119,7 +136,7 @@ fn every_record_every_codec_exactly_once_in_order_through_partial_fetches() {
 
 #[test]
 fn a_moved_leader_is_followed_from_the_right_offset() {
-    let cluster = ClusterHandle::new(ClusterConfig::new(2)).unwrap();
+    let cluster = ClusterHandle::new(in_process(2)).unwrap();
     cluster.create_topic(TOPIC, 2).unwrap();
     let sent = fill(&cluster, 2, 6);
     let mut driver = start(&cluster, config(&[]));
@@ -143,7 +160,7 @@ fn a_moved_leader_is_followed_from_the_right_offset() {
 
 #[test]
 fn out_of_range_resets_by_policy_or_stops_the_partition() {
-    let cluster = ClusterHandle::new(ClusterConfig::new(1)).unwrap();
+    let cluster = ClusterHandle::new(in_process(1)).unwrap();
     cluster.create_topic(TOPIC, 1).unwrap();
     fill(&cluster, 1, 2);
     let tp = TopicPartition::new(TOPIC, 0);
@@ -178,7 +195,7 @@ fn out_of_range_resets_by_policy_or_stops_the_partition() {
 
 #[test]
 fn fetched_values_share_the_response_buffer() {
-    let cluster = ClusterHandle::new(ClusterConfig::new(1)).unwrap();
+    let cluster = ClusterHandle::new(in_process(1)).unwrap();
     cluster.create_topic(TOPIC, 1).unwrap();
     let values: Vec<String> = (0..3).map(|i| format!("value-{i}")).collect();
     produce(&cluster, 0, &values, Compression::None);
@@ -196,7 +213,7 @@ fn fetched_values_share_the_response_buffer() {
 
 #[test]
 fn committed_positions_are_where_the_group_resumes_after_not_coordinator() {
-    let cluster = ClusterHandle::new(ClusterConfig::new(3)).unwrap();
+    let cluster = ClusterHandle::new(in_process(3)).unwrap();
     cluster.create_topic(TOPIC, 3).unwrap();
     let sent = fill(&cluster, 3, 4);
     let group = [("group.id", "resumers"), ("max.poll.records", "5")];
