@@ -340,3 +340,61 @@ fn a_coordinator_that_moves_during_a_join_is_found_again() {
     );
     assert_eq!(handle.group(GROUP).state, "Stable");
 }
+
+#[test]
+fn a_join_the_coordinator_holds_does_not_hold_back_fetches() {
+    // One broker: the coordinator is also the partitions' leader, and a
+    // broker answers one connection's requests in order, so a Fetch sent
+    // on the connection carrying the held JoinGroup would wait for it.
+    let cluster = cluster(1, 2);
+    let handle = cluster.handle();
+    let c = Consumer::new(config(
+        &cluster,
+        &[
+            ("partition.assignment.strategy", "cooperative-sticky"),
+            ("metadata.max.age.ms", "300"),
+            ("max.poll.interval.ms", "20000"),
+            // The mock's group state has the join answered at once (the
+            // fault holds only its bytes), so its session clock runs
+            // through the hold.
+            ("session.timeout.ms", "15000"),
+        ],
+    ))
+    .expect("starts");
+    c.subscribe([TOPIC], ()).expect("subscribe");
+    until_assigned(&c, 2, Duration::from_secs(20));
+    let producer = producer(&cluster);
+
+    // A partition more makes the member rejoin; the coordinator holds
+    // that join 6 s. Cooperative: the member keeps both partitions meanwhile.
+    let hold = Duration::from_secs(6);
+    handle.delay_responses(ApiKey::JoinGroup, None, hold);
+    let joins = handle.request_count(None, ApiKey::JoinGroup);
+    handle.create_partitions(TOPIC, 3).expect("grown");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while handle.request_count(None, ApiKey::JoinGroup) == joins {
+        assert!(Instant::now() < deadline, "no rejoin");
+        c.poll(Duration::from_millis(20)).expect("poll");
+    }
+    let produced = produce(&producer, TOPIC, &[0, 1], 10);
+    let acked = Instant::now();
+    let mut consumed = Vec::new();
+    while consumed.len() < produced.len() {
+        assert!(
+            acked.elapsed() < hold / 3,
+            "{} of {} records in {:?} while the join was held: fetches waited behind it",
+            consumed.len(),
+            produced.len(),
+            acked.elapsed()
+        );
+        let records = c.poll(Duration::from_millis(20)).expect("poll");
+        consumed.extend(
+            records
+                .into_iter()
+                .map(|r| (r.topic.to_string(), r.partition, r.offset)),
+        );
+    }
+    assert_eq!(c.assignment().len(), 2, "still in the held rebalance");
+    assert_eq!(lost_and_duplicated(&produced, &consumed), (0, 0));
+    until_assigned(&c, 3, Duration::from_secs(20));
+}

@@ -29,7 +29,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::BrokerId;
+use super::target::Target;
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
 
@@ -126,7 +126,7 @@ pub(crate) struct SessionEnd {
 /// A connection to one broker (or to a bootstrap address, id unknown).
 #[derive(Debug)]
 pub(crate) struct Connection<P> {
-    pub(crate) broker: Option<BrokerId>,
+    pub(crate) target: Target,
     pub(crate) addr: SocketAddr,
     pub(crate) stream: Transport,
     pub(crate) phase: Phase,
@@ -152,7 +152,7 @@ impl<P> Connection<P> {
     /// Starts a non-blocking connect; with `tls`, a TLS session to that
     /// server name follows it.
     pub(crate) fn open(
-        broker: Option<BrokerId>,
+        target: Target,
         addr: SocketAddr,
         now: Instant,
         tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
@@ -163,7 +163,7 @@ impl<P> Connection<P> {
             None => Transport::Plain(tcp),
         };
         Ok(Connection {
-            broker,
+            target,
             addr,
             stream,
             phase: Phase::Connecting,
@@ -350,7 +350,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
         let mut conn: Connection<()> =
-            Connection::open(None, addr, Instant::now(), None).expect("connect");
+            Connection::open(Target::Bootstrap, addr, Instant::now(), None).expect("connect");
         let (peer, _) = listener.accept().expect("accept");
         for _ in 0..200 {
             if conn.finish_connect().expect("connects") {

@@ -13,6 +13,7 @@ use super::connection::{Awaiting, Connection, Phase};
 use super::resolver::{Address, Resolver};
 use super::secure::Secure;
 use super::serve::on_ready;
+use super::target::Target;
 use super::versions::Want;
 use super::{Client, Lost};
 use crate::backoff;
@@ -71,22 +72,16 @@ struct Reconnect {
     failures: u32,
 }
 
-/// What a connection is to, for messages.
-pub(super) fn role(broker: Option<BrokerId>) -> String {
-    broker.map_or_else(
-        || "bootstrap server".to_owned(),
-        |b| format!("broker {}", b.0),
-    )
-}
-
 /// The layer's state, held by the client (the loop holds the connections).
 pub(crate) struct Net {
     pub(super) settings: NetSettings,
     /// The registrations of every live connection ([`Link`]s).
     pub(super) conns: HashSet<SourceKey>,
-    by_broker: HashMap<BrokerId, SourceKey>,
-    /// When each broker (or the bootstrap list, `None`) may be dialled again.
-    reconnect: HashMap<Option<BrokerId>, Reconnect>,
+    /// The connection of each broker and each coordinator (bootstrap
+    /// connections are not listed until metadata names their broker).
+    by_target: HashMap<Target, SourceKey>,
+    /// When each target (the bootstrap list too) may be dialled again.
+    reconnect: HashMap<Target, Reconnect>,
     resolver: Resolver,
     bootstrap_turn: usize,
     /// Plaintext connections closed in a row before answering ApiVersions
@@ -102,7 +97,7 @@ impl Net {
         Net {
             settings,
             conns: HashSet::new(),
-            by_broker: HashMap::new(),
+            by_target: HashMap::new(),
             reconnect: HashMap::new(),
             resolver: Resolver::new(el.handle()),
             bootstrap_turn: 0,
@@ -142,7 +137,7 @@ impl Net {
     /// Takes every connection back from the loop (the client is failing
     /// everything): it settles what is in flight; dropping each closes it.
     pub(crate) fn take_all<D: Client>(&mut self, el: &mut EventLoop<D>) -> Vec<Link<D::Purpose>> {
-        self.by_broker.clear();
+        self.by_target.clear();
         self.conns
             .drain()
             .filter_map(|key| el.take::<Link<D::Purpose>>(key))
@@ -152,34 +147,63 @@ impl Net {
 
 /// Dialling, closing and timing out connections, for every [`Client`].
 pub(crate) trait Connections: Client {
-    /// A Ready connection: `broker`'s, or any when `broker` is `None`.
+    /// A Ready connection: `broker`'s, or for `None` any that may carry
+    /// any request (not a coordinator's, kept for its group).
     fn ready_conn(&self, el: &EventLoop<Self>, broker: Option<BrokerId>) -> Option<SourceKey> {
-        let ready = |key: &SourceKey| {
-            el.source::<Link<Self::Purpose>>(*key)
-                .is_some_and(|l| l.conn.phase == Phase::Ready)
-        };
-        let net = self.net();
         match broker {
-            Some(b) => net.by_broker.get(&b).copied().filter(ready),
-            None => net.conns.iter().copied().find(ready),
+            Some(b) => self.ready_target(el, Target::Broker(b)),
+            None => self.net().conns.iter().copied().find(|key| {
+                el.source::<Link<Self::Purpose>>(*key)
+                    .is_some_and(|l| l.conn.phase == Phase::Ready && l.conn.target.is_general())
+            }),
         }
     }
 
-    /// Dials `broker` (or, for `None`, the next bootstrap server) unless a
-    /// connection exists, its name is still being resolved, or the
-    /// reconnect backoff has not passed.
+    /// The Ready connection to group coordinator `broker`: its own, not
+    /// the broker's (see [`Target`]).
+    fn ready_coordinator(&self, el: &EventLoop<Self>, broker: BrokerId) -> Option<SourceKey> {
+        self.ready_target(el, Target::Coordinator(broker))
+    }
+
+    /// The Ready connection dialled for `target` (never a bootstrap one).
+    fn ready_target(&self, el: &EventLoop<Self>, target: Target) -> Option<SourceKey> {
+        let key = *self.net().by_target.get(&target)?;
+        el.source::<Link<Self::Purpose>>(key)
+            .is_some_and(|l| l.conn.phase == Phase::Ready)
+            .then_some(key)
+    }
+
+    /// Dials `broker` (or, for `None`, the next bootstrap server): see
+    /// [`connect_to`](Connections::connect_to).
     fn connect(&mut self, el: &mut EventLoop<Self>, broker: Option<BrokerId>, now: Instant) {
+        self.connect_to(el, Target::broker_or_bootstrap(broker), now);
+    }
+
+    /// Dials group coordinator `broker` on a connection of its own.
+    fn connect_coordinator(&mut self, el: &mut EventLoop<Self>, broker: BrokerId, now: Instant) {
+        self.connect_to(el, Target::Coordinator(broker), now);
+    }
+
+    /// Dials `target` unless a connection for it exists (for the
+    /// bootstrap list: unless any connection that can carry Metadata
+    /// exists), its name is still being resolved, or the reconnect backoff
+    /// has not passed.
+    fn connect_to(&mut self, el: &mut EventLoop<Self>, target: Target, now: Instant) {
         let net = self.net();
-        if broker.is_some_and(|b| net.by_broker.contains_key(&b)) {
+        if net.by_target.contains_key(&target) {
             return;
         }
-        if broker.is_none() && !net.conns.is_empty() {
-            return; // any live connection can carry Metadata
+        let general = |key: &SourceKey| {
+            el.source::<Link<Self::Purpose>>(*key)
+                .is_some_and(|l| l.conn.target.is_general())
+        };
+        if target == Target::Bootstrap && net.conns.iter().any(general) {
+            return; // a live connection can carry Metadata
         }
-        if net.reconnect.get(&broker).is_some_and(|r| r.at > now) {
+        if net.reconnect.get(&target).is_some_and(|r| r.at > now) {
             return;
         }
-        let server = match broker {
+        let server = match target.broker() {
             Some(b) => match self.broker_address(b) {
                 Some((host, port)) if host.contains(':') => format!("[{host}]:{port}"),
                 Some((host, port)) => format!("{host}:{port}"),
@@ -200,22 +224,22 @@ pub(crate) trait Connections: Client {
             Address::Ready(addr) => addr,
             Address::Pending => return, // the answer wakes the loop
             Address::Failed(why) => {
-                self.connect_failed(el, broker, &server, &why, now);
+                self.connect_failed(el, target, &server, &why, now);
                 return;
             }
         };
         let tls = match self.tls_for(&server) {
             Ok(tls) => tls,
             Err(why) => {
-                self.connect_failed(el, broker, &server, &why, now);
+                self.connect_failed(el, target, &server, &why, now);
                 return;
             }
         };
-        match Connection::open(broker, addr, now, tls) {
+        match Connection::open(target, addr, now, tls) {
             Ok(conn) => self.register(el, conn, server),
             Err(error) => {
                 let why = format!("could not connect to {addr}: {error}");
-                self.connect_failed(el, broker, &server, &why, now);
+                self.connect_failed(el, target, &server, &why, now);
             }
         }
     }
@@ -227,14 +251,14 @@ pub(crate) trait Connections: Client {
         conn: Connection<Self::Purpose>,
         server: String,
     ) {
-        let (addr, broker) = (conn.addr, conn.broker);
-        let watch = Watch::read_write().named(format!("rouse-kafka broker {addr}"));
+        let (addr, target) = (conn.addr, conn.target);
+        let watch = Watch::read_write().named(format!("rouse-kafka {} {addr}", target.role()));
         match el.register(Link { conn, server }, watch, on_ready::<Self>) {
             Ok(key) => {
-                tracing::debug!(%addr, ?broker, "connecting");
+                tracing::debug!(%addr, ?target, "connecting");
                 let net = self.net_mut();
-                if let Some(b) = broker {
-                    net.by_broker.insert(b, key);
+                if target != Target::Bootstrap {
+                    net.by_target.insert(target, key);
                 }
                 net.conns.insert(key);
             }
@@ -248,25 +272,32 @@ pub(crate) trait Connections: Client {
     fn connect_failed(
         &mut self,
         el: &EventLoop<Self>,
-        broker: Option<BrokerId>,
+        target: Target,
         server: &str,
         why: &str,
         now: Instant,
     ) {
         let net = self.net_mut();
-        let failures = net.reconnect.get(&broker).map_or(0, |r| r.failures) + 1;
+        let failures = net.reconnect.get(&target).map_or(0, |r| r.failures) + 1;
         let wait = net.settings.reconnect_wait(failures, backoff::random());
         net.reconnect.insert(
-            broker,
+            target,
             Reconnect {
                 at: now + wait,
                 failures,
             },
         );
         net.resolver.forget(server);
-        tracing::warn!(server, why, failures, ?wait, "{} unreachable", role(broker));
+        tracing::warn!(
+            server,
+            why,
+            failures,
+            ?wait,
+            "{} unreachable",
+            target.role()
+        );
         if self.ready_conn(el, None).is_none() {
-            self.reachable(Some(format!("{} {server}: {why}", role(broker))));
+            self.reachable(Some(format!("{} {server}: {why}", target.role())));
         }
     }
 
@@ -278,7 +309,7 @@ pub(crate) trait Connections: Client {
         let net = self.net_mut();
         net.ever_ready = true;
         net.silent_negotiations = 0;
-        net.reconnect.remove(&conn.broker);
+        net.reconnect.remove(&conn.target);
         self.reachable(None);
         tracing::debug!(addr = %conn.addr, versions = ?conn.versions, "versions negotiated");
     }
@@ -287,7 +318,7 @@ pub(crate) trait Connections: Client {
     fn forget(&mut self, key: SourceKey) {
         let net = self.net_mut();
         net.conns.remove(&key);
-        net.by_broker.retain(|_, k| *k != key);
+        net.by_target.retain(|_, k| *k != key);
     }
 
     /// Forgets connections the loop removed on its own: a handler that
@@ -296,7 +327,7 @@ pub(crate) trait Connections: Client {
     fn forget_removed(&mut self, el: &EventLoop<Self>) {
         let net = self.net_mut();
         net.conns.retain(|key| el.contains(*key));
-        net.by_broker.retain(|_, key| el.contains(*key));
+        net.by_target.retain(|_, key| el.contains(*key));
     }
 
     /// Closes connection `key` from outside its handler: the loop hands the
@@ -317,12 +348,12 @@ pub(crate) trait Connections: Client {
         reason: &str,
         now: Instant,
     ) {
-        let broker = link.conn.broker;
+        let target = link.conn.target;
         if !link.conn.phase.in_setup() {
             // It worked until now: the backoff starts over.
-            self.net_mut().reconnect.remove(&broker);
+            self.net_mut().reconnect.remove(&target);
         }
-        self.connect_failed(el, broker, &link.server, reason, now);
+        self.connect_failed(el, target, &link.server, reason, now);
         for request in link.conn.take_in_flight() {
             self.unanswered(request.purpose, Lost::Network(reason.to_owned()), now);
         }
@@ -374,19 +405,19 @@ pub(crate) trait Connections: Client {
     /// broker's connection, so it is not dialled twice. The client calls
     /// it when a Metadata answer arrives on `link`.
     fn adopt_bootstrap_connection(&mut self, key: SourceKey, link: &mut Link<Self::Purpose>) {
-        if link.conn.broker.is_some() {
+        if link.conn.target != Target::Bootstrap {
             return;
         }
         let addr = link.conn.addr;
         let brokers = self.brokers();
         let net = self.net_mut();
         let found = brokers.into_iter().find(|(broker, host, port)| {
-            !net.by_broker.contains_key(broker)
+            !net.by_target.contains_key(&Target::Broker(*broker))
                 && net.resolver.address(&format!("{host}:{port}")) == Address::Ready(addr)
         });
         if let Some((broker, _, _)) = found {
-            link.conn.broker = Some(broker);
-            net.by_broker.insert(broker, key);
+            link.conn.target = Target::Broker(broker);
+            net.by_target.insert(Target::Broker(broker), key);
         }
     }
 

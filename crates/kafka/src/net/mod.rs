@@ -11,6 +11,7 @@
 //! | `versions.rs` | the negotiated version table, for any ApiKey |
 //! | `requests.rs` | ApiVersions, SASL and Metadata request bodies |
 //! | `resolver.rs` | host names resolved off the loop's thread |
+//! | `target.rs` | whom a connection is to: bootstrap, broker, or group coordinator |
 //! | `manager.rs` | the connections of one client: dial, back off, close, time out |
 //! | `serve.rs` | the reactor handler: read, write, hand answers to the client |
 //! | `secure.rs` | the TLS handshake, ApiVersions, SASL, KIP-368 re-authentication |
@@ -62,6 +63,7 @@ pub(crate) mod requests;
 mod resolver;
 mod secure;
 mod serve;
+mod target;
 mod transport;
 mod versions;
 pub(crate) mod wire;

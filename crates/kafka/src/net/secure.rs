@@ -29,7 +29,7 @@ use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, ClientConfig};
 
 use super::connection::{Awaiting, Phase, SessionEnd};
-use super::manager::{role, Connections, Link};
+use super::manager::{Connections, Link};
 use super::serve::{sync_interest, Serve};
 use super::transport::{self, ClosedInHandshake};
 use super::versions::API_VERSIONS;
@@ -101,7 +101,7 @@ pub(crate) trait Secure: Client {
         };
         let reason = format!(
             "{} {} ({}): {cause}",
-            role(link.conn.broker),
+            link.conn.target.role(),
             link.server,
             link.conn.addr
         );
@@ -115,7 +115,7 @@ pub(crate) trait Secure: Client {
     fn silent_tls_handshake(&mut self, link: &Link<Self::Purpose>, why: &str) {
         let reason = format!(
             "{} {} ({}): {why}, and it sent nothing back: it does not speak TLS (a plaintext port?); check security.protocol and the port",
-            role(link.conn.broker),
+            link.conn.target.role(),
             link.server,
             link.conn.addr
         );
@@ -127,7 +127,7 @@ pub(crate) trait Secure: Client {
     fn answered_in_tls(&mut self, link: &Link<Self::Purpose>) -> String {
         let reason = format!(
             "{} {} ({}): it answered in TLS: the port is a TLS listener; set security.protocol=SSL (or SASL_SSL)",
-            role(link.conn.broker),
+            link.conn.target.role(),
             link.server,
             link.conn.addr
         );
@@ -156,7 +156,7 @@ pub(crate) trait Secure: Client {
         }
         let reason = format!(
             "{} {} ({}): it closed {IN_A_ROW} connections in a row before answering ApiVersions ({why}), as a TLS listener does to a plaintext client: set security.protocol=SSL (or SASL_SSL) if the port is TLS",
-            role(link.conn.broker),
+            link.conn.target.role(),
             link.server,
             link.conn.addr
         );
@@ -347,7 +347,7 @@ pub(crate) trait Secure: Client {
         let again = if link.conn.logins > 0 { "re-" } else { "" };
         let reason = format!(
             "{} {} ({}) refused {mechanism} {again}authentication as user {user:?}: {why}",
-            role(link.conn.broker),
+            link.conn.target.role(),
             link.server,
             link.conn.addr
         );

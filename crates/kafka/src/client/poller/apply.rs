@@ -92,7 +92,7 @@ impl Poller {
     }
 
     fn record_latency(&self, link: &Link, latency: std::time::Duration) {
-        if let Some(broker) = link.conn.broker {
+        if let Some(broker) = link.conn.target.broker() {
             self.shared
                 .latency
                 .lock()

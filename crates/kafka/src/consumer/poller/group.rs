@@ -49,8 +49,8 @@ impl ConsumerPoller {
             self.find_coordinator(el, &group, now);
             return;
         };
-        let Some(key) = self.ready_conn(el, Some(coordinator)) else {
-            self.connect(el, Some(coordinator), now);
+        let Some(key) = self.ready_coordinator(el, coordinator) else {
+            self.connect_coordinator(el, coordinator, now);
             return;
         };
         let Some(link) = el.source::<Link>(key) else {

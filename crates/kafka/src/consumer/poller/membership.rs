@@ -102,8 +102,8 @@ impl ConsumerPoller {
         now: Instant,
     ) -> Option<(SourceKey, ConsumerVersions)> {
         let coordinator = self.coordinator?;
-        let Some(key) = self.ready_conn(el, Some(coordinator)) else {
-            self.connect(el, Some(coordinator), now);
+        let Some(key) = self.ready_coordinator(el, coordinator) else {
+            self.connect_coordinator(el, coordinator, now);
             return None;
         };
         let versions = ConsumerVersions::of(&el.source::<Link>(key)?.conn.versions);
