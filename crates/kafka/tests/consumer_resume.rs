@@ -11,6 +11,9 @@
 //! stream in bursts and `poll` runs with timeouts of 0, 1 ms and 10 s; each
 //! must make a `poll` return `Wakeup` within 2 s, and no record may be
 //! lost or repeated around them. Bounded: 60 s at most.
+//!
+//! And `enable.auto.commit` commits from `poll`, as Java's consumer does:
+//! never a record the application has been given and not yet polled past.
 
 // The figures each run prints are the point of `--nocapture`.
 #![allow(clippy::print_stdout)]
@@ -226,4 +229,38 @@ fn wakeup_from_another_thread_under_load_is_never_lost() {
     );
     assert!(total > 0, "records streamed meanwhile");
     tally.assert_clean("records around wakeups");
+}
+
+#[test]
+fn auto_commit_covers_only_the_records_of_earlier_polls() {
+    let cluster = MockCluster::start(ClusterConfig::new(1)).expect("mock starts");
+    cluster.create_topic("auto", 1).expect("topic");
+    let bootstrap = cluster.bootstrap_servers();
+    let produced = produce_rouse(&bootstrap, "auto", 1, 20, "a");
+    let total = produced.values().map(Vec::len).sum::<usize>();
+    let consumer = consumer(
+        &bootstrap,
+        &[("group.id", "auto"), ("auto.commit.interval.ms", "100")],
+    );
+    consumer.assign(partitions("auto", 1)).expect("assign");
+    let got = drain(&consumer, total, Duration::from_secs(20));
+    assert_eq!(got.len(), total);
+    // The application works on the last batch for 10 commit intervals
+    // without polling: none of its records may be committed meanwhile.
+    std::thread::sleep(Duration::from_secs(1));
+    let committed = cluster.handle().committed("auto", "auto", 0);
+    assert!(
+        committed.is_none_or(|c| c < total as i64),
+        "offset {committed:?} committed while the application still held the records before it"
+    );
+    // Its next poll commits them.
+    consumer.poll(Duration::ZERO).expect("poll");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cluster.handle().committed("auto", "auto", 0) != Some(total as i64) {
+        assert!(
+            Instant::now() < deadline,
+            "the poll after them committed nothing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

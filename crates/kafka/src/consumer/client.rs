@@ -18,6 +18,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use rouse_reactor::Handle;
 
+use super::auto_commit::AutoCommit;
 use super::consumer_error::ConsumerError;
 use super::listener::ConsumerRebalanceListener;
 use super::poller::{spawn_poller, Command, Commit, Committed, ConsumerPoller};
@@ -59,6 +60,8 @@ pub struct Consumer {
     /// The rebalance listener; held while rebalance steps run, so that
     /// two threads polling at once run them one at a time, in order.
     pub(super) listener: Mutex<Box<dyn ConsumerRebalanceListener>>,
+    /// `enable.auto.commit`: committed at the start of `poll`.
+    auto_commit: Option<AutoCommit>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -90,6 +93,7 @@ impl Consumer {
     ///
     /// [`ConsumerError::Start`] if the event loop or thread cannot be made.
     pub fn new(config: ConsumerConfig) -> Result<Consumer, ConsumerError> {
+        let auto_commit = AutoCommit::new(&config, Instant::now());
         let shared = Arc::new(Shared::new(config));
         let (commands, receiver) = crossbeam_channel::unbounded();
         let (handle, thread) = spawn_poller(Arc::clone(&shared), receiver)?;
@@ -99,6 +103,7 @@ impl Consumer {
             handle,
             thread: Mutex::new(Some(thread)),
             listener: Mutex::new(Box::new(())),
+            auto_commit,
         })
     }
 
@@ -174,6 +179,9 @@ impl Consumer {
         let deadline = deadline_after(timeout);
         let _polling = self.start_poll()?;
         loop {
+            // Before anything is handed out: the positions of the records
+            // of earlier polls, which the application has finished with.
+            self.auto_commit_if_due()?;
             self.run_rebalance_events()?;
             let drained = self.shared.wait_for_records(deadline)?;
             if drained.refill {
@@ -335,6 +343,27 @@ impl Consumer {
             deadline: deadline_after(timeout),
         }))?;
         wait_reply(&answer, timeout, "the commit")
+    }
+
+    /// `enable.auto.commit`: an asynchronous commit of every position,
+    /// once per `auto.commit.interval.ms`, as Java's `poll` makes it.
+    fn auto_commit_if_due(&self) -> Result<(), ConsumerError> {
+        let Some(auto) = &self.auto_commit else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if !auto.take_due(now) {
+            return Ok(());
+        }
+        let offsets = self.current_positions()?;
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.send(Command::Commit(Commit {
+            offsets,
+            reply: None,
+            deadline: now + auto.interval(),
+        }))
     }
 
     /// Commits every assigned partition's position without waiting; a

@@ -13,6 +13,7 @@
 //! poller will wire up.
 
 pub(crate) mod assignor;
+mod auto_commit;
 mod client;
 mod consumer_error;
 mod decode;

@@ -135,7 +135,6 @@ pub(crate) struct ConsumerPoller {
     coordinator_not_before: Instant,
     /// Group requests waiting for the coordinator.
     group_queue: VecDeque<GroupOp>,
-    next_auto_commit: Option<Instant>,
     timer: Option<(Instant, TimerId)>,
     /// The group member (`None` without a `group.id`).
     member: Option<Membership>,
@@ -225,8 +224,6 @@ impl ConsumerPoller {
     pub(crate) fn new(shared: Arc<Shared>, commands: Receiver<Command>, el: &Loop) -> Self {
         let now = el.now();
         let config = &shared.config;
-        let next_auto_commit = (config.enable_auto_commit() && config.group_id().is_some())
-            .then(|| now + config.auto_commit_interval());
         let (member, assignors) = member(config, now);
         ConsumerPoller {
             member,
@@ -254,7 +251,6 @@ impl ConsumerPoller {
             coordinator_in_flight: false,
             coordinator_not_before: now,
             group_queue: VecDeque::new(),
-            next_auto_commit,
             timer: None,
             shared,
         }
@@ -273,7 +269,6 @@ impl ConsumerPoller {
         self.forget_removed(el);
         self.time_out(el, now);
         self.expire_sessions(el, now);
-        self.auto_commit(now);
         // Membership first: a leader's assignment asks for metadata, which
         // must go out in this pass (nothing else would wake the loop).
         self.membership_work(el, now);
@@ -297,24 +292,6 @@ impl ConsumerPoller {
             }
         }
         true
-    }
-
-    /// enable.auto.commit: the positions, every auto.commit.interval.ms.
-    fn auto_commit(&mut self, now: Instant) {
-        if !self.next_auto_commit.is_some_and(|at| at <= now) {
-            return;
-        }
-        let config = &self.shared.config;
-        self.next_auto_commit = Some(now + config.auto_commit_interval());
-        let offsets = super::client::positions_to_commit(&self.shared.state.lock().positions);
-        if offsets.is_empty() {
-            return;
-        }
-        self.group_queue.push_back(GroupOp::Commit(Commit {
-            offsets,
-            reply: None,
-            deadline: now + config.auto_commit_interval(),
-        }));
     }
 
     /// What a verdict asks of the poller beyond `Positions`.
@@ -344,7 +321,6 @@ impl ConsumerPoller {
         }
         consider(Some(self.fetch_not_before));
         consider(Some(self.coordinator_not_before));
-        consider(self.next_auto_commit);
         if let Some(member) = &self.member {
             consider(member.deadline(self.poll_clock));
         }
