@@ -55,6 +55,18 @@ fn run(args: &ConsumeArgs) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    if let Ok(path) = std::env::var("ROUSE_PEER_LOG") {
+        let file =
+            std::fs::File::create(format!("{path}.{}", std::process::id())).expect("log file");
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                std::env::var("ROUSE_PEER_LOG_FILTER")
+                    .unwrap_or_else(|_| "rouse_kafka=debug".into()),
+            )
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init();
+    }
     match run(&Cli::parse().args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

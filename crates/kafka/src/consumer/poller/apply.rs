@@ -137,6 +137,12 @@ impl ConsumerPoller {
                     self.decode::<JoinGroupResponse>(api, version, payload, now, || {
                         Purpose::Join(epoch)
                     })?;
+                tracing::debug!(
+                    epoch,
+                    error = error_name(response.error_code),
+                    generation = response.generation_id,
+                    "JoinGroup answered"
+                );
                 if let Some(member) = self.member.as_mut() {
                     member.on_join(epoch, &response, now);
                 }
@@ -146,6 +152,11 @@ impl ConsumerPoller {
                     self.decode::<SyncGroupResponse>(api, version, payload, now, || {
                         Purpose::Sync(epoch)
                     })?;
+                tracing::debug!(
+                    epoch,
+                    error = error_name(response.error_code),
+                    "SyncGroup answered"
+                );
                 self.apply_sync(epoch, &response, now);
             }
             Purpose::Heartbeat(epoch) => {
@@ -153,6 +164,11 @@ impl ConsumerPoller {
                     self.decode::<HeartbeatResponse>(api, version, payload, now, || {
                         Purpose::Heartbeat(epoch)
                     })?;
+                tracing::trace!(
+                    epoch,
+                    error = error_name(response.error_code),
+                    "Heartbeat answered"
+                );
                 if let Some(member) = self.member.as_mut() {
                     member.on_heartbeat(epoch, response.error_code, now);
                 }

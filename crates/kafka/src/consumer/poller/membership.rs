@@ -140,6 +140,10 @@ impl ConsumerPoller {
             }
             return;
         };
+        match &send {
+            Send::Heartbeat { .. } => tracing::trace!(?send, "sending a group request"),
+            _ => tracing::debug!(?send, "sending a group request"),
+        }
         let sent = match send {
             Send::Join {
                 epoch,
