@@ -19,8 +19,7 @@ pub enum Outcome {
     Respond {
         /// The response frame, ready for the socket.
         bytes: Bytes,
-        /// How long to hold the response back (an injected delay, or an
-        /// empty fetch waiting as Kafka's long poll would).
+        /// How long to hold the response back (an injected delay).
         delay: Option<Duration>,
     },
     /// Send nothing: a Produce with `acks=0`.
@@ -54,6 +53,8 @@ pub struct Deferred {
     /// A parked Fetch, served again on each poll; `None` for a group
     /// request.
     pub(crate) fetch: Option<HeldFetch>,
+    /// An injected response delay, added once the answer is ready.
+    pub(crate) delay: Option<Duration>,
 }
 
 impl Deferred {

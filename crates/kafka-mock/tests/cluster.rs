@@ -336,3 +336,35 @@ fn a_parked_fetch_with_nothing_new_is_answered_empty_at_its_wait() {
     let (id, _) = consumer.receive::<ApiVersionsResponse>(3);
     assert_eq!(id, behind);
 }
+
+#[test]
+fn an_injected_delay_holds_a_parked_fetch_answer_on_the_socket() {
+    let config = ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60));
+    let cluster = MockCluster::start(config).expect("starts");
+    cluster.create_topic("t", 1).expect("created");
+    cluster
+        .handle()
+        .delay_responses(ApiKey::Fetch, None, Duration::from_millis(300));
+    let mut consumer = Client::connect(addr(&cluster, 1)).expect("connects");
+    let fetch = consumer.send(12, &long_fetch("t", 0, 30_000));
+    std::thread::sleep(Duration::from_millis(50)); // the fetch is parked
+    let mut producer = Client::connect(addr(&cluster, 1)).expect("connects");
+    let _: ProduceResponse = producer.call(
+        9,
+        &ProduceRequest::default()
+            .with_acks(1)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("t")))
+                .with_partition_data(vec![
+                    PartitionProduceData::default().with_records(Some(one_record(b"late")))
+                ])]),
+    );
+    let produced = Instant::now();
+    let (id, response) = consumer.receive::<FetchResponse>(12);
+    assert_eq!(id, fetch);
+    assert!(
+        produced.elapsed() >= Duration::from_millis(300),
+        "the answer waited out the injected delay"
+    );
+    assert_eq!(response.responses[0].partitions[0].high_watermark, 1);
+}

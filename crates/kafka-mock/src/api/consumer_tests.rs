@@ -359,3 +359,28 @@ fn a_parked_fetch_is_answered_once_records_arrive() {
     let records = response.responses[0].partitions[0].records.clone().unwrap();
     assert!(!records.is_empty(), "the fetch carries the new record");
 }
+
+#[test]
+fn an_injected_delay_is_added_to_a_parked_fetch_once_it_is_answered() {
+    let cluster =
+        ClusterHandle::new(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60)))
+            .unwrap();
+    cluster.create_topic("t", 1).unwrap();
+    cluster.delay_responses(ApiKey::Fetch, None, Duration::from_millis(70));
+    let mut client = Client::new(&cluster);
+    let Outcome::Deferred(parked) = client.send(1, 11, &fetch_request(11, "t", 0, 0)) else {
+        panic!("an empty fetch with max_wait is parked, delay or not");
+    };
+    let produced = client.call(
+        1,
+        9,
+        &produce_request("t", 0, batch(&["late"], None, Compression::None), -1),
+    );
+    assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
+    match cluster.resume(&parked) {
+        Some(Outcome::Respond { delay, .. }) => {
+            assert_eq!(delay, Some(Duration::from_millis(70)), "the fault's delay")
+        }
+        other => panic!("answered once the record is there: {other:?}"),
+    }
+}

@@ -30,8 +30,8 @@
 //! produced to an idle partition reaches a waiting consumer at once, not
 //! at the end of its `fetch.max.wait.ms`.
 //!
-//! An injected response delay on a held fetch answers after the longer of
-//! the delay and the wait, with what was there when the fetch arrived.
+//! An injected response delay is added to a parked fetch's answer once it
+//! is ready, as to any other answer.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,7 +64,7 @@ impl Endpoint for Fetch {
         if returned < min_bytes && req.max_wait_ms > 0 {
             let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0))
                 .min(state.config.fetch_wait_cap());
-            return Served::Hold(response, HeldFetch::new(req, wait));
+            return Served::Hold(HeldFetch::new(req, wait));
         }
         Served::Respond(response)
     }
@@ -118,11 +118,6 @@ impl HeldFetch {
     /// holds.
     pub(crate) fn deadline(&self) -> Instant {
         self.deadline
-    }
-
-    /// How long the fetch would still wait after `now`.
-    pub(crate) fn remaining(&self, now: Instant) -> Duration {
-        self.deadline.saturating_duration_since(now)
     }
 }
 

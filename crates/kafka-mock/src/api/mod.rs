@@ -43,9 +43,8 @@ pub(crate) struct Ctx<'a> {
 pub(crate) enum Served<R> {
     Respond(R),
     /// A fetch short of its `min_bytes`: parked until records arrive or
-    /// its wait is over (Kafka's long poll). The response is what it
-    /// would get now, answered as is only under an injected delay.
-    Hold(R, fetch::HeldFetch),
+    /// its wait is over (Kafka's long poll).
+    Hold(fetch::HeldFetch),
     /// No answer at all (Produce with acks=0).
     Silent,
     /// Answered later, when the group coordinator completes this ticket

@@ -189,24 +189,20 @@ fn process<E: Endpoint>(state: &mut ClusterState, req: Preamble, frame: Bytes) -
             version,
             correlation_id,
             fetch: None,
+            delay: injected,
         }),
         Served::Respond(response) => {
             respond::<ResponseOf<E>>(correlation_id, version, &response, injected)
         }
-        Served::Hold(response, held) => match injected {
-            Some(delay) => {
-                let delay = delay.max(held.remaining(Instant::now()));
-                respond::<ResponseOf<E>>(correlation_id, version, &response, Some(delay))
-            }
-            None => Outcome::Deferred(Deferred {
-                ticket: 0,
-                broker,
-                api: key,
-                version,
-                correlation_id,
-                fetch: Some(held),
-            }),
-        },
+        Served::Hold(held) => Outcome::Deferred(Deferred {
+            ticket: 0,
+            broker,
+            api: key,
+            version,
+            correlation_id,
+            fetch: Some(held),
+            delay: injected,
+        }),
     }
 }
 
@@ -258,7 +254,7 @@ pub(crate) fn resume(state: &mut ClusterState, deferred: &Deferred) -> Option<Ou
             deferred.correlation_id,
             deferred.version,
             &response,
-            None,
+            deferred.delay,
         ));
     }
     state.groups.tick(now);
@@ -286,11 +282,11 @@ pub(crate) fn resume(state: &mut ClusterState, deferred: &Deferred) -> Option<Ou
     Some(match (api, completion) {
         (ApiKey::JoinGroup, Completion::Join(result)) => {
             let response = api::join_group::response(version, &result);
-            respond(correlation_id, version, &response, None)
+            respond(correlation_id, version, &response, deferred.delay)
         }
         (ApiKey::SyncGroup, Completion::Sync(result)) => {
             let response = api::sync_group::response(version, &result);
-            respond(correlation_id, version, &response, None)
+            respond(correlation_id, version, &response, deferred.delay)
         }
         (api, completion) => close(CloseReason::Internal(format!(
             "a {api:?} request was answered with {completion:?}"

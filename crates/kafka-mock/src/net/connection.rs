@@ -351,7 +351,17 @@ impl Connection {
                         }
                         return Ok(());
                     }
-                    Some(Outcome::Respond { bytes, .. }) => head.body = Body::Ready(bytes),
+                    Some(Outcome::Respond { bytes, delay }) => {
+                        head.body = Body::Ready(bytes);
+                        if let Some(delay) = delay {
+                            // An injected delay, counted from now.
+                            head.due = now + delay;
+                            el.call_at(head.due, move |el, _| {
+                                let _ = el.set_interest(key, Interest::READ_WRITE);
+                            });
+                            return Ok(());
+                        }
+                    }
                     Some(other) => {
                         return Err(io::Error::other(format!(
                             "a deferred response ended as {other:?}"
