@@ -140,6 +140,17 @@ impl ClusterHandle {
         self.state.lock().create_topic(name, partitions)
     }
 
+    /// Deletes `topic`, its records and the groups' committed offsets of
+    /// it (Kafka's DeleteTopics); clients see it gone at their next
+    /// Metadata.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::UnknownTopic`].
+    pub fn delete_topic(&self, topic: &str) -> Result<(), ClusterError> {
+        self.state.lock().delete_topic(topic)
+    }
+
     /// Adds partitions to `topic` until it has `total` (Kafka's
     /// CreatePartitions); clients see them at their next Metadata.
     ///

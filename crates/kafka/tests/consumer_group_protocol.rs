@@ -398,3 +398,35 @@ fn a_join_the_coordinator_holds_does_not_hold_back_fetches() {
     assert_eq!(lost_and_duplicated(&produced, &consumed), (0, 0));
     until_assigned(&c, 3, Duration::from_secs(20));
 }
+
+#[test]
+fn a_deleted_topic_is_dropped_from_the_assignment_by_a_rebalance() {
+    let cluster = cluster(1, 2);
+    let handle = cluster.handle();
+    cluster.create_topic("protocol-gone", 2).expect("topic");
+    let c = Consumer::new(config(
+        &cluster,
+        &[
+            ("metadata.max.age.ms", "300"),
+            // Else the consumer's own Metadata creates the topic again.
+            ("allow.auto.create.topics", "false"),
+        ],
+    ))
+    .expect("starts");
+    c.subscribe([TOPIC, "protocol-gone"], ())
+        .expect("subscribe");
+    until_assigned(&c, 4, Duration::from_secs(20));
+    let generation = handle.group(GROUP).generation;
+    handle.delete_topic("protocol-gone").expect("deleted");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.assignment().len() != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the deleted topic's partitions stayed assigned: {:?}",
+            c.assignment()
+        );
+        c.poll(Duration::from_millis(50)).expect("poll");
+    }
+    assert!(c.assignment().iter().all(|tp| &*tp.topic == TOPIC));
+    assert!(handle.group(GROUP).generation > generation, "a rebalance");
+}

@@ -129,6 +129,19 @@ impl ClusterState {
         Ok(())
     }
 
+    /// Deletes `name` with its records and every group's committed offsets
+    /// of it (Kafka's DeleteTopics): Metadata then answers
+    /// UNKNOWN_TOPIC_OR_PARTITION for it, unless auto-creation makes it
+    /// again.
+    pub(crate) fn delete_topic(&mut self, name: &str) -> Result<(), ClusterError> {
+        self.topics
+            .remove(name)
+            .ok_or_else(|| ClusterError::UnknownTopic(name.to_owned()))?;
+        self.offsets.forget_topic(name);
+        tracing::info!(topic = name, "topic deleted");
+        Ok(())
+    }
+
     /// Grows `name` to `total` partitions (Kafka's CreatePartitions): the
     /// new ones are empty, their leaders spread as `create_topic` spreads
     /// them; the existing ones are untouched.

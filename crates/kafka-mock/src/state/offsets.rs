@@ -34,6 +34,14 @@ impl GroupOffsets {
             .get(&(topic.to_owned(), partition))
     }
 
+    /// Forgets every group's offsets of `topic` (it was deleted), as Kafka
+    /// drops a deleted topic's committed offsets.
+    pub(crate) fn forget_topic(&mut self, topic: &str) {
+        for offsets in self.by_group.values_mut() {
+            offsets.retain(|(t, _), _| t != topic);
+        }
+    }
+
     /// Every partition `group` has committed, by topic then partition.
     pub(crate) fn all(&self, group: &str) -> impl Iterator<Item = (&(String, i32), &Committed)> {
         self.by_group.get(group).into_iter().flatten()

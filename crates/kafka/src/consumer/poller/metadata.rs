@@ -93,6 +93,10 @@ impl ConsumerPoller {
         let mut failed = false;
         let mut state = self.shared.state.lock();
         let assigned: Vec<TopicPartition> = state.positions.assignment().cloned().collect();
+        // A partition the group assigned whose topic or partition is gone
+        // is no error of the application's: the group's next rebalance
+        // drops it (the leader sees the change above), as in Java.
+        let group_managed = self.subscription.is_some();
         for tp in assigned {
             let topic = response
                 .topics
@@ -102,6 +106,10 @@ impl ConsumerPoller {
                 self.metadata_stale = true; // asked before the assignment changed
                 continue;
             };
+            if topic.error_code == ResponseError::UnknownTopicOrPartition.code() && group_managed {
+                tracing::warn!(partition = %tp, "an assigned partition's topic no longer exists; the group's next rebalance drops it");
+                continue;
+            }
             if topic.error_code == ResponseError::UnknownTopicOrPartition.code() {
                 let error = PartitionError::UnknownPartition {
                     partition: tp.clone(),
@@ -120,6 +128,9 @@ impl ConsumerPoller {
                 .iter()
                 .find(|p| p.partition_index == tp.partition)
             {
+                None if group_managed => {
+                    tracing::warn!(partition = %tp, "an assigned partition no longer exists; the group's next rebalance drops it");
+                }
                 None => {
                     let error = PartitionError::UnknownPartition {
                         partition: tp.clone(),
@@ -159,12 +170,31 @@ impl ConsumerPoller {
             .filter(|t| t.error_code == 0)
             .filter_map(|t| Some((t.name.as_ref()?.0.to_string(), t)));
         let mut matching = BTreeSet::new();
-        let mut grown = Vec::new();
+        let mut changed = Vec::new();
+        // A topic deleted since (and not created again by this Metadata):
+        // its partitions are gone, and the assignment must drop them.
+        let vanished = response
+            .topics
+            .iter()
+            .filter(|t| t.error_code == ResponseError::UnknownTopicOrPartition.code())
+            .filter_map(|t| Some(t.name.as_ref()?.0.to_string()));
+        for name in vanished {
+            self.partition_counts.remove(&name);
+            if let Some(over) = &self.assigned_over {
+                if let Some(then) = over
+                    .counts
+                    .get(&name)
+                    .filter(|_| over.topics.contains(&name))
+                {
+                    changed.push((name, Some(*then), 0));
+                }
+            }
+        }
         for (name, topic) in known {
             let count = topic.partitions.len() as i32;
             if let Some(over) = &self.assigned_over {
                 if over.topics.contains(&name) && over.counts.get(&name) != Some(&count) {
-                    grown.push((name.clone(), over.counts.get(&name).copied(), count));
+                    changed.push((name.clone(), over.counts.get(&name).copied(), count));
                 }
             }
             self.partition_counts.insert(name.clone(), count);
@@ -176,9 +206,10 @@ impl ConsumerPoller {
         }
         // Java's leader compares the metadata it assigned over with the
         // latest (ConsumerCoordinator.rejoinNeededOrPending): new partitions,
-        // or a topic that now exists, need a rebalance to be consumed.
-        if !grown.is_empty() {
-            tracing::info!(changes = ?grown, "the group's topics changed since the leader assigned them (topic, partitions then, now): rebalancing");
+        // or a topic that now exists, need a rebalance to be consumed; a
+        // deleted topic's partitions need one to be dropped.
+        if !changed.is_empty() {
+            tracing::info!(changes = ?changed, "the group's topics changed since the leader assigned them (topic, partitions then, now): rebalancing");
             self.assigned_over = None;
             if let Some(member) = self.member.as_mut() {
                 member.request_rejoin(now);
