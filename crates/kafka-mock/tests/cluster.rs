@@ -277,6 +277,20 @@ fn long_fetch(topic: &str, offset: i64, max_wait_ms: i32) -> FetchRequest {
                 .with_partition_max_bytes(1 << 20)])])
 }
 
+/// Produces one record to partition 0 of `topic` (acks 1).
+fn produce_one(producer: &mut Client, topic: &str, value: &'static [u8]) -> ProduceResponse {
+    producer.call(
+        9,
+        &ProduceRequest::default()
+            .with_acks(1)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_owned())))
+                .with_partition_data(vec![
+                    PartitionProduceData::default().with_records(Some(one_record(value)))
+                ])]),
+    )
+}
+
 #[test]
 fn a_parked_fetch_is_answered_when_a_record_is_produced() {
     // A 60 s cap and a 30 s wait: only the Produce can answer the fetch
@@ -290,16 +304,7 @@ fn a_parked_fetch_is_answered_when_a_record_is_produced() {
     std::thread::sleep(Duration::from_millis(50)); // the fetch is parked
 
     let mut producer = Client::connect(addr(&cluster, 1)).expect("connects");
-    let produced: ProduceResponse = producer.call(
-        9,
-        &ProduceRequest::default()
-            .with_acks(1)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_static_str("t")))
-                .with_partition_data(vec![
-                    PartitionProduceData::default().with_records(Some(one_record(b"wake")))
-                ])]),
-    );
+    let produced = produce_one(&mut producer, "t", b"wake");
     assert_eq!(produced.responses[0].partition_responses[0].error_code, 0);
 
     let (id, response) = consumer.receive::<FetchResponse>(12);
@@ -349,16 +354,7 @@ fn an_injected_delay_holds_a_parked_fetch_answer_on_the_socket() {
     let fetch = consumer.send(12, &long_fetch("t", 0, 30_000));
     std::thread::sleep(Duration::from_millis(50)); // the fetch is parked
     let mut producer = Client::connect(addr(&cluster, 1)).expect("connects");
-    let _: ProduceResponse = producer.call(
-        9,
-        &ProduceRequest::default()
-            .with_acks(1)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_static_str("t")))
-                .with_partition_data(vec![
-                    PartitionProduceData::default().with_records(Some(one_record(b"late")))
-                ])]),
-    );
+    produce_one(&mut producer, "t", b"late");
     let produced = Instant::now();
     let (id, response) = consumer.receive::<FetchResponse>(12);
     assert_eq!(id, fetch);

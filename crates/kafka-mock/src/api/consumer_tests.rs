@@ -299,13 +299,18 @@ fn a_fetch_short_of_min_bytes_is_held_up_to_max_wait() {
     assert_eq!(parked(0, 500), None);
 }
 
+/// A cluster of `config` with topic "t" of one partition, and a client.
+fn one_partition(config: ClusterConfig) -> (ClusterHandle, Client) {
+    let cluster = ClusterHandle::new(config).unwrap();
+    cluster.create_topic("t", 1).unwrap();
+    let client = Client::new(&cluster);
+    (cluster, client)
+}
+
 #[test]
 fn empty_fetch_is_parked_until_its_wait_is_over() {
-    let cluster =
-        ClusterHandle::new(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_millis(30)))
-            .unwrap();
-    cluster.create_topic("t", 1).unwrap();
-    let mut client = Client::new(&cluster);
+    let (cluster, mut client) =
+        one_partition(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_millis(30)));
     let asked = Instant::now();
     let Outcome::Deferred(parked) = client.send(1, 11, &fetch_request(11, "t", 0, 0)) else {
         panic!("an empty fetch with max_wait is parked");
@@ -336,11 +341,8 @@ fn empty_fetch_is_parked_until_its_wait_is_over() {
 
 #[test]
 fn a_parked_fetch_is_answered_once_records_arrive() {
-    let cluster =
-        ClusterHandle::new(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60)))
-            .unwrap();
-    cluster.create_topic("t", 1).unwrap();
-    let mut client = Client::new(&cluster);
+    let (cluster, mut client) =
+        one_partition(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60)));
     let Outcome::Deferred(parked) = client.send(1, 11, &fetch_request(11, "t", 0, 0)) else {
         panic!("an empty fetch with max_wait is parked");
     };
@@ -362,12 +364,9 @@ fn a_parked_fetch_is_answered_once_records_arrive() {
 
 #[test]
 fn an_injected_delay_is_added_to_a_parked_fetch_once_it_is_answered() {
-    let cluster =
-        ClusterHandle::new(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60)))
-            .unwrap();
-    cluster.create_topic("t", 1).unwrap();
+    let (cluster, mut client) =
+        one_partition(ClusterConfig::new(1).with_fetch_wait_cap(Duration::from_secs(60)));
     cluster.delay_responses(ApiKey::Fetch, None, Duration::from_millis(70));
-    let mut client = Client::new(&cluster);
     let Outcome::Deferred(parked) = client.send(1, 11, &fetch_request(11, "t", 0, 0)) else {
         panic!("an empty fetch with max_wait is parked, delay or not");
     };

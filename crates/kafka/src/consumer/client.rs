@@ -355,6 +355,12 @@ impl Consumer {
         if !auto.take_due(now) {
             return Ok(());
         }
+        self.commit_positions_async(now + auto.interval())
+    }
+
+    /// Queues a commit of every position, given up at `deadline`; an
+    /// empty assignment commits nothing.
+    fn commit_positions_async(&self, deadline: Instant) -> Result<(), ConsumerError> {
         let offsets = self.current_positions()?;
         if offsets.is_empty() {
             return Ok(());
@@ -362,7 +368,7 @@ impl Consumer {
         self.send(Command::Commit(Commit {
             offsets,
             reply: None,
-            deadline: now + auto.interval(),
+            deadline,
         }))
     }
 
@@ -374,15 +380,7 @@ impl Consumer {
     ///
     /// [`ConsumerError::NoGroup`], [`ConsumerError::Closed`].
     pub fn commit_async(&self) -> Result<(), ConsumerError> {
-        let offsets = self.current_positions()?;
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        self.send(Command::Commit(Commit {
-            offsets,
-            reply: None,
-            deadline: deadline_after(self.shared.config.request_timeout()),
-        }))
+        self.commit_positions_async(deadline_after(self.shared.config.request_timeout()))
     }
 
     /// The group's committed offset of each partition (`None`: nothing
