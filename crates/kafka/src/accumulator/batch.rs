@@ -235,6 +235,12 @@ impl ProducerBatch {
         self.size
     }
 
+    /// `buffer.memory` bytes it holds (at least its size: it grows by
+    /// doubling).
+    pub(super) fn reserved(&self) -> usize {
+        self.reserved
+    }
+
     /// When the first record was appended.
     pub fn created(&self) -> Instant {
         self.created
@@ -376,6 +382,7 @@ impl ProducerBatch {
     pub(super) fn mark_drained(&mut self) {
         self.open = false;
         self.in_flight = true;
+        self.shared.pool.sent(self.reserved);
         self.shared.stats.in_flight_batches.fetch_add(1, Relaxed);
         self.shared
             .stats
@@ -391,6 +398,7 @@ impl ProducerBatch {
     pub(super) fn mark_requeued(&mut self) {
         if std::mem::take(&mut self.in_flight) {
             self.shared.stats.in_flight_batches.fetch_sub(1, Relaxed);
+            self.shared.pool.requeued(self.reserved);
         }
         self.shared.stats.retries.fetch_add(1, Relaxed);
         self.shared
@@ -420,7 +428,11 @@ impl Drop for ProducerBatch {
             stats.failed.fetch_add(self.records.len() as u64, Relaxed);
         }
         self.records.clear();
-        self.shared.pool.release(self.reserved);
+        if self.in_flight {
+            self.shared.pool.release_sent(self.reserved);
+        } else {
+            self.shared.pool.release(self.reserved);
+        }
         self.shared.batch_ended(self.id);
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::BrokerId;
 
+use super::early::{goes_early, EarlyUpTo};
 use super::{Accumulator, PartitionQueue, ProducerBatch, Queue};
 use crate::delivery::DeliveryError;
 use crate::record::TopicPartition;
@@ -56,7 +57,7 @@ impl Accumulator {
             return drained;
         }
         let start = self.drain_start.fetch_add(1, Ordering::Relaxed) % queues.len();
-        let force = self.force_ready();
+        let early = self.early(&queues);
         let max_request = self.config.max_request_size();
         let mut request_bytes: HashMap<BrokerId, usize> = HashMap::new();
         for i in 0..queues.len() {
@@ -68,7 +69,7 @@ impl Accumulator {
                 drained.unknown_leaders.push(q.tp.clone());
                 continue;
             };
-            if !self.ready_at(&q, force).is_some_and(|at| at <= now) {
+            if !self.ready_at(&q, early).is_some_and(|at| at <= now) {
                 continue;
             }
             if !q.batches.front().is_some_and(|b| may_send(&q.tp, b)) {
@@ -93,10 +94,11 @@ impl Accumulator {
     /// Partitions without a known leader count too: pair this with a
     /// metadata refresh rather than spinning on it.
     pub fn next_linger_deadline(&self) -> Option<Instant> {
-        let force = self.force_ready();
-        self.all_queues()
+        let queues = self.all_queues();
+        let early = self.early(&queues);
+        queues
             .iter()
-            .filter_map(|q| self.ready_at(&q.lock(), force))
+            .filter_map(|q| self.ready_at(&q.lock(), early))
             .min()
     }
 
@@ -199,25 +201,18 @@ impl Accumulator {
 
     /// When the front batch of `q` is (or was) ready: `None` if it has none
     /// or is muted, or its linger cannot be represented as an `Instant`.
-    fn ready_at(&self, q: &PartitionQueue, force: bool) -> Option<Instant> {
+    fn ready_at(&self, q: &PartitionQueue, early: EarlyUpTo) -> Option<Instant> {
         let first = q.batches.front().filter(|_| !q.muted)?;
         if let Some(retry_at) = first.retry_at {
             return Some(retry_at);
         }
-        if force || q.batches.len() > 1 || first.is_full() {
+        if q.batches.len() > 1 || first.is_full() || goes_early(q, early) {
             return Some(first.created());
         }
         first.created().checked_add(self.config.linger())
     }
 
-    /// Whether every batch should go now, lingering or not.
-    fn force_ready(&self) -> bool {
-        self.is_closed()
-            || self.flushes.load(Ordering::SeqCst) > 0
-            || self.shared.pool.has_waiters()
-    }
-
-    fn all_queues(&self) -> Vec<Queue> {
+    pub(super) fn all_queues(&self) -> Vec<Queue> {
         self.queues
             .read()
             .values()

@@ -1,7 +1,8 @@
 //! loom models of the accumulator's hand-offs between threads, run on the
 //! production code (`crate::sync` gives it loom's locks): memory handed from
 //! a finishing batch to blocked senders in ticket order, a close that frees
-//! a blocked sender, and a flush waiting for a batch another thread ends.
+//! a blocked sender, a flush waiting for a batch another thread ends, and a
+//! blocked sender served by the oldest batch sent early.
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p rouse-kafka --lib --release loom`
 //! (`cargo xtask ci` runs them in target/loom).
@@ -82,5 +83,69 @@ fn loom_flush_returns_once_another_thread_ends_the_batch() {
         drop(flush);
         ender.join().unwrap();
         assert_eq!(accumulator.stats().delivered, 1);
+    });
+}
+
+#[test]
+fn loom_a_blocked_sender_gets_the_memory_of_the_oldest_batch_sent_early() {
+    loom::model(|| {
+        // Two lingering batches fill buffer.memory; a third sender blocks.
+        let config = ProducerConfig::builder()
+            .bootstrap_servers(["127.0.0.1:9092"])
+            .linger(WAIT)
+            .batch_size(100)
+            .buffer_memory(200)
+            .max_block(WAIT)
+            .build()
+            .unwrap();
+        let accumulator = Arc::new(Accumulator::new(&config));
+        let t0 = Instant::now();
+        let partitioner = DefaultPartitioner::with_seed(1);
+        for p in 0..2 {
+            let record = Record::value("t", "v").with_partition(p);
+            let appended = accumulator.append(
+                record,
+                &partitioner,
+                Partitions::all(3),
+                OnDelivery::Future,
+                t0,
+            );
+            assert!(appended.is_ok());
+        }
+        let sender = Arc::clone(&accumulator);
+        let blocked = thread::spawn(move || {
+            let record = Record::value("t", "v").with_partition(2);
+            let partitioner = DefaultPartitioner::with_seed(1);
+            sender
+                .append(
+                    record,
+                    &partitioner,
+                    Partitions::all(3),
+                    OnDelivery::Future,
+                    t0,
+                )
+                .map(|appended| appended.partition)
+                .map_err(|e| e.to_string())
+        });
+        // The poller drains before any linger runs out: nothing until the
+        // sender is blocked, then the oldest batch and only that one.
+        let early = loop {
+            let drained = accumulator.drain_ready(t0, |_| Some(BrokerId(1)));
+            let early: Vec<_> = drained.batches.into_values().flatten().collect();
+            if !early.is_empty() {
+                break early;
+            }
+            thread::yield_now();
+        };
+        let partitions: Vec<_> = early
+            .iter()
+            .map(|b| b.topic_partition().partition)
+            .collect();
+        assert_eq!(partitions, [0], "only the oldest batch goes early");
+        for batch in early {
+            batch.complete(0, None);
+        }
+        assert_eq!(blocked.join().unwrap(), Ok(2));
+        assert_eq!(accumulator.stats().buffer_used, 200);
     });
 }

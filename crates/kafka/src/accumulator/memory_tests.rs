@@ -191,7 +191,7 @@ fn a_blocked_sender_proceeds_when_a_batch_completes() {
         std::thread::spawn(move || send(&a, to_p(1, "b"), t0).partition)
     };
     rx.recv().unwrap();
-    // The blocked sender makes lingering batches ready at once.
+    // The blocked sender makes the oldest lingering batch ready at once.
     let batch = take_all(a.drain_ready(t0, leader_one)).remove(0);
     batch.complete(0, None);
     assert_eq!(sender.join().unwrap(), 1);

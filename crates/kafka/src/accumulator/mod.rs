@@ -25,9 +25,10 @@
 //!   *blocked* hook so the poller drains and frees memory; then it gives the
 //!   record back inside [`ProducerError::BufferFull`].
 //! * A partition's front batch is *ready* when it is full (or not the last),
-//!   has lingered `linger.ms`, a sender is blocked on memory, a flush is in
-//!   progress, or the accumulator is closed; and it is not backing off after
-//!   a failure, and its partition is not muted.
+//!   has lingered `linger.ms`, a flush is in progress, or the accumulator is
+//!   closed; or when senders are blocked on memory and it is among the oldest
+//!   batches whose bytes cover what they wait for (see `early.rs`); and it is
+//!   not backing off after a failure, and its partition is not muted.
 //! * Every batch ends by [`ProducerBatch::complete`], [`ProducerBatch::fail`]
 //!   or being dropped; each of these resolves every record once and frees
 //!   the batch's memory.
@@ -40,9 +41,12 @@
 
 mod batch;
 mod drain;
+mod early;
 mod flush;
 mod pool;
 
+#[cfg(test)]
+mod flood_tests;
 #[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(test)]

@@ -5,6 +5,10 @@
 //! asking for a big record is not starved by a stream of small ones, as in
 //! Java's `BufferPool`. Only bytes are counted; the memory itself comes from
 //! the global allocator.
+//!
+//! The pool also knows which reserved bytes are in flight (drained batches
+//! awaiting their response), so the drain can tell how much more a blocked
+//! sender needs sent early: [`BufferPool::shortfall`].
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -23,8 +27,11 @@ pub(crate) enum ReserveError {
 #[derive(Debug)]
 struct State {
     available: usize,
-    /// Tickets of blocked senders, oldest first.
-    waiting: VecDeque<u64>,
+    /// Tickets of blocked senders and the bytes each waits for, oldest first.
+    waiting: VecDeque<(u64, usize)>,
+    /// Reserved bytes of batches the poller has drained and not yet got
+    /// back: they come free without anything else being sent.
+    in_flight: usize,
     next_ticket: u64,
     closed: bool,
 }
@@ -67,6 +74,7 @@ impl BufferPool {
             state: Mutex::new(State {
                 available: total,
                 waiting: VecDeque::new(),
+                in_flight: 0,
                 next_ticket: 0,
                 closed: false,
             }),
@@ -95,7 +103,7 @@ impl BufferPool {
         let deadline = start.checked_add(max_wait);
         let ticket = state.next_ticket;
         state.next_ticket += 1;
-        state.waiting.push_back(ticket);
+        state.waiting.push_back((ticket, bytes));
         drop(state);
         before_blocking();
         let mut state = self.state.lock();
@@ -103,7 +111,7 @@ impl BufferPool {
             if state.closed {
                 break Err(ReserveError::Closed);
             }
-            if state.waiting.front() == Some(&ticket) && state.available >= bytes {
+            if state.waiting.front().map(|&(t, _)| t) == Some(ticket) && state.available >= bytes {
                 state.available -= bytes;
                 break Ok(Reservation { pool: self, bytes });
             }
@@ -118,7 +126,7 @@ impl BufferPool {
                 break Err(ReserveError::Timeout(start.elapsed()));
             }
         };
-        state.waiting.retain(|&t| t != ticket);
+        state.waiting.retain(|&(t, _)| t != ticket);
         drop(state);
         // The next waiter in line may now be able to go.
         self.freed.notify_all();
@@ -138,7 +146,21 @@ impl BufferPool {
 
     /// Gives back bytes taken by [`reserve`](Self::reserve).
     pub(crate) fn release(&self, bytes: usize) {
+        self.give_back(bytes, false);
+    }
+
+    /// Gives back the bytes of a batch that ended in flight (after
+    /// [`sent`](Self::sent)).
+    pub(crate) fn release_sent(&self, bytes: usize) {
+        self.give_back(bytes, true);
+    }
+
+    fn give_back(&self, bytes: usize, was_in_flight: bool) {
         let mut state = self.state.lock();
+        if was_in_flight {
+            debug_assert!(state.in_flight >= bytes, "in-flight bytes balance");
+            state.in_flight -= bytes.min(state.in_flight);
+        }
         state.available = (state.available + bytes).min(self.total);
         let wake = !state.waiting.is_empty();
         drop(state);
@@ -147,8 +169,38 @@ impl BufferPool {
         }
     }
 
-    /// Whether a sender is blocked waiting for memory (batches should go out
-    /// now rather than linger).
+    /// Notes that a batch holding `bytes` was drained: they will come back
+    /// with its response, whatever else is sent.
+    pub(crate) fn sent(&self, bytes: usize) {
+        let mut state = self.state.lock();
+        state.in_flight += bytes;
+        debug_assert!(
+            state.in_flight + state.available <= self.total,
+            "in-flight bytes are reserved bytes"
+        );
+    }
+
+    /// Undoes [`sent`](Self::sent): the batch is queued again (a retry).
+    pub(crate) fn requeued(&self, bytes: usize) {
+        let mut state = self.state.lock();
+        debug_assert!(state.in_flight >= bytes, "in-flight bytes balance");
+        state.in_flight -= bytes.min(state.in_flight);
+    }
+
+    /// Bytes that blocked senders wait for beyond what is free now and what
+    /// in-flight batches will give back: how much lingering batches must
+    /// free by being sent early. Zero when no sender is blocked.
+    pub(crate) fn shortfall(&self) -> usize {
+        let state = self.state.lock();
+        if state.waiting.is_empty() {
+            return 0;
+        }
+        let wanted: usize = state.waiting.iter().map(|&(_, bytes)| bytes).sum();
+        wanted.saturating_sub(state.available + state.in_flight)
+    }
+
+    /// Whether a sender is blocked waiting for memory.
+    #[cfg(test)]
     pub(crate) fn has_waiters(&self) -> bool {
         !self.state.lock().waiting.is_empty()
     }
@@ -283,6 +335,39 @@ mod tests {
         pool.release(big_bytes);
         assert_eq!(small.join().unwrap(), Ok(30));
         assert_eq!(*order.lock(), ["big", "small"]);
+    }
+
+    #[test]
+    fn shortfall_is_what_waiters_want_beyond_free_and_in_flight_bytes() {
+        let pool = Arc::new(BufferPool::new(100));
+        let queued = pool.reserve(70, Duration::ZERO, || {}).unwrap().keep();
+        let drained = pool.reserve(20, Duration::ZERO, || {}).unwrap().keep();
+        assert_eq!(pool.shortfall(), 0, "nobody waits");
+        pool.sent(drained);
+        let spawn = |bytes: usize| {
+            let pool = Arc::clone(&pool);
+            let (tx, rx) = mpsc::sync_channel(1);
+            let handle = std::thread::spawn(move || {
+                pool.reserve(bytes, Duration::from_secs(10), || tx.send(()).unwrap())
+                    .map(Reservation::keep)
+            });
+            rx.recv().unwrap();
+            handle
+        };
+        let first = spawn(40);
+        assert_eq!(pool.shortfall(), 10, "40 wanted, 10 free, 20 on the way");
+        let second = spawn(25);
+        assert_eq!(pool.shortfall(), 35, "every waiter counts");
+        pool.requeued(drained);
+        assert_eq!(pool.shortfall(), 55, "a requeued batch is not on its way");
+        pool.sent(drained);
+        pool.release_sent(drained);
+        assert_eq!(pool.shortfall(), 35, "30 free now, none on the way");
+        pool.release(queued);
+        assert_eq!(first.join().unwrap(), Ok(40));
+        assert_eq!(second.join().unwrap(), Ok(25));
+        assert_eq!(pool.shortfall(), 0);
+        assert_eq!(pool.used(), 65);
     }
 
     #[test]
