@@ -26,11 +26,14 @@
 //! minimum over levels, not simply the first occupied bucket of the lowest
 //! level.
 //!
-//! Buckets are plain dense vectors of slot indices. Each timer's slot
-//! remembers its bucket and position, so cancel removes the entry at once
-//! with `swap_remove` (order inside a bucket does not matter: the ready heap
-//! orders by exact deadline) and fixes the position of the one entry that
-//! moved: O(1), no list to unlink, and no stale entries ever left behind.
+//! Buckets are plain dense vectors of 5-byte entries (slot index and the
+//! slot's one-byte tag). Cancel leaves its entry in place and only counts it as
+//! garbage against its bucket; stale entries are dropped when the bucket is
+//! visited (at most one rotation of its level away), or earlier, all at
+//! once, when a bucket becomes more than half garbage: the bucket is then
+//! compacted in one sequential pass that reads each entry's tag in the
+//! slots' dense tag array (never the slot itself), where removing each
+//! entry at cancel would cost dependent misses on every cancel.
 
 /// Bits of tick per level.
 const BITS: u32 = 8;
@@ -38,16 +41,28 @@ const BITS: u32 = 8;
 pub(crate) const SLOTS: usize = 1 << BITS;
 /// Levels: enough for every `u64` tick.
 const LEVELS: usize = 64 / BITS as usize;
-/// Buckets whose capacity exceeds this shrink when three quarters empty.
-const KEEP_CAPACITY: usize = 1024;
 /// An emptied bucket keeps its buffer if it holds no more entries than this.
-const KEEP_EMPTY: usize = 64;
+const KEEP_EMPTY: usize = 32;
+
+/// Buckets whose capacity exceeds this shrink when compacted to a quarter.
+const KEEP_CAPACITY: usize = 1024;
+/// A bucket whose garbage reaches this many entries and half its length
+/// is compacted.
+const COMPACT_MIN: u32 = 32;
 
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
 
-/// A bucket entry: the timer's slot index.
-pub(crate) type Hint = u32;
+/// A bucket entry: the timer's slot and the slot's tag when the entry was
+/// pushed. It is stale once the slot's tag or bucket no longer match.
+/// Packed to 5 bytes (not padded to 8): entries, stale ones included, are
+/// a good part of the wheel's memory. Fields are only ever copied out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed)]
+pub(crate) struct Entry {
+    pub(crate) index: u32,
+    pub(crate) tag: u8,
+}
 
 /// "In no bucket": the timer is in the ready heap (or the slot is free).
 pub(crate) const NO_BUCKET: BucketId = BucketId::MAX;
@@ -55,7 +70,9 @@ pub(crate) const NO_BUCKET: BucketId = BucketId::MAX;
 /// All buckets of the wheel; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Levels {
-    buckets: Vec<Vec<Hint>>,
+    buckets: Vec<Vec<Entry>>,
+    /// Per bucket: entries known stale (cancelled or moved timers).
+    garbage: Vec<u32>,
     /// Per bucket: the earliest deadline (ns) pushed since its last visit,
     /// `u64::MAX` when empty; a lower bound for `next_deadline` (removing
     /// an entry does not raise it).
@@ -72,6 +89,7 @@ impl Levels {
     pub(crate) fn new() -> Self {
         Self {
             buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            garbage: vec![0; LEVELS * SLOTS],
             earliest: vec![u64::MAX; LEVELS * SLOTS],
             exact: vec![false; LEVELS * SLOTS],
             occupied: [[0; SLOTS / 64]; LEVELS],
@@ -91,42 +109,74 @@ impl Levels {
         Some((level as usize * SLOTS + slot) as BucketId)
     }
 
-    /// Appends `hint`, a timer due at `deadline_ns`, to `bucket`; returns
-    /// its position there.
+    /// Appends `entry`, a timer due at `deadline_ns`, to `bucket`.
     #[inline]
-    pub(crate) fn push(&mut self, bucket: BucketId, hint: Hint, deadline_ns: u64) -> u32 {
+    pub(crate) fn push(&mut self, bucket: BucketId, entry: Entry, deadline_ns: u64) {
         let earliest = &mut self.earliest[bucket as usize];
         *earliest = (*earliest).min(deadline_ns);
         let list = &mut self.buckets[bucket as usize];
         if list.len() == list.capacity() {
-            // Grow by a quarter, not double: buckets hold most of the wheel's
+            // Grow by a quarter, not double: buckets hold much of the wheel's
             // memory and doubling would leave a quarter of it unused on
             // average. Still geometric, so pushes stay amortised O(1).
             list.reserve_exact((list.len() / 4).max(16));
         }
-        list.push(hint);
-        let pos = (list.len() - 1) as u32;
-        if pos == 0 {
+        list.push(entry);
+        if list.len() == 1 {
             self.set_occupied(bucket, true);
         }
-        pos
     }
 
-    /// Removes the entry at `pos` of `bucket` by moving the last entry into
-    /// its place; returns the entry that moved there (its slot must learn
-    /// its new position), if any.
+    /// The live entry of a timer due at `deadline_ns` in `bucket` went
+    /// stale (cancelled or moved): counts it as garbage and, if it may have
+    /// been the earliest, makes the recorded earliest a lower bound again.
+    /// Returns whether the bucket is now due for [`Levels::compact`].
     #[inline]
-    pub(crate) fn remove_at(&mut self, bucket: BucketId, pos: u32) -> Option<Hint> {
-        let list = self.buckets.get_mut(bucket as usize)?;
-        let pos = pos as usize;
-        if pos >= list.len() {
-            return None;
+    pub(crate) fn stale(&mut self, bucket: BucketId, deadline_ns: u64) -> bool {
+        let b = bucket as usize;
+        if deadline_ns <= self.earliest[b] {
+            self.exact[b] = false;
         }
-        list.swap_remove(pos);
-        let moved = list.get(pos).copied();
+        let garbage = &mut self.garbage[b];
+        *garbage += 1;
+        *garbage >= COMPACT_MIN && *garbage as usize * 2 > self.buckets[b].len()
+    }
+
+    /// Keeps the entries of `bucket` that `live` keeps, in order; frees or
+    /// shrinks the bucket's buffer as it empties. The recorded earliest
+    /// stays (a lower bound still).
+    pub(crate) fn compact(&mut self, bucket: BucketId, mut live: impl FnMut(Entry) -> bool) {
+        self.buckets[bucket as usize].retain(|&entry| live(entry));
+        self.compacted(bucket);
+    }
+
+    /// [`Levels::compact`] by a `live` that gives each kept entry's
+    /// deadline, and records the earliest of those as exact.
+    pub(crate) fn compact_exact(
+        &mut self,
+        bucket: BucketId,
+        mut live: impl FnMut(Entry) -> Option<u64>,
+    ) {
+        let mut earliest = u64::MAX;
+        self.buckets[bucket as usize].retain(|&entry| match live(entry) {
+            Some(deadline_ns) => {
+                earliest = earliest.min(deadline_ns);
+                true
+            }
+            None => false,
+        });
+        self.earliest[bucket as usize] = earliest;
+        self.exact[bucket as usize] = true;
+        self.compacted(bucket);
+    }
+
+    fn compacted(&mut self, bucket: BucketId) {
+        let b = bucket as usize;
+        self.garbage[b] = 0;
+        let list = &mut self.buckets[b];
         if list.is_empty() {
-            self.earliest[bucket as usize] = u64::MAX;
-            self.exact[bucket as usize] = false;
+            self.earliest[b] = u64::MAX;
+            self.exact[b] = false;
             // An emptied bucket keeps a small buffer only: 2048 buckets
             // keeping a kilobyte each would hold megabytes in an idle loop.
             if list.capacity() > KEEP_EMPTY {
@@ -134,19 +184,11 @@ impl Levels {
             }
             self.set_occupied(bucket, false);
         } else if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
-            // A big bucket that drained gives memory back (the quarter rule
-            // leaves room to grow again without churn).
+            // A bucket compacted to a quarter gives half its memory back.
+            // Not sooner: a bucket still being filled would shrink and grow
+            // again on every compaction, copying its entries each time
+            // (measured: a tenth of the wheel's cache misses).
             list.shrink_to(list.capacity() / 2);
-        }
-        moved
-    }
-
-    /// A timer due at `deadline_ns` left `bucket`: if it may have been the
-    /// earliest, the recorded earliest is only a lower bound again.
-    #[inline]
-    pub(crate) fn forget(&mut self, bucket: BucketId, deadline_ns: u64) {
-        if deadline_ns <= self.earliest[bucket as usize] {
-            self.exact[bucket as usize] = false;
         }
     }
 
@@ -160,15 +202,9 @@ impl Levels {
         self.exact[bucket as usize]
     }
 
-    /// Records `bucket`'s earliest deadline, as read from its entries.
-    pub(crate) fn set_exact(&mut self, bucket: BucketId, earliest: u64) {
-        self.earliest[bucket as usize] = earliest;
-        self.exact[bucket as usize] = true;
-    }
-
-    /// The entries of `bucket`.
-    pub(crate) fn hints(&self, bucket: BucketId) -> &[Hint] {
-        &self.buckets[bucket as usize]
+    /// Number of entries (live and stale) in `bucket`.
+    pub(crate) fn len(&self, bucket: BucketId) -> usize {
+        self.buckets[bucket as usize].len()
     }
 
     /// The next bucket to visit, seen from tick `now` (all visits at ticks
@@ -212,8 +248,9 @@ impl Levels {
 
     /// Empties `bucket`, handing its entries over. Give the vector back with
     /// [`Levels::recycle`] once done so a small bucket keeps its capacity.
-    pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Hint> {
+    pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Entry> {
         self.set_occupied(bucket, false);
+        self.garbage[bucket as usize] = 0;
         self.earliest[bucket as usize] = u64::MAX;
         self.exact[bucket as usize] = false;
         std::mem::take(&mut self.buckets[bucket as usize])
@@ -221,12 +258,39 @@ impl Levels {
 
     /// Returns a vector obtained from [`Levels::take`], cleared, if the
     /// bucket is still empty and the vector small.
-    pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<Hint>) {
+    pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<Entry>) {
         let slot = &mut self.buckets[bucket as usize];
         if slot.is_empty() && slot.capacity() == 0 && list.capacity() <= KEEP_EMPTY {
             list.clear();
             *slot = list;
         }
+    }
+
+    /// Empties every occupied bucket (all their entries are stale: the
+    /// wheel holds no timer). Costs one visit per occupied bucket.
+    pub(crate) fn clear(&mut self) {
+        for level in 0..LEVELS {
+            while let Some((_, bucket)) = self.visit_of(level, 0) {
+                // Buffers go too: an idle wheel holds no bucket memory.
+                drop(self.take(bucket));
+            }
+        }
+    }
+
+    /// The entries of `bucket`.
+    #[cfg(test)]
+    pub(crate) fn entries_of(&self, bucket: BucketId) -> &[Entry] {
+        &self.buckets[bucket as usize]
+    }
+
+    /// Buckets holding any entry.
+    #[cfg(test)]
+    pub(crate) fn occupied(&self) -> usize {
+        self.occupied
+            .iter()
+            .flatten()
+            .map(|w| w.count_ones() as usize)
+            .sum()
     }
 
     /// Entries across all buckets.
@@ -237,13 +301,14 @@ impl Levels {
 
     /// Bytes of heap memory held by the buckets.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        self.buckets.capacity() * std::mem::size_of::<Vec<u32>>()
+        self.buckets.capacity() * std::mem::size_of::<Vec<Entry>>()
+            + self.garbage.capacity() * std::mem::size_of::<u32>()
             + self.earliest.capacity() * std::mem::size_of::<u64>()
             + self.exact.capacity()
             + self
                 .buckets
                 .iter()
-                .map(|b| b.capacity() * std::mem::size_of::<Hint>())
+                .map(|b| b.capacity() * std::mem::size_of::<Entry>())
                 .sum::<usize>()
     }
 
@@ -285,8 +350,8 @@ impl Levels {
 mod tests {
     use super::*;
 
-    fn hint(index: u32) -> Hint {
-        index
+    fn hint(index: u32) -> Entry {
+        Entry { index, tag: 0 }
     }
 
     #[test]
@@ -342,27 +407,29 @@ mod tests {
     }
 
     #[test]
-    fn remove_at_moves_the_last_entry_and_frees_empty_buckets() {
+    fn compaction_is_due_at_half_garbage_and_keeps_live_entries() {
         let mut levels = Levels::new();
-        let positions: Vec<u32> = (0..4).map(|i| levels.push(9, hint(i), 0)).collect();
-        assert_eq!(positions, [0, 1, 2, 3]);
+        let n = 4 * COMPACT_MIN;
+        for i in 0..n {
+            levels.push(9, hint(i), u64::from(i));
+        }
+        assert_eq!(levels.earliest(9), 0);
+        // Half the entries stale: not yet due; one more: due.
+        for i in 0..n / 2 {
+            assert!(!levels.stale(9, u64::from(i)), "due after {i} stale");
+        }
+        assert!(levels.stale(9, 0));
+        assert!(!levels.is_exact(9), "the earliest went stale");
+        levels.compact_exact(9, |e| (e.index >= n / 2).then_some(u64::from(e.index)));
+        assert_eq!(levels.len(9), n as usize / 2);
         assert_eq!(
-            levels.remove_at(9, 1),
-            Some(3),
-            "the last entry moved into 1"
+            (levels.earliest(9), levels.is_exact(9)),
+            (u64::from(n / 2), true)
         );
-        assert_eq!(
-            levels.remove_at(9, 2),
-            None,
-            "removing the last moves nothing"
-        );
-        assert_eq!(levels.remove_at(9, 7), None, "out of range");
-        assert_eq!(levels.remove_at(9, 0), Some(3));
-        assert_eq!(levels.remove_at(9, 0), None);
-        assert_eq!(
-            levels.next_bucket(0),
-            None,
-            "bucket 9 emptied: not occupied"
-        );
+        assert_eq!(levels.garbage[9], 0);
+        levels.compact(9, |_| false);
+        assert_eq!(levels.len(9), 0);
+        assert_eq!(levels.next_bucket(0), None, "emptied: not occupied");
+        assert_eq!(levels.earliest(9), u64::MAX);
     }
 }

@@ -3,33 +3,41 @@
 //! fire.
 //!
 //! ```text
-//!  slots (dense, paged, one record each)            levels: 8 x 256 dense buckets of slot indices
-//!  +----+-----------------------------------+      level 0 [ .. |5: [17, 3] | .. ]  1 tick each
-//!  |  3 | gen 4, bucket 5 pos 1, value, t, seq| <--  level 1 [ .. |2: [9]     | .. ]  256 ticks each
-//!  | 17 | gen 1, bucket 5 pos 0, value, t, seq|      ...
-//!  +----+-----------------------------------+      ready: min-heap of timers whose tick came
-//!                                                          (exact deadline t, then seq)
+//!  slots (dense, paged, one record each)      levels: 8 x 256 dense buckets of (slot, tag)
+//!  +----+-----------------------------+      level 0 [ .. |5: [17/1, 3/4, 3/3] | .. ]  1 tick each
+//!  |  3 | tag 4, bucket 5, value, t, ..| <--  level 1 [ .. |2: [9/0]            | .. ]  256 ticks each
+//!  | 17 | tag 1, bucket 5, value, t, ..|      ...      (3/3: stale, its timer was cancelled)
+//!  tags: dense copy of every slot's tag, one byte each
+//!  +----+-----------------------------+      ready: min-heap of timers whose tick came
+//!                                                    (exact deadline t, then seq)
 //! ```
 //!
-//! - **Insert** stores the timer in a slot and pushes its index on the
-//!   bucket its deadline's tick names, noting the position: O(1).
-//! - **Cancel** checks the key's generation, takes the value, and removes
-//!   the bucket entry by moving the bucket's last entry into its place (and
-//!   telling that entry's slot): O(1), two dense records touched, nothing
-//!   left behind. No tombstones, no sweeping, no garbage to bound.
+//! - **Insert** stores the timer in a slot and appends `(index, tag)` to
+//!   the bucket its deadline's tick names: O(1).
+//! - **Cancel** checks the key's generation, takes the value and bumps the
+//!   generation and the slot's tag: one record touched, plus the slot's byte
+//!   in the dense tag array and its bucket's garbage count (small arrays
+//!   that stay in the outer caches). Its bucket entry stays, stale. A
+//!   bucket that becomes more than half garbage is compacted in one
+//!   sequential pass over its entries and their dense tags, so garbage never
+//!   exceeds the live entries of a bucket by much; and every bucket is
+//!   visited within one rotation of its level anyway, which drops all its
+//!   stale entries without reading their slots.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
-//!   which hands timers out by exact deadline. So a timer never fires before
-//!   its deadline and, if the loop polls every tick, at most one tick late.
+//!   which hands timers out by exact deadline; stale entries are dropped on
+//!   the way. So a timer never fires before its deadline and, if the loop
+//!   polls every tick, at most one tick late.
 //! - **next_deadline** names a real deadline, not a bucket boundary: each
 //!   bucket keeps the earliest deadline pushed into it since its visit, and
 //!   a level's next bucket holds that level's earliest timers, so the answer
 //!   is the least of the ready heap's top and, per level, the later of the
 //!   next visit and that bucket's earliest. When the timer that set a
-//!   bucket's earliest leaves it (cancel, reschedule), the bucket is read
-//!   again the next time it bounds the answer (up to 4096 entries), so a
-//!   loop sleeping to it wakes for nothing only if a timer is cancelled
-//!   between the answer and the wake.
+//!   bucket's earliest leaves it (cancel, reschedule), the bucket is
+//!   compacted the next time it bounds the answer (up to 4096 entries),
+//!   which makes its earliest exact again, so a loop sleeping to it wakes
+//!   for nothing only if a timer is cancelled between the answer and the
+//!   wake.
 //!
 //! Pitfalls: deadlines are kept as nanoseconds since the wheel's `start`, so a
 //! deadline before `start` is treated as `start`, and one more than 584 years
@@ -49,9 +57,9 @@ use std::time::{Duration, Instant};
 
 use crate::timers::{Expired, SeqCounter, TimerKey, Timers};
 use divider::Divider;
-use levels::{BucketId, Hint, Levels, NO_BUCKET};
+use levels::{BucketId, Entry, Levels, NO_BUCKET};
 use ready::Ready;
-use slots::{Cold, Slots};
+use slots::{Cold, Left, Slots};
 
 /// Entries `next_deadline` reads at most to find a bucket's earliest
 /// deadline (a few hundred microseconds of slot reads).
@@ -137,9 +145,10 @@ impl<T> TimerWheel<T> {
     }
 
     /// Bytes one pending timer costs: its slot plus its bucket entry
-    /// (bucket and page slack not included; there is no garbage).
+    /// (bucket and page slack and stale entries not included: a bucket
+    /// holds at most about as many stale entries as live ones).
     pub fn bytes_per_timer() -> usize {
-        Slots::<T>::slot_size() + std::mem::size_of::<Hint>()
+        Slots::<T>::slot_size() + std::mem::size_of::<Entry>()
     }
 
     fn to_ns(&self, at: Instant) -> u64 {
@@ -158,45 +167,45 @@ impl<T> TimerWheel<T> {
         match Levels::bucket_for(self.now_tick, due_tick) {
             Some(bucket) => {
                 debug_assert!(due_tick > self.now_tick, "only future ticks go in buckets");
-                let pos = self.levels.push(bucket, index, cold.deadline_ns);
-                self.slots.set_place(index, bucket, pos);
+                let entry = self.slots.set_bucket(index, bucket);
+                self.levels.push(bucket, entry, cold.deadline_ns);
             }
             None => {
-                self.slots.set_place(index, NO_BUCKET, 0);
+                self.slots.set_bucket(index, NO_BUCKET);
                 self.ready
                     .push(cold.deadline_ns, cold.seq, index, generation);
             }
         }
     }
 
-    /// Takes a live timer's entry out of its bucket, if it is in one.
-    fn unplace(&mut self, index: u32, deadline_ns: u64) {
-        if let Some((bucket, pos)) = self.slots.take_place(index) {
-            self.debug_check_place(index, bucket, pos);
-            self.remove_entry(bucket, pos);
-            self.levels.forget(bucket, deadline_ns);
+    /// A timer's live entry in a bucket went stale: count it, and compact
+    /// the bucket if it is now mostly garbage.
+    #[inline]
+    fn left(&mut self, left: Left) {
+        if let Some((bucket, deadline_ns)) = left {
+            if self.levels.stale(bucket, deadline_ns) {
+                self.compact(bucket);
+            }
         }
     }
 
-    /// The invariant that makes cancel O(1): a timer's recorded place is
-    /// the bucket entry that holds it (kept so by `remove_entry` telling the
-    /// entry it moves where it went).
-    #[inline]
-    fn debug_check_place(&self, index: u32, bucket: BucketId, pos: u32) {
-        debug_assert_eq!(
-            self.levels.hints(bucket).get(pos as usize),
-            Some(&index),
-            "timer {index}'s recorded place is not its bucket entry"
-        );
+    /// Drops the stale entries of `bucket`, telling them by the dense tags
+    /// alone (no slot read for a stale entry).
+    fn compact(&mut self, bucket: BucketId) {
+        let slots = &self.slots;
+        self.levels
+            .compact(bucket, |entry| slots.tag_matches(entry));
     }
 
-    /// Removes the entry at `pos` of `bucket`, telling the entry moved into
-    /// its place where it now is.
-    #[inline]
-    fn remove_entry(&mut self, bucket: levels::BucketId, pos: u32) {
-        if let Some(moved) = self.levels.remove_at(bucket, pos) {
-            self.slots.set_place(moved, bucket, pos);
-        }
+    /// Makes `bucket`'s recorded earliest exact: drops its stale entries
+    /// and reads the deadlines of the live ones.
+    fn compact_exact(&mut self, bucket: BucketId) {
+        let slots = &self.slots;
+        self.levels.compact_exact(bucket, |entry| {
+            slots
+                .entry_live(entry, bucket)
+                .map(|(_, cold)| cold.deadline_ns)
+        });
     }
 
     /// Visits every bucket due by tick `target`, cascading or readying its
@@ -210,8 +219,7 @@ impl<T> TimerWheel<T> {
             // Take every bucket visited at `tick` before moving time: seen
             // from `tick` itself, a visit at `tick` would look a whole
             // rotation away.
-            let mut due: [Option<(levels::BucketId, Vec<Hint>)>; Levels::LEVELS] =
-                Default::default();
+            let mut due: [Option<(BucketId, Vec<Entry>)>; Levels::LEVELS] = Default::default();
             for (level, slot) in due.iter_mut().enumerate() {
                 if let Some((t, bucket)) = self.levels.visit_of(level, self.now_tick) {
                     if t == tick {
@@ -220,31 +228,27 @@ impl<T> TimerWheel<T> {
                 }
             }
             self.now_tick = tick;
-            for (bucket, hints) in due.into_iter().flatten() {
-                if hints.len() > 10_000 {
+            for (bucket, entries) in due.into_iter().flatten() {
+                if entries.len() > 10_000 {
                     tracing::debug!(
                         bucket,
-                        hints = hints.len(),
+                        entries = entries.len(),
                         "timer wheel cascading a large bucket"
                     );
                 }
-                // Every entry is live: cancel removes its entry at once.
-                for &index in &hints {
-                    debug_assert!(
-                        self.slots.live(index).is_some(),
-                        "no dead entry in a bucket"
-                    );
-                    if let Some((generation, cold)) = self.slots.live(index) {
+                for &entry in &entries {
+                    // Stale entries (cancelled or moved timers) drop here.
+                    if let Some((generation, cold)) = self.slots.entry_live(entry, bucket) {
                         // Never late: a bucket is visited no later than the
                         // tick of any timer in it.
                         debug_assert!(
                             self.tick.divide(cold.deadline_ns) >= tick,
                             "a timer due before its bucket's visit"
                         );
-                        self.place(index, generation, cold);
+                        self.place(entry.index, generation, cold);
                     }
                 }
-                self.levels.recycle(bucket, hints);
+                self.levels.recycle(bucket, entries);
             }
         }
         self.now_tick = self.now_tick.max(target);
@@ -272,25 +276,17 @@ impl<T> TimerWheel<T> {
         (bound, bounding)
     }
 
-    /// Replaces a bucket's recorded earliest deadline (a lower bound once
-    /// its timer was cancelled or moved) by the earliest of its entries,
-    /// read from their slots, for buckets of at most [`SCAN_LIMIT`]
-    /// entries: a bigger one belongs to a loop so busy that it polls every
-    /// tick anyway, and reading it would double the cost of its visit inside
-    /// one poll (it keeps its bound, never late).
-    fn scan(&mut self, bucket: BucketId) {
-        let hints = self.levels.hints(bucket);
-        let earliest = if hints.len() > SCAN_LIMIT {
-            self.levels.earliest(bucket)
-        } else {
-            hints
-                .iter()
-                .filter_map(|&index| self.slots.live(index))
-                .map(|(_, cold)| cold.deadline_ns)
-                .min()
-                .unwrap_or(u64::MAX)
-        };
-        self.levels.set_exact(bucket, earliest);
+    /// Makes a bucket's recorded earliest deadline (a lower bound once its
+    /// timer was cancelled or moved) exact by compacting it, for buckets of
+    /// at most [`SCAN_LIMIT`] entries: a bigger one belongs to a loop so
+    /// busy that it polls every tick anyway, and reading it would double the
+    /// cost of its visit inside one poll (it keeps its bound, never late).
+    fn scan(&mut self, bucket: BucketId) -> bool {
+        if self.levels.len(bucket) > SCAN_LIMIT {
+            return false;
+        }
+        self.compact_exact(bucket);
+        true
     }
 
     /// Drops stale entries from the top of `ready`; returns the live top.
@@ -298,7 +294,8 @@ impl<T> TimerWheel<T> {
         while let Some((deadline_ns, seq, index, generation)) = self.ready.peek() {
             // A rescheduled timer's old entry names another deadline; a
             // freed slot's, another generation (or no timer at all).
-            let live = self.slots.live(index) == Some((generation, Cold { deadline_ns, seq }));
+            let live =
+                self.slots.live(index) == Some((generation, NO_BUCKET, Cold { deadline_ns, seq }));
             if live {
                 return Some((deadline_ns, index));
             }
@@ -322,11 +319,14 @@ impl<T> Timers<T> for TimerWheel<T> {
 
     #[inline]
     fn cancel(&mut self, key: TimerKey) -> Option<T> {
-        let (value, place) = self.slots.cancel(key)?;
-        if let Some(((bucket, pos), deadline_ns)) = place {
-            self.debug_check_place(key.index, bucket, pos);
-            self.remove_entry(bucket, pos);
-            self.levels.forget(bucket, deadline_ns);
+        let (value, left) = self.slots.cancel(key)?;
+        if self.slots.len() == 0 {
+            // Every entry left is stale: drop them now rather than keep
+            // their memory until their visits (an idle loop's wheel).
+            self.levels.clear();
+            self.ready.clear();
+        } else {
+            self.left(left);
         }
         Some(value)
     }
@@ -336,14 +336,10 @@ impl<T> Timers<T> for TimerWheel<T> {
             return false;
         }
         let deadline_ns = self.to_ns(deadline);
-        let old_ns = self
-            .slots
-            .live(key.index)
-            .map_or(0, |(_, cold)| cold.deadline_ns);
-        self.unplace(key.index, old_ns);
-        let Some((generation, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
+        let Some((generation, left, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
             return false;
         };
+        self.left(left);
         self.place(key.index, generation, cold);
         true
     }
@@ -361,7 +357,7 @@ impl<T> Timers<T> for TimerWheel<T> {
             match bounding {
                 // The bound is a recorded earliest deadline whose timer may
                 // have left since: read the bucket's entries once.
-                Some(bucket) if !self.levels.is_exact(bucket) => self.scan(bucket),
+                Some(bucket) if !self.levels.is_exact(bucket) && self.scan(bucket) => {}
                 Some(_) => return Some(self.to_instant(bound)),
                 None => return ready.map(|d| self.to_instant(d)),
             }
@@ -395,5 +391,7 @@ impl<T> Timers<T> for TimerWheel<T> {
     }
 }
 
+#[cfg(test)]
+mod lazy_tests;
 #[cfg(test)]
 mod tests;

@@ -154,11 +154,11 @@ fn time_before_start_fires_nothing() {
 
 #[test]
 fn slot_stays_small() {
-    // deadline + seq, generation, position, bucket, value (Option<u32>),
-    // padded to 8, and the bucket entry.
+    // deadline + seq, generation, bucket, tag (+ 1 padding), value
+    // (Option<u32>), and the packed bucket entry (index, tag).
     assert_eq!(
         TimerWheel::<u32>::bytes_per_timer(),
-        16 + 4 + 4 + 2 + 8 + 6 + 4
+        16 + 4 + 2 + 1 + 1 + 8 + 5
     );
 }
 
@@ -234,9 +234,12 @@ fn a_long_random_mix_agrees_with_the_heap() {
         }
         assert_eq!(wheel.len(), heap.len());
     }
+    // Garbage is bounded: a bucket is compacted once half garbage and 32
+    // stale entries.
     let entries: usize = wheel.levels.entries();
+    let bound = 2 * wheel.len() + 32 * wheel.levels.occupied();
     assert!(
-        entries <= wheel.len(),
+        entries <= bound,
         "{entries} bucket entries for {} timers",
         wheel.len()
     );
@@ -264,20 +267,41 @@ fn visits_on_two_levels_at_the_same_tick_both_happen() {
 }
 
 #[test]
-fn cancel_moves_the_last_entry_of_the_bucket_into_the_hole() {
+fn cancel_leaves_a_stale_entry_that_the_visit_drops() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    // Same bucket: a, b, c at positions 0, 1, 2; cancelling a moves c to 0.
     let a = wheel.insert_at(t0 + ms(2_000), 'a');
     let b = wheel.insert_at(t0 + ms(2_001), 'b');
     let c = wheel.insert_at(t0 + ms(2_002), 'c');
     assert_eq!(wheel.cancel(a), Some('a'));
-    assert_eq!(wheel.levels.entries(), 2);
-    // c's slot learned its new position: cancelling it removes the right entry.
     assert_eq!(wheel.cancel(c), Some('c'));
-    assert_eq!(wheel.levels.entries(), 1);
-    assert_eq!(wheel.pop_expired(t0 + ms(2_001)).map(|e| e.key), Some(b));
-    assert_eq!(wheel.levels.entries(), 0);
+    assert_eq!(wheel.levels.entries(), 3, "cancel touches only the slot");
+    // c's slot is reused by d: c's stale entry must not stand for d.
+    let d = wheel.insert_at(t0 + ms(9_000), 'd');
+    assert_eq!(d.index, c.index);
+    assert_eq!(wheel.pop_expired(t0 + ms(2_002)).map(|e| e.key), Some(b));
+    assert_eq!(wheel.pop_expired(t0 + ms(8_999)), None);
+    assert_eq!(wheel.levels.entries(), 1, "the visits dropped the stale");
+    assert_eq!(wheel.pop_expired(t0 + ms(9_000)).map(|e| e.key), Some(d));
+}
+
+#[test]
+fn a_mostly_cancelled_bucket_is_compacted() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keys: Vec<_> = (0..1_000u32)
+        .map(|i| wheel.insert_at(t0 + ms(2_000) + Duration::from_micros(u64::from(i)), i))
+        .collect();
+    for &k in &keys[..600] {
+        wheel.cancel(k);
+    }
+    let entries = wheel.levels.entries();
+    assert!(entries < 800, "{entries} entries for 400 timers");
+    let fired: Vec<_> = wheel
+        .drain_expired(t0 + ms(3_000))
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(fired, (600..1_000).collect::<Vec<_>>());
 }
 
 #[test]
@@ -320,7 +344,12 @@ fn a_timer_pushed_back_thousands_of_times_fires_once_at_its_last_deadline() {
     for step in 1..=5_000u64 {
         assert!(wheel.reschedule(k, t0 + ms(10_000 + step * 7)));
     }
-    assert_eq!(wheel.levels.entries(), 1);
+    // Each bucket it left keeps under 32 stale entries (then compacted).
+    let entries = wheel.levels.entries();
+    assert!(
+        entries <= 1 + 32 * wheel.levels.occupied(),
+        "{entries} entries for one timer"
+    );
     assert!(wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7 - 1)).is_none());
     assert_eq!(
         wheel
@@ -339,9 +368,16 @@ fn an_idle_wheel_gives_its_memory_back() {
         .map(|i| wheel.insert_at(t0 + ms(1_000 + i % 60_000), i))
         .collect();
     let busy = wheel.levels.allocated_bytes();
-    for k in keys {
+    let last = keys.len() - 1;
+    for &k in &keys[..last] {
         wheel.cancel(k);
     }
+    let one_left = wheel.levels.allocated_bytes();
+    assert!(
+        one_left < 1024 * 1024,
+        "{one_left} of {busy} bucket bytes kept for one timer"
+    );
+    wheel.cancel(keys[last]);
     let idle = wheel.levels.allocated_bytes();
     assert!(idle < 128 * 1024, "{idle} of {busy} bucket bytes kept");
 }
