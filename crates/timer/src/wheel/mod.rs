@@ -178,23 +178,23 @@ impl<T> TimerWheel<T> {
         }
     }
 
-    /// A timer's live entry in a bucket went stale: count it, and compact
-    /// the bucket if it is now mostly garbage.
+    /// A timer's live entry in a bucket went stale: count it, and sweep
+    /// the bucket a step if it is mostly garbage.
     #[inline]
     fn left(&mut self, left: Left) {
         if let Some((bucket, deadline_ns)) = left {
             if self.levels.stale(bucket, deadline_ns) {
-                self.compact(bucket);
+                self.sweep_step(bucket);
             }
         }
     }
 
-    /// Drops the stale entries of `bucket`, telling them by the dense tags
-    /// alone (no slot read for a stale entry).
-    fn compact(&mut self, bucket: BucketId) {
+    /// Drops stale entries of `bucket` for one sweep step, telling them by
+    /// the dense tags alone (no slot read for a stale entry).
+    fn sweep_step(&mut self, bucket: BucketId) {
         let slots = &self.slots;
         self.levels
-            .compact(bucket, |entry| slots.tag_matches(entry));
+            .sweep_step(bucket, |entry| slots.tag_matches(entry));
     }
 
     /// Makes `bucket`'s recorded earliest exact: drops its stale entries

@@ -305,6 +305,40 @@ fn a_mostly_cancelled_bucket_is_compacted() {
 }
 
 #[test]
+fn a_big_bucket_is_swept_a_step_per_cancel_not_all_at_once() {
+    // One level-1 bucket of 10 000 timers. The cancel that makes it half
+    // garbage starts a sweep but reads one step of it, not the bucket (a
+    // cancel that swept 10 000 entries would be a pause); the cancels that
+    // follow finish it, and garbage stays bounded.
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keys: Vec<_> = (0..10_000u32)
+        .map(|i| wheel.insert_at(t0 + ms(2_000) + Duration::from_micros(u64::from(i)), i))
+        .collect();
+    for &k in &keys[..5_001] {
+        wheel.cancel(k);
+    }
+    let entries = wheel.levels.entries();
+    assert!(
+        entries > 9_900,
+        "{entries}: one cancel swept the whole bucket"
+    );
+    for &k in &keys[5_001..9_000] {
+        wheel.cancel(k);
+    }
+    let entries = wheel.levels.entries();
+    assert!(
+        entries <= 2 * 1_000 + 32,
+        "{entries} entries for 1000 timers"
+    );
+    let fired: Vec<_> = wheel
+        .drain_expired(t0 + ms(3_000))
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(fired, (9_000..10_000).collect::<Vec<_>>());
+}
+
+#[test]
 fn rescheduled_back_and_forth_in_ready_fires_once() {
     // Ready-heap entries are told stale by generation and deadline, not by a
     // per-move stamp: a timer moved away from a due deadline and back (or to
