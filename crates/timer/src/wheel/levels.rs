@@ -59,6 +59,17 @@ const SWEEP_STEP: usize = 64;
 /// "No sweep under way" in [`Levels::sweep`].
 const NO_SWEEP: u32 = u32::MAX;
 
+/// What an early step does with one entry of the bucket it moves down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Early {
+    /// Stale: dropped.
+    Stale,
+    /// Its timer can go to a lower level now: handed over.
+    Move,
+    /// Its timer is still too far ahead: stays for the bucket's visit.
+    Wait,
+}
+
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
 
@@ -216,6 +227,56 @@ impl Levels {
         self.earliest[bucket as usize] = earliest;
         self.exact[bucket as usize] = true;
         self.compacted(bucket);
+    }
+
+    /// One step of moving `bucket`'s timers down ahead of its visit: reads
+    /// up to `budget` entries from where the last step (or sweep) got to;
+    /// drops the stale ones, hands those `sort` says can move now to `out`
+    /// and keeps the rest for the visit. Returns whether the bucket has been
+    /// read to its end. Entries handed over leave the bucket, so its
+    /// recorded earliest is only a lower bound from then on.
+    pub(crate) fn early_step(
+        &mut self,
+        bucket: BucketId,
+        budget: usize,
+        mut sort: impl FnMut(Entry) -> Early,
+        out: &mut Vec<Entry>,
+    ) -> bool {
+        let b = bucket as usize;
+        let list = &mut self.buckets[b];
+        let mut at = if self.sweep[b] == NO_SWEEP {
+            0
+        } else {
+            self.sweep[b] as usize
+        };
+        let before = list.len();
+        for _ in 0..budget {
+            let Some(&entry) = list.get(at) else {
+                break;
+            };
+            match sort(entry) {
+                Early::Wait => at += 1,
+                Early::Stale => {
+                    list.swap_remove(at);
+                    self.garbage[b] = self.garbage[b].saturating_sub(1);
+                }
+                Early::Move => {
+                    list.swap_remove(at);
+                    out.push(entry);
+                }
+            }
+        }
+        if !out.is_empty() {
+            self.exact[b] = false;
+        }
+        let done = at >= list.len();
+        if done {
+            self.compacted(bucket);
+        } else {
+            self.sweep[b] = at as u32;
+        }
+        debug_assert!(self.buckets[b].len() <= before);
+        done
     }
 
     fn compacted(&mut self, bucket: BucketId) {

@@ -57,13 +57,20 @@ use std::time::{Duration, Instant};
 
 use crate::timers::{Expired, SeqCounter, TimerKey, Timers};
 use divider::Divider;
-use levels::{BucketId, Entry, Levels, NO_BUCKET};
+use levels::{BucketId, Early, Entry, Levels, NO_BUCKET};
 use ready::Ready;
 use slots::{Cold, Left, Slots};
 
 /// Entries `next_deadline` reads at most to find a bucket's earliest
 /// deadline (a few hundred microseconds of slot reads).
 const SCAN_LIMIT: usize = 4096;
+
+/// Ticks before a level-1 bucket's visit from which its timers are moved
+/// down ahead of it, a share per poll (see [`TimerWheel::move_down_early`]).
+const EARLY_TICKS: u64 = 32;
+
+/// Entries an early step reads at least (a small bucket goes in one step).
+const EARLY_MIN_STEP: usize = 256;
 
 /// The default tick: one millisecond.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
@@ -102,6 +109,11 @@ pub struct TimerWheel<T> {
     levels: Levels,
     ready: Ready,
     seq: SeqCounter,
+    /// The level-1 visit (tick, bucket) whose timers have all been moved
+    /// down early but those still too far ahead: not read again before it.
+    early_done: Option<(u64, BucketId)>,
+    /// Reused buffer of the entries an early step moves.
+    moving: Vec<Entry>,
 }
 
 impl<T> TimerWheel<T> {
@@ -131,6 +143,8 @@ impl<T> TimerWheel<T> {
             levels: Levels::new(),
             ready: Ready::default(),
             seq: SeqCounter::new(),
+            early_done: None,
+            moving: Vec::new(),
         }
     }
 
@@ -252,6 +266,56 @@ impl<T> TimerWheel<T> {
             }
         }
         self.now_tick = self.now_tick.max(target);
+        self.move_down_early();
+    }
+
+    /// Spreads the next level-1 visit over the polls before it. A level-1
+    /// bucket holds 256 ticks of timers (at a million timers in flight,
+    /// tens of thousands, a slot read each): cascading it in one poll took
+    /// milliseconds. From [`EARLY_TICKS`] before its visit, each poll moves
+    /// a share of its timers down: those less than 256 ticks away go to
+    /// level 0 (or `ready`), exactly where an insert at this tick would put
+    /// them, so they are visited no later than their tick; the few due in
+    /// the block's last ticks wait for the visit itself.
+    fn move_down_early(&mut self) {
+        let Some((visit, bucket)) = self.levels.visit_of(1, self.now_tick) else {
+            return;
+        };
+        let ahead = visit - self.now_tick;
+        if ahead > EARLY_TICKS || self.early_done == Some((visit, bucket)) {
+            return;
+        }
+        let share = self.levels.len(bucket).div_ceil(ahead as usize);
+        let mut moving = std::mem::take(&mut self.moving);
+        let (slots, tick, now) = (&self.slots, self.tick, self.now_tick);
+        let done = self.levels.early_step(
+            bucket,
+            share.max(EARLY_MIN_STEP),
+            |entry| match slots.entry_live(entry, bucket) {
+                None => Early::Stale,
+                Some((_, cold)) if tick.divide(cold.deadline_ns).saturating_sub(now) < 256 => {
+                    Early::Move
+                }
+                Some(_) => Early::Wait,
+            },
+            &mut moving,
+        );
+        if done {
+            self.early_done = Some((visit, bucket));
+        }
+        for &entry in &moving {
+            if let Some((generation, cold)) = self.slots.entry_live(entry, bucket) {
+                self.place(entry.index, generation, cold);
+                debug_assert!(
+                    self.slots
+                        .live(entry.index)
+                        .is_some_and(|(_, b, _)| b != bucket),
+                    "a timer moved early went below level 1"
+                );
+            }
+        }
+        moving.clear();
+        self.moving = moving;
     }
 
     /// No timer in any bucket is due before this (ns): per level, the later

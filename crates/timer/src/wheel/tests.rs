@@ -536,3 +536,32 @@ fn cancelling_the_earliest_after_it_was_reported_makes_the_bucket_read_again() {
     assert!(wheel.reschedule(b, t0 + ms(2_250)));
     assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_200)));
 }
+
+#[test]
+fn a_level_1_bucket_is_moved_down_over_the_polls_before_its_visit() {
+    // 2 560 timers in the level-1 block of ticks 512..768, one every 0.1 ms,
+    // and a loop that polls every tick.
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    for i in 0..2_560u32 {
+        wheel.insert_at(t0 + ms(512) + Duration::from_micros(u64::from(i) * 100), i);
+    }
+    let bucket = Levels::bucket_for(0, 512).unwrap();
+    for tick in 1..=511 {
+        assert!(wheel.pop_expired(t0 + ms(tick)).is_none(), "never early");
+    }
+    // The polls before the visit moved down every timer less than 256 ticks
+    // away when read (from tick 480 on): at most the block's last 32 ticks'
+    // worth are left for the visit, not the whole bucket.
+    let left = wheel.levels.len(bucket);
+    assert!(left <= 320, "{left} of 2560 entries left for the visit");
+    let mut fired = Vec::new();
+    for tick in 512..=800 {
+        let now = t0 + ms(tick);
+        for e in wheel.drain_expired(now) {
+            assert!(e.deadline <= now && now - e.deadline < ms(1), "on time");
+            fired.push(e.value);
+        }
+    }
+    assert_eq!(fired, (0..2_560).collect::<Vec<_>>(), "all, in order");
+}
