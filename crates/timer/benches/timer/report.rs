@@ -410,7 +410,9 @@ fn reading(rows: &[Row]) -> String {
         let (wheel, alone) = (over(PeerKind::Wheel), over(PeerKind::Null));
         let _ = write!(
             text,
-            "Over all its N=1e6 mixed runs, {} of its single operations took over 100 µs and {} of its polls over 2 ms;              the harness alone, with no timer structure to blame, had {} operations over 100 µs in the same runs              (the machine's own pauses). ",
+            "Over all its N=1e6 mixed runs, {} of its single operations took over 100 µs and {} of its polls over 2 ms; \
+             the harness alone, with no timer structure to blame, had {} operations over 100 µs in the same runs \
+             (the machine's own pauses). ",
             wheel.0, wheel.1, alone.0,
         );
     }

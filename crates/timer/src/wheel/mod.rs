@@ -18,16 +18,20 @@
 //!   generation and the slot's tag: one record touched, plus the slot's byte
 //!   in the dense tag array and its bucket's garbage count (small arrays
 //!   that stay in the outer caches). Its bucket entry stays, stale. A
-//!   bucket that becomes more than half garbage is compacted in one
-//!   sequential pass over its entries and their dense tags, so garbage never
-//!   exceeds the live entries of a bucket by much; and every bucket is
-//!   visited within one rotation of its level anyway, which drops all its
-//!   stale entries without reading their slots.
+//!   bucket that becomes more than half garbage is swept, 64 entries per
+//!   further entry going stale in it, by their dense tags, so garbage never
+//!   exceeds the live entries of a bucket by much and no cancel pays for a
+//!   whole bucket; and every bucket is visited within one rotation of its
+//!   level anyway, which drops all its stale entries without reading their
+//!   slots.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
 //!   which hands timers out by exact deadline; stale entries are dropped on
 //!   the way. So a timer never fires before its deadline and, if the loop
-//!   polls every tick, at most one tick late.
+//!   polls every tick, at most one tick late. From 32 ticks before a
+//!   level-1 visit, each poll moves a share of that bucket's timers down
+//!   (those less than 256 ticks away, to where an insert would put them),
+//!   so the visit itself cascades only the rest.
 //! - **next_deadline** names a real deadline, not a bucket boundary: each
 //!   bucket keeps the earliest deadline pushed into it since its visit, and
 //!   a level's next bucket holds that level's earliest timers, so the answer
@@ -41,9 +45,11 @@
 //!
 //! Pitfalls: deadlines are kept as nanoseconds since the wheel's `start`, so a
 //! deadline before `start` is treated as `start`, and one more than 584 years
-//! after it as 584 years after it. A bucket is cascaded in one go, so a visit
-//! costs as much as the timers due in that bucket's block: at most 256 ticks'
-//! worth for any timer placed less than 65 536 ticks ahead (65 s at 1 ms).
+//! after it as 584 years after it. A bucket of level 2 or above is cascaded
+//! in one go, so its visit costs as much as the timers due in its block
+//! (timers 65 s or more away at a 1 ms tick); a level-1 bucket is spread
+//! over the polls before its visit only if the loop polls in those ticks
+//! (a loop that sleeps through them cascades it whole, as before).
 //! A bucket of more than 4096 entries is not read for `next_deadline`: its
 //! recorded earliest stays, possibly a cancelled timer's (an early wake,
 //! never a late one; a loop with that many timers polls every tick anyway).
