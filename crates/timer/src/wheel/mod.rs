@@ -54,7 +54,6 @@
 //! recorded earliest stays, possibly a cancelled timer's (an early wake,
 //! never a late one; a loop with that many timers polls every tick anyway).
 
-mod bucket;
 mod divider;
 mod levels;
 mod ready;
@@ -240,7 +239,7 @@ impl<T> TimerWheel<T> {
             // Take every bucket visited at `tick` before moving time: seen
             // from `tick` itself, a visit at `tick` would look a whole
             // rotation away.
-            let mut due: [Option<(BucketId, bucket::Bucket)>; Levels::LEVELS] = Default::default();
+            let mut due: [Option<(BucketId, Vec<Entry>)>; Levels::LEVELS] = Default::default();
             for (level, slot) in due.iter_mut().enumerate() {
                 if let Some((t, bucket)) = self.levels.visit_of(level, self.now_tick) {
                     if t == tick {
@@ -257,7 +256,7 @@ impl<T> TimerWheel<T> {
                         "timer wheel cascading a large bucket"
                     );
                 }
-                for entry in entries.iter() {
+                for &entry in &entries {
                     // Stale entries (cancelled or moved timers) drop here.
                     if let Some((generation, cold)) = self.slots.entry_live(entry, bucket) {
                         // Never late: a bucket is visited no later than the
@@ -269,6 +268,7 @@ impl<T> TimerWheel<T> {
                         self.place(entry.index, generation, cold);
                     }
                 }
+                self.levels.recycle(bucket, entries);
             }
         }
         self.now_tick = self.now_tick.max(target);
