@@ -462,6 +462,8 @@ impl<T> Timers<T> for TimerWheel<T> {
 }
 
 #[cfg(test)]
+mod deadline_tests;
+#[cfg(test)]
 mod lazy_tests;
 #[cfg(test)]
 mod tests;
