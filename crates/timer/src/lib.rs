@@ -8,8 +8,9 @@
 //! reactor's test mode, via [`ManualClock`]) control time.
 //!
 //! - [`TimerWheel`] — hierarchical timing wheel over dense slot storage: O(1)
-//!   insert and cancel (cancel removes the timer's bucket entry at once: no
-//!   tombstones), exact deadline order, never early, and a `next_deadline`
+//!   insert and cancel (cancel touches the timer's own record; its bucket
+//!   entry goes stale and is dropped when the bucket is visited or
+//!   compacted), exact deadline order, never early, and a `next_deadline`
 //!   that names a real deadline. The one to use for request timeouts.
 //! - [`TimerHeap`] — binary heap, lazy cancellation, tornado's compaction
 //!   rule. Exact order; good when timers are few.

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Harness, Request};
 use crate::peers::Peer;
-use crate::report::Sample;
+use crate::report::{Sample, OP_LIMIT, POLL_LIMIT};
 use crate::{alloc, Timeouts, PER_TICK, TICK};
 
 /// Requests per warm-up window: 1 s of virtual time.
@@ -213,6 +213,11 @@ impl Requests {
             p9999_op: op_at(0.9999),
             worst_op: op_at(1.0),
             worst_poll: polls.iter().copied().max().unwrap_or_default(),
+            ops_over: ops
+                .iter()
+                .filter(|&&ns| u64::from(ns) > OP_LIMIT.as_nanos() as u64)
+                .count() as u64,
+            polls_over: polls.iter().filter(|&&poll| poll > POLL_LIMIT).count() as u64,
             bytes_mean: bytes_sum / ticks.max(1) as f64,
             bytes_peak,
             bytes_16: f64::NAN,

@@ -3,39 +3,53 @@
 //! fire.
 //!
 //! ```text
-//!  slots (dense, paged, one record each)            levels: 8 x 256 dense buckets of slot indices
-//!  +----+-----------------------------------+      level 0 [ .. |5: [17, 3] | .. ]  1 tick each
-//!  |  3 | gen 4, bucket 5 pos 1, value, t, seq| <--  level 1 [ .. |2: [9]     | .. ]  256 ticks each
-//!  | 17 | gen 1, bucket 5 pos 0, value, t, seq|      ...
-//!  +----+-----------------------------------+      ready: min-heap of timers whose tick came
-//!                                                          (exact deadline t, then seq)
+//!  slots (dense, paged, one record each)      levels: 8 x 256 dense buckets of (slot, tag)
+//!  +----+-----------------------------+      level 0 [ .. |5: [17/1, 3/4, 3/3] | .. ]  1 tick each
+//!  |  3 | tag 4, bucket 5, value, t, ..| <--  level 1 [ .. |2: [9/0]            | .. ]  256 ticks each
+//!  | 17 | tag 1, bucket 5, value, t, ..|      ...      (3/3: stale, its timer was cancelled)
+//!  tags: dense copy of every slot's tag, one byte each
+//!  +----+-----------------------------+      ready: min-heap of timers whose tick came
+//!                                                    (exact deadline t, then seq)
 //! ```
 //!
-//! - **Insert** stores the timer in a slot and pushes its index on the
-//!   bucket its deadline's tick names, noting the position: O(1).
-//! - **Cancel** checks the key's generation, takes the value, and removes
-//!   the bucket entry by moving the bucket's last entry into its place (and
-//!   telling that entry's slot): O(1), two dense records touched, nothing
-//!   left behind. No tombstones, no sweeping, no garbage to bound.
+//! - **Insert** stores the timer in a slot and appends `(index, tag)` to
+//!   the bucket its deadline's tick names: O(1).
+//! - **Cancel** checks the key's generation, takes the value and bumps the
+//!   generation and the slot's tag: one record touched, plus the slot's byte
+//!   in the dense tag array and its bucket's garbage count (small arrays
+//!   that stay in the outer caches). Its bucket entry stays, stale. A
+//!   bucket that becomes more than half garbage is swept, 64 entries per
+//!   further entry going stale in it, by their dense tags, so garbage never
+//!   exceeds the live entries of a bucket by much and no cancel pays for a
+//!   whole bucket; and every bucket is visited within one rotation of its
+//!   level anyway, which drops all its stale entries without reading their
+//!   slots.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
-//!   which hands timers out by exact deadline. So a timer never fires before
-//!   its deadline and, if the loop polls every tick, at most one tick late.
+//!   which hands timers out by exact deadline; stale entries are dropped on
+//!   the way. So a timer never fires before its deadline and, if the loop
+//!   polls every tick, at most one tick late. From 32 ticks before a
+//!   level-1 visit, each poll moves a share of that bucket's timers down
+//!   (those less than 256 ticks away, to where an insert would put them),
+//!   so the visit itself cascades only the rest.
 //! - **next_deadline** names a real deadline, not a bucket boundary: each
 //!   bucket keeps the earliest deadline pushed into it since its visit, and
 //!   a level's next bucket holds that level's earliest timers, so the answer
 //!   is the least of the ready heap's top and, per level, the later of the
 //!   next visit and that bucket's earliest. When the timer that set a
-//!   bucket's earliest leaves it (cancel, reschedule), the bucket is read
-//!   again the next time it bounds the answer (up to 4096 entries), so a
-//!   loop sleeping to it wakes for nothing only if a timer is cancelled
-//!   between the answer and the wake.
+//!   bucket's earliest leaves it (cancel, reschedule), the bucket is
+//!   compacted the next time it bounds the answer (up to 4096 entries),
+//!   which makes its earliest exact again, so a loop sleeping to it wakes
+//!   for nothing only if a timer is cancelled between the answer and the
+//!   wake.
 //!
 //! Pitfalls: deadlines are kept as nanoseconds since the wheel's `start`, so a
 //! deadline before `start` is treated as `start`, and one more than 584 years
-//! after it as 584 years after it. A bucket is cascaded in one go, so a visit
-//! costs as much as the timers due in that bucket's block: at most 256 ticks'
-//! worth for any timer placed less than 65 536 ticks ahead (65 s at 1 ms).
+//! after it as 584 years after it. A bucket of level 2 or above is cascaded
+//! in one go, so its visit costs as much as the timers due in its block
+//! (timers 65 s or more away at a 1 ms tick); a level-1 bucket is spread
+//! over the polls before its visit only if the loop polls in those ticks
+//! (a loop that sleeps through them cascades it whole, as before).
 //! A bucket of more than 4096 entries is not read for `next_deadline`: its
 //! recorded earliest stays, possibly a cancelled timer's (an early wake,
 //! never a late one; a loop with that many timers polls every tick anyway).
@@ -49,13 +63,20 @@ use std::time::{Duration, Instant};
 
 use crate::timers::{Expired, SeqCounter, TimerKey, Timers};
 use divider::Divider;
-use levels::{BucketId, Hint, Levels, NO_BUCKET};
+use levels::{BucketId, Early, Entry, Levels, NO_BUCKET};
 use ready::Ready;
-use slots::{Cold, Slots};
+use slots::{Cold, Left, Slots};
 
 /// Entries `next_deadline` reads at most to find a bucket's earliest
 /// deadline (a few hundred microseconds of slot reads).
 const SCAN_LIMIT: usize = 4096;
+
+/// Ticks before a level-1 bucket's visit from which its timers are moved
+/// down ahead of it, a share per poll (see [`TimerWheel::move_down_early`]).
+const EARLY_TICKS: u64 = 32;
+
+/// Entries an early step reads at least (a small bucket goes in one step).
+const EARLY_MIN_STEP: usize = 256;
 
 /// The default tick: one millisecond.
 pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
@@ -94,6 +115,11 @@ pub struct TimerWheel<T> {
     levels: Levels,
     ready: Ready,
     seq: SeqCounter,
+    /// The level-1 visit (tick, bucket) whose timers have all been moved
+    /// down early but those still too far ahead: not read again before it.
+    early_done: Option<(u64, BucketId)>,
+    /// Reused buffer of the entries an early step moves.
+    moving: Vec<Entry>,
 }
 
 impl<T> TimerWheel<T> {
@@ -123,6 +149,8 @@ impl<T> TimerWheel<T> {
             levels: Levels::new(),
             ready: Ready::default(),
             seq: SeqCounter::new(),
+            early_done: None,
+            moving: Vec::new(),
         }
     }
 
@@ -137,9 +165,10 @@ impl<T> TimerWheel<T> {
     }
 
     /// Bytes one pending timer costs: its slot plus its bucket entry
-    /// (bucket and page slack not included; there is no garbage).
+    /// (bucket and page slack and stale entries not included: a bucket
+    /// holds at most about as many stale entries as live ones).
     pub fn bytes_per_timer() -> usize {
-        Slots::<T>::slot_size() + std::mem::size_of::<Hint>()
+        Slots::<T>::slot_size() + std::mem::size_of::<Entry>()
     }
 
     fn to_ns(&self, at: Instant) -> u64 {
@@ -158,45 +187,45 @@ impl<T> TimerWheel<T> {
         match Levels::bucket_for(self.now_tick, due_tick) {
             Some(bucket) => {
                 debug_assert!(due_tick > self.now_tick, "only future ticks go in buckets");
-                let pos = self.levels.push(bucket, index, cold.deadline_ns);
-                self.slots.set_place(index, bucket, pos);
+                let entry = self.slots.set_bucket(index, bucket);
+                self.levels.push(bucket, entry, cold.deadline_ns);
             }
             None => {
-                self.slots.set_place(index, NO_BUCKET, 0);
+                self.slots.set_bucket(index, NO_BUCKET);
                 self.ready
                     .push(cold.deadline_ns, cold.seq, index, generation);
             }
         }
     }
 
-    /// Takes a live timer's entry out of its bucket, if it is in one.
-    fn unplace(&mut self, index: u32, deadline_ns: u64) {
-        if let Some((bucket, pos)) = self.slots.take_place(index) {
-            self.debug_check_place(index, bucket, pos);
-            self.remove_entry(bucket, pos);
-            self.levels.forget(bucket, deadline_ns);
+    /// A timer's live entry in a bucket went stale: count it, and sweep
+    /// the bucket a step if it is mostly garbage.
+    #[inline]
+    fn left(&mut self, left: Left) {
+        if let Some((bucket, deadline_ns)) = left {
+            if self.levels.stale(bucket, deadline_ns) {
+                self.sweep_step(bucket);
+            }
         }
     }
 
-    /// The invariant that makes cancel O(1): a timer's recorded place is
-    /// the bucket entry that holds it (kept so by `remove_entry` telling the
-    /// entry it moves where it went).
-    #[inline]
-    fn debug_check_place(&self, index: u32, bucket: BucketId, pos: u32) {
-        debug_assert_eq!(
-            self.levels.hints(bucket).get(pos as usize),
-            Some(&index),
-            "timer {index}'s recorded place is not its bucket entry"
-        );
+    /// Drops stale entries of `bucket` for one sweep step, telling them by
+    /// the dense tags alone (no slot read for a stale entry).
+    fn sweep_step(&mut self, bucket: BucketId) {
+        let slots = &self.slots;
+        self.levels
+            .sweep_step(bucket, |entry| slots.tag_matches(entry));
     }
 
-    /// Removes the entry at `pos` of `bucket`, telling the entry moved into
-    /// its place where it now is.
-    #[inline]
-    fn remove_entry(&mut self, bucket: levels::BucketId, pos: u32) {
-        if let Some(moved) = self.levels.remove_at(bucket, pos) {
-            self.slots.set_place(moved, bucket, pos);
-        }
+    /// Makes `bucket`'s recorded earliest exact: drops its stale entries
+    /// and reads the deadlines of the live ones.
+    fn compact_exact(&mut self, bucket: BucketId) {
+        let slots = &self.slots;
+        self.levels.compact_exact(bucket, |entry| {
+            slots
+                .entry_live(entry, bucket)
+                .map(|(_, cold)| cold.deadline_ns)
+        });
     }
 
     /// Visits every bucket due by tick `target`, cascading or readying its
@@ -210,8 +239,7 @@ impl<T> TimerWheel<T> {
             // Take every bucket visited at `tick` before moving time: seen
             // from `tick` itself, a visit at `tick` would look a whole
             // rotation away.
-            let mut due: [Option<(levels::BucketId, Vec<Hint>)>; Levels::LEVELS] =
-                Default::default();
+            let mut due: [Option<(BucketId, Vec<Entry>)>; Levels::LEVELS] = Default::default();
             for (level, slot) in due.iter_mut().enumerate() {
                 if let Some((t, bucket)) = self.levels.visit_of(level, self.now_tick) {
                     if t == tick {
@@ -220,34 +248,80 @@ impl<T> TimerWheel<T> {
                 }
             }
             self.now_tick = tick;
-            for (bucket, hints) in due.into_iter().flatten() {
-                if hints.len() > 10_000 {
+            for (bucket, entries) in due.into_iter().flatten() {
+                if entries.len() > 10_000 {
                     tracing::debug!(
                         bucket,
-                        hints = hints.len(),
+                        entries = entries.len(),
                         "timer wheel cascading a large bucket"
                     );
                 }
-                // Every entry is live: cancel removes its entry at once.
-                for &index in &hints {
-                    debug_assert!(
-                        self.slots.live(index).is_some(),
-                        "no dead entry in a bucket"
-                    );
-                    if let Some((generation, cold)) = self.slots.live(index) {
+                for &entry in &entries {
+                    // Stale entries (cancelled or moved timers) drop here.
+                    if let Some((generation, cold)) = self.slots.entry_live(entry, bucket) {
                         // Never late: a bucket is visited no later than the
                         // tick of any timer in it.
                         debug_assert!(
                             self.tick.divide(cold.deadline_ns) >= tick,
                             "a timer due before its bucket's visit"
                         );
-                        self.place(index, generation, cold);
+                        self.place(entry.index, generation, cold);
                     }
                 }
-                self.levels.recycle(bucket, hints);
+                self.levels.recycle(bucket, entries);
             }
         }
         self.now_tick = self.now_tick.max(target);
+        self.move_down_early();
+    }
+
+    /// Spreads the next level-1 visit over the polls before it. A level-1
+    /// bucket holds 256 ticks of timers (at a million timers in flight,
+    /// tens of thousands, a slot read each): cascading it in one poll took
+    /// milliseconds. From [`EARLY_TICKS`] before its visit, each poll moves
+    /// a share of its timers down: those less than 256 ticks away go to
+    /// level 0 (or `ready`), exactly where an insert at this tick would put
+    /// them, so they are visited no later than their tick; the few due in
+    /// the block's last ticks wait for the visit itself.
+    fn move_down_early(&mut self) {
+        let Some((visit, bucket)) = self.levels.visit_of(1, self.now_tick) else {
+            return;
+        };
+        let ahead = visit - self.now_tick;
+        if ahead > EARLY_TICKS || self.early_done == Some((visit, bucket)) {
+            return;
+        }
+        let share = self.levels.len(bucket).div_ceil(ahead as usize);
+        let mut moving = std::mem::take(&mut self.moving);
+        let (slots, tick, now) = (&self.slots, self.tick, self.now_tick);
+        let done = self.levels.early_step(
+            bucket,
+            share.max(EARLY_MIN_STEP),
+            |entry| match slots.entry_live(entry, bucket) {
+                None => Early::Stale,
+                Some((_, cold)) if tick.divide(cold.deadline_ns).saturating_sub(now) < 256 => {
+                    Early::Move
+                }
+                Some(_) => Early::Wait,
+            },
+            &mut moving,
+        );
+        if done {
+            self.early_done = Some((visit, bucket));
+        }
+        for &entry in &moving {
+            if let Some((generation, cold)) = self.slots.entry_live(entry, bucket) {
+                self.place(entry.index, generation, cold);
+                debug_assert!(
+                    self.slots
+                        .live(entry.index)
+                        .is_some_and(|(_, b, _)| b != bucket),
+                    "a timer moved early went below level 1"
+                );
+            }
+        }
+        moving.clear();
+        self.moving = moving;
     }
 
     /// No timer in any bucket is due before this (ns): per level, the later
@@ -272,25 +346,17 @@ impl<T> TimerWheel<T> {
         (bound, bounding)
     }
 
-    /// Replaces a bucket's recorded earliest deadline (a lower bound once
-    /// its timer was cancelled or moved) by the earliest of its entries,
-    /// read from their slots, for buckets of at most [`SCAN_LIMIT`]
-    /// entries: a bigger one belongs to a loop so busy that it polls every
-    /// tick anyway, and reading it would double the cost of its visit inside
-    /// one poll (it keeps its bound, never late).
-    fn scan(&mut self, bucket: BucketId) {
-        let hints = self.levels.hints(bucket);
-        let earliest = if hints.len() > SCAN_LIMIT {
-            self.levels.earliest(bucket)
-        } else {
-            hints
-                .iter()
-                .filter_map(|&index| self.slots.live(index))
-                .map(|(_, cold)| cold.deadline_ns)
-                .min()
-                .unwrap_or(u64::MAX)
-        };
-        self.levels.set_exact(bucket, earliest);
+    /// Makes a bucket's recorded earliest deadline (a lower bound once its
+    /// timer was cancelled or moved) exact by compacting it, for buckets of
+    /// at most [`SCAN_LIMIT`] entries: a bigger one belongs to a loop so
+    /// busy that it polls every tick anyway, and reading it would double the
+    /// cost of its visit inside one poll (it keeps its bound, never late).
+    fn scan(&mut self, bucket: BucketId) -> bool {
+        if self.levels.len(bucket) > SCAN_LIMIT {
+            return false;
+        }
+        self.compact_exact(bucket);
+        true
     }
 
     /// Drops stale entries from the top of `ready`; returns the live top.
@@ -298,7 +364,8 @@ impl<T> TimerWheel<T> {
         while let Some((deadline_ns, seq, index, generation)) = self.ready.peek() {
             // A rescheduled timer's old entry names another deadline; a
             // freed slot's, another generation (or no timer at all).
-            let live = self.slots.live(index) == Some((generation, Cold { deadline_ns, seq }));
+            let live =
+                self.slots.live(index) == Some((generation, NO_BUCKET, Cold { deadline_ns, seq }));
             if live {
                 return Some((deadline_ns, index));
             }
@@ -322,11 +389,14 @@ impl<T> Timers<T> for TimerWheel<T> {
 
     #[inline]
     fn cancel(&mut self, key: TimerKey) -> Option<T> {
-        let (value, place) = self.slots.cancel(key)?;
-        if let Some(((bucket, pos), deadline_ns)) = place {
-            self.debug_check_place(key.index, bucket, pos);
-            self.remove_entry(bucket, pos);
-            self.levels.forget(bucket, deadline_ns);
+        let (value, left) = self.slots.cancel(key)?;
+        if self.slots.len() == 0 {
+            // Every entry left is stale: drop them now rather than keep
+            // their memory until their visits (an idle loop's wheel).
+            self.levels.clear();
+            self.ready.clear();
+        } else {
+            self.left(left);
         }
         Some(value)
     }
@@ -336,14 +406,10 @@ impl<T> Timers<T> for TimerWheel<T> {
             return false;
         }
         let deadline_ns = self.to_ns(deadline);
-        let old_ns = self
-            .slots
-            .live(key.index)
-            .map_or(0, |(_, cold)| cold.deadline_ns);
-        self.unplace(key.index, old_ns);
-        let Some((generation, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
+        let Some((generation, left, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
             return false;
         };
+        self.left(left);
         self.place(key.index, generation, cold);
         true
     }
@@ -361,7 +427,7 @@ impl<T> Timers<T> for TimerWheel<T> {
             match bounding {
                 // The bound is a recorded earliest deadline whose timer may
                 // have left since: read the bucket's entries once.
-                Some(bucket) if !self.levels.is_exact(bucket) => self.scan(bucket),
+                Some(bucket) if !self.levels.is_exact(bucket) && self.scan(bucket) => {}
                 Some(_) => return Some(self.to_instant(bound)),
                 None => return ready.map(|d| self.to_instant(d)),
             }
@@ -395,5 +461,9 @@ impl<T> Timers<T> for TimerWheel<T> {
     }
 }
 
+#[cfg(test)]
+mod deadline_tests;
+#[cfg(test)]
+mod lazy_tests;
 #[cfg(test)]
 mod tests;

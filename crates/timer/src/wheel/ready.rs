@@ -38,6 +38,11 @@ impl Ready {
         self.heap.pop();
     }
 
+    /// Drops every entry (all stale), keeping the buffer.
+    pub(crate) fn clear(&mut self) {
+        self.heap.clear();
+    }
+
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.heap.capacity() * std::mem::size_of::<ReadyEntry>()
     }

