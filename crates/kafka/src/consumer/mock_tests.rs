@@ -32,7 +32,7 @@ const CODECS: [Compression; 5] = [
 /// The mock's dispatcher as a transport, as the poller's connection would
 /// reach it. Nothing else runs meanwhile, so a parked fetch is answered
 /// (with what there is) once its wait is over.
-fn transport(cluster: &ClusterHandle) -> Transport {
+pub(super) fn transport(cluster: &ClusterHandle) -> Transport {
     let cluster = cluster.clone();
     Box::new(move |broker, frame| {
         let mut outcome = cluster.handle(broker, frame);

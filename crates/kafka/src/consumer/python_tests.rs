@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use rouse_kafka_mock::{ClusterConfig, MockCluster, Outcome};
+use rouse_kafka_mock::{ClusterConfig, MockCluster};
 
 use super::test_driver::{by_partition, Driver, Transport};
 use crate::config::ConsumerConfig;
@@ -61,11 +61,7 @@ fn kafka_pythons_batches_decode_to_the_same_records() {
         values.sort();
     }
 
-    let handle = cluster.handle().clone();
-    let transport: Transport = Box::new(move |broker, frame| match handle.handle(broker, frame) {
-        Outcome::Respond { bytes, .. } => bytes.slice(4..),
-        other => panic!("no response from broker {broker}: {other:?}"),
-    });
+    let transport: Transport = super::mock_tests::transport(cluster.handle());
     let config = ConsumerConfig::from_pairs([
         ("bootstrap.servers", "127.0.0.1:9092"),
         ("auto.offset.reset", "earliest"),
