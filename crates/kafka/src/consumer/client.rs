@@ -8,7 +8,7 @@
 //!      └── wakeup(): flag + notify (any thread)            └─ Handle::wake ─► poller ┘
 //! ```
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,7 +21,7 @@ use rouse_reactor::Handle;
 use super::auto_commit::AutoCommit;
 use super::consumer_error::ConsumerError;
 use super::listener::ConsumerRebalanceListener;
-use super::poller::{spawn_poller, Command, Commit, Committed, ConsumerPoller};
+use super::poller::{spawn_poller, Command, ConsumerPoller};
 use super::positions::{Position, Positions, ResetTo};
 use super::record::ConsumerRecord;
 use super::shared::Shared;
@@ -61,7 +61,7 @@ pub struct Consumer {
     /// two threads polling at once run them one at a time, in order.
     pub(super) listener: Mutex<Box<dyn ConsumerRebalanceListener>>,
     /// `enable.auto.commit`: committed at the start of `poll`.
-    auto_commit: Option<AutoCommit>,
+    pub(super) auto_commit: Option<AutoCommit>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -291,120 +291,6 @@ impl Consumer {
                 .try_for_each(|tp| state.positions.set_paused(tp, paused))
                 .map_err(Into::into)
         })
-    }
-
-    /// The positions of every assigned partition that has one.
-    fn current_positions(&self) -> Result<Vec<(TopicPartition, Position)>, ConsumerError> {
-        if self.shared.config.group_id().is_none() {
-            return Err(ConsumerError::NoGroup);
-        }
-        let state = self.shared.state.lock();
-        Shared::check_open(&state)?;
-        Ok(positions_to_commit(&state.positions))
-    }
-
-    /// Commits every assigned partition's position (the next record
-    /// `poll` hands out) to the group's coordinator and waits for it.
-    ///
-    /// # Errors
-    ///
-    /// [`ConsumerError::NoGroup`] without a `group.id`;
-    /// [`ConsumerError::Group`] naming a partition the coordinator
-    /// refused; [`ConsumerError::Timeout`] (the commit may still land).
-    pub fn commit_sync(&self, timeout: Duration) -> Result<(), ConsumerError> {
-        let offsets = self.current_positions()?;
-        self.commit_offsets_sync(offsets.into_iter().map(|(tp, p)| (tp, p.offset)), timeout)
-    }
-
-    /// Commits `offsets` (each the next offset to read) and waits.
-    ///
-    /// # Errors
-    ///
-    /// As [`commit_sync`](Consumer::commit_sync).
-    pub fn commit_offsets_sync(
-        &self,
-        offsets: impl IntoIterator<Item = (TopicPartition, i64)>,
-        timeout: Duration,
-    ) -> Result<(), ConsumerError> {
-        if self.shared.config.group_id().is_none() {
-            return Err(ConsumerError::NoGroup);
-        }
-        let offsets: Vec<(TopicPartition, Position)> = offsets
-            .into_iter()
-            .map(|(tp, o)| (tp, Position::at(o)))
-            .collect();
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        self.send(Command::Commit(Commit {
-            offsets,
-            reply: Some(reply),
-            deadline: deadline_after(timeout),
-        }))?;
-        wait_reply(&answer, timeout, "the commit")
-    }
-
-    /// `enable.auto.commit`: an asynchronous commit of every position,
-    /// once per `auto.commit.interval.ms`, as Java's `poll` makes it.
-    fn auto_commit_if_due(&self) -> Result<(), ConsumerError> {
-        let Some(auto) = &self.auto_commit else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        if !auto.take_due(now) {
-            return Ok(());
-        }
-        self.commit_positions_async(now + auto.interval())
-    }
-
-    /// Queues a commit of every position, given up at `deadline`; an
-    /// empty assignment commits nothing.
-    fn commit_positions_async(&self, deadline: Instant) -> Result<(), ConsumerError> {
-        let offsets = self.current_positions()?;
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        self.send(Command::Commit(Commit {
-            offsets,
-            reply: None,
-            deadline,
-        }))
-    }
-
-    /// Commits every assigned partition's position without waiting; a
-    /// failure is logged (`tracing`), and retried until
-    /// `request.timeout.ms` when the coordinator moved.
-    ///
-    /// # Errors
-    ///
-    /// [`ConsumerError::NoGroup`], [`ConsumerError::Closed`].
-    pub fn commit_async(&self) -> Result<(), ConsumerError> {
-        self.commit_positions_async(deadline_after(self.shared.config.request_timeout()))
-    }
-
-    /// The group's committed offset of each partition (`None`: nothing
-    /// committed), asked of the coordinator.
-    ///
-    /// # Errors
-    ///
-    /// As [`commit_sync`](Consumer::commit_sync).
-    pub fn committed(
-        &self,
-        partitions: &[TopicPartition],
-        timeout: Duration,
-    ) -> Result<HashMap<TopicPartition, Option<i64>>, ConsumerError> {
-        if self.shared.config.group_id().is_none() {
-            return Err(ConsumerError::NoGroup);
-        }
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        self.send(Command::Committed(Committed {
-            partitions: partitions.to_vec(),
-            reply,
-            deadline: deadline_after(timeout),
-        }))?;
-        wait_reply(&answer, timeout, "the committed offsets")
-            .map(|found| found.into_iter().collect())
     }
 
     pub(super) fn send(&self, command: Command) -> Result<(), ConsumerError> {

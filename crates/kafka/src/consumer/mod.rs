@@ -15,6 +15,7 @@
 pub(crate) mod assignor;
 mod auto_commit;
 mod client;
+mod commit;
 mod consumer_error;
 mod decode;
 mod error;
