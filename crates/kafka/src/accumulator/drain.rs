@@ -39,17 +39,20 @@ impl Accumulator {
         now: Instant,
         leader_of: impl Fn(&TopicPartition) -> Option<BrokerId>,
     ) -> Drained {
-        self.drain_ready_if(now, leader_of, |_, _| true)
+        self.drain_ready_if(now, leader_of, |_, _, _| true)
     }
 
     /// [`drain_ready`](Self::drain_ready), leaving every partition whose
     /// front batch `may_send` holds back (the idempotent producer's
-    /// sequence rules). Both closures run under a partition's lock.
+    /// sequence rules, and its rule that a batch still growing waits for
+    /// the partition's request in flight). `may_send` is also told whether
+    /// the batch is *complete*: see [`is_complete`](Self::is_complete).
+    /// Both closures run under a partition's lock.
     pub fn drain_ready_if(
         &self,
         now: Instant,
         leader_of: impl Fn(&TopicPartition) -> Option<BrokerId>,
-        may_send: impl Fn(&TopicPartition, &ProducerBatch) -> bool,
+        may_send: impl Fn(&TopicPartition, &ProducerBatch, bool) -> bool,
     ) -> Drained {
         let mut drained = Drained::default();
         let queues = self.all_queues();
@@ -72,7 +75,12 @@ impl Accumulator {
             if !self.ready_at(&q, early).is_some_and(|at| at <= now) {
                 continue;
             }
-            if !q.batches.front().is_some_and(|b| may_send(&q.tp, b)) {
+            let complete = Self::is_complete(&q, early);
+            if !q
+                .batches
+                .front()
+                .is_some_and(|b| may_send(&q.tp, b, complete))
+            {
                 continue;
             }
             let size = q.batches.front().map_or(0, ProducerBatch::size_in_bytes);
@@ -210,6 +218,19 @@ impl Accumulator {
             return Some(first.created());
         }
         first.created().checked_add(self.config.linger())
+    }
+
+    /// Whether the front batch of `q` would gain nothing by waiting: a
+    /// batch queues behind it (so it cannot grow), it is full, something
+    /// needs it sent now (a flush, a close, a sender blocked for memory), or
+    /// it is a retry. A batch that is not complete is still taking the
+    /// records that keep arriving.
+    fn is_complete(q: &PartitionQueue, early: EarlyUpTo) -> bool {
+        q.batches.len() > 1
+            || goes_early(q, early)
+            || q.batches
+                .front()
+                .is_some_and(|b| b.is_full() || b.retry_at.is_some())
     }
 
     pub(super) fn all_queues(&self) -> Vec<Queue> {

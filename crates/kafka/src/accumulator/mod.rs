@@ -46,6 +46,8 @@ mod flush;
 mod pool;
 
 #[cfg(test)]
+mod drain_tests;
+#[cfg(test)]
 mod flood_tests;
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -126,6 +126,18 @@ impl Sequences {
         }
     }
 
+    /// Whether a batch of `tp` is in flight (sent, its outcome not yet
+    /// known). A batch still growing waits for it rather than going out
+    /// beside it: records arriving in the meantime join the batch, and the
+    /// next request carries them all instead of each burst going as a small
+    /// request of its own (the same reasoning as Nagle's algorithm). A
+    /// complete batch (full, or with a backlog behind it) is pipelined.
+    pub(crate) fn in_flight(&self, tp: &TopicPartition) -> bool {
+        self.partitions
+            .get(tp)
+            .is_some_and(|p| !p.unknown.is_empty())
+    }
+
     /// The stamp for a batch leaving now; call only after
     /// [`may_send`](Self::may_send) allowed it. A batch getting a new stamp
     /// counts as unknown until its outcome is reported.

@@ -132,9 +132,10 @@ impl Poller {
                     let leader = shared.metadata.leader(tp)?;
                     self.has_room(el, leader).then_some(leader)
                 },
-                |tp, batch| {
+                |tp, batch, complete| {
                     current.map_or(true, |c| {
                         self.sequences.may_send(tp, batch.id(), batch.stamp(), c)
+                            && (complete || !self.sequences.in_flight(tp))
                     })
                 },
             );
