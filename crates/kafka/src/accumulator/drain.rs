@@ -46,7 +46,8 @@ impl Accumulator {
     /// front batch `may_send` holds back (the idempotent producer's
     /// sequence rules, and its rule that a batch still growing waits for
     /// the partition's request in flight). `may_send` is also told whether
-    /// the batch is *complete*: see [`is_complete`](Self::is_complete).
+    /// the batch is *complete*: a batch queues behind it, it is full, a
+    /// flush, a close or a blocked sender needs it now, or it is a retry.
     /// Both closures run under a partition's lock.
     pub fn drain_ready_if(
         &self,
