@@ -68,7 +68,7 @@ fn compaction_is_due_at_half_garbage_and_keeps_live_entries() {
     assert_eq!(levels.earliest(9), 0);
     // Half the entries stale: not yet due; one more: due.
     for i in 0..n / 2 {
-        assert!(!levels.stale(9, u64::from(i)), "due after {i} stale");
+        assert!(!levels.stale(9, i), "due after {i} stale");
     }
     assert!(levels.stale(9, 0));
     assert!(!levels.is_exact(9), "the earliest went stale");
@@ -78,7 +78,7 @@ fn compaction_is_due_at_half_garbage_and_keeps_live_entries() {
         (levels.earliest(9), levels.is_exact(9)),
         (u64::from(n / 2), true)
     );
-    assert_eq!(levels.garbage[9], 0);
+    assert_eq!(levels.at(9).garbage(), 0);
     levels.compact(9, |_| false);
     assert_eq!(levels.len(9), 0);
     assert_eq!(levels.next_bucket(0), None, "emptied: not occupied");

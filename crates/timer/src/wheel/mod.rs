@@ -54,6 +54,7 @@
 //! recorded earliest stays, possibly a cancelled timer's (an early wake,
 //! never a late one; a loop with that many timers polls every tick anyway).
 
+mod bucket;
 mod divider;
 mod levels;
 mod ready;
@@ -198,12 +199,12 @@ impl<T> TimerWheel<T> {
         }
     }
 
-    /// A timer's live entry in a bucket went stale: count it, and sweep
-    /// the bucket a step if it is mostly garbage.
+    /// The live entry in a bucket of slot `index`'s timer went stale:
+    /// count it, and sweep the bucket a step if it is mostly garbage.
     #[inline]
-    fn left(&mut self, left: Left) {
-        if let Some((bucket, deadline_ns)) = left {
-            if self.levels.stale(bucket, deadline_ns) {
+    fn left(&mut self, index: u32, left: Left) {
+        if let Some(bucket) = left {
+            if self.levels.stale(bucket, index) {
                 self.sweep_step(bucket);
             }
         }
@@ -378,12 +379,20 @@ impl<T> TimerWheel<T> {
 impl<T> Timers<T> for TimerWheel<T> {
     #[inline]
     fn insert_at(&mut self, deadline: Instant, value: T) -> TimerKey {
+        let deadline_ns = self.to_ns(deadline);
         let cold = Cold {
-            deadline_ns: self.to_ns(deadline),
+            deadline_ns,
             seq: self.seq.next().get(),
         };
-        let (index, generation) = self.slots.insert(value, cold);
-        self.place(index, generation, cold);
+        // As `place`, but the slot is written once, bucket included.
+        let due_tick = self.tick.divide(deadline_ns);
+        let bucket = Levels::bucket_for(self.now_tick, due_tick).unwrap_or(NO_BUCKET);
+        let (index, generation, entry) = self.slots.insert(value, cold, bucket);
+        if bucket == NO_BUCKET {
+            self.ready.push(deadline_ns, cold.seq, index, generation);
+        } else {
+            self.levels.push(bucket, entry, deadline_ns);
+        }
         TimerKey { index, generation }
     }
 
@@ -396,7 +405,7 @@ impl<T> Timers<T> for TimerWheel<T> {
             self.levels.clear();
             self.ready.clear();
         } else {
-            self.left(left);
+            self.left(key.index, left);
         }
         Some(value)
     }
@@ -409,7 +418,7 @@ impl<T> Timers<T> for TimerWheel<T> {
         let Some((generation, left, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
             return false;
         };
-        self.left(left);
+        self.left(key.index, left);
         self.place(key.index, generation, cold);
         true
     }
