@@ -84,3 +84,30 @@ fn compaction_is_due_at_half_garbage_and_keeps_live_entries() {
     assert_eq!(levels.next_bucket(0), None, "emptied: not occupied");
     assert_eq!(levels.earliest(9), u64::MAX);
 }
+
+#[test]
+fn a_big_bucket_grows_into_the_buffer_of_one_visited_before() {
+    let mut levels = Levels::new();
+    let (a, b) = (SLOTS as u16 + 3, SLOTS as u16 + 4);
+    for i in 0..20_000 {
+        levels.push(a, hint(i), 0);
+    }
+    let visited = levels.take(a);
+    let mapped = visited.as_ptr() as usize;
+    levels.recycle(a, visited);
+    assert_eq!(levels.spare.as_ptr() as usize, mapped, "kept as the spare");
+    // A small bucket grows as usual; a big one moves into the spare.
+    let mut moved_at = None;
+    for i in 0..16_000 {
+        levels.push(b, hint(i), 0);
+        if levels.at(b).entries.as_ptr() as usize == mapped {
+            moved_at = Some(i);
+            break;
+        }
+    }
+    let moved_at = moved_at.expect("the big bucket never used the spare");
+    assert!(moved_at as usize >= SPARE_MIN / 2, "moved at {moved_at}");
+    assert_eq!(levels.at(b).entries.len(), moved_at as usize + 1);
+    assert!((0..=moved_at).all(|i| levels.at(b).entries[i as usize] == hint(i)));
+    assert_eq!(levels.spare.capacity(), 0, "the spare is used once");
+}

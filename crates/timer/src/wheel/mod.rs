@@ -15,15 +15,17 @@
 //! - **Insert** stores the timer in a slot and appends `(index, tag)` to
 //!   the bucket its deadline's tick names: O(1).
 //! - **Cancel** checks the key's generation, takes the value and bumps the
-//!   generation and the slot's tag: one record touched, plus the slot's byte
-//!   in the dense tag array and its bucket's garbage count (small arrays
-//!   that stay in the outer caches). Its bucket entry stays, stale. A
-//!   bucket that becomes more than half garbage is swept, 64 entries per
-//!   further entry going stale in it, by their dense tags, so garbage never
-//!   exceeds the live entries of a bucket by much and no cancel pays for a
-//!   whole bucket; and every bucket is visited within one rotation of its
-//!   level anyway, which drops all its stale entries without reading their
-//!   slots.
+//!   generation and the slot's tag: one cache line of the slot touched (the
+//!   front of a line-aligned record; the deadline is not read), plus the
+//!   slot's byte in the dense tag array and its bucket's one-line record
+//!   (small arrays that stay in the outer caches). Its bucket entry stays,
+//!   stale. A bucket that becomes more than half garbage is swept, 64
+//!   entries per further entry going stale in it, by their dense tags,
+//!   oldest unread entries first and stopping where they turn out live
+//!   (young), so garbage never exceeds the live entries of a bucket by much,
+//!   an entry is read about once, and no cancel pays for a whole bucket;
+//!   and every bucket is visited within one rotation of its level anyway,
+//!   which drops all its stale entries without reading their slots.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
 //!   which hands timers out by exact deadline; stale entries are dropped on
