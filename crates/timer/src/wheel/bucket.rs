@@ -16,8 +16,8 @@
 //! oldest entries it has not read yet, which are the ones most likely
 //! cancelled by now (a request timeout is cancelled when its response
 //! comes, long before it would fire). It keeps the live ones in place and
-//! leaves holes behind them, and stops at the first step that finds most
-//! of what it read live: it has reached entries too young to have been
+//! leaves holes behind them, and stops at the first block of 16 reads that
+//! finds most entries live: it has reached entries too young to have been
 //! cancelled, and reading on would only read them again at the next sweep.
 //! Then the holes close (one `memmove` of the unread tail). So an entry is
 //! read about once before its timer is cancelled or fires, where sweeping
@@ -33,6 +33,9 @@ use super::levels::Entry;
 pub(crate) const COMPACT_MIN: u32 = 32;
 /// Entries a sweep reads per entry going stale in its bucket.
 pub(crate) const SWEEP_STEP: usize = 64;
+/// A partial sweep stops after a block of this many reads that found most
+/// entries live.
+const YOUNG_BLOCK: usize = 16;
 /// "No sweep under way" in [`Bucket::sweep`].
 const NO_SWEEP: u32 = u32::MAX;
 
@@ -169,17 +172,23 @@ impl Bucket {
         let entries = self.entries.as_mut_slice();
         let len = entries.len();
         let (at, start) = (self.sweep as usize, self.kept as usize);
-        let end = (at + SWEEP_STEP).min(len);
-        let mut kept = start;
-        for read in at..end {
-            let entry = entries[read];
-            entries[kept] = entry;
-            kept += usize::from(live(entry));
+        let stop = (at + SWEEP_STEP).min(len);
+        let (mut end, mut kept, mut young) = (at, start, false);
+        // In blocks of YOUNG_BLOCK, so that reaching the young entries costs
+        // at most one block of reads, not a step.
+        while end < stop && !young {
+            let (from, before) = (end, kept);
+            end = (from + YOUNG_BLOCK).min(stop);
+            for read in from..end {
+                let entry = entries[read];
+                entries[kept] = entry;
+                kept += usize::from(live(entry));
+            }
+            young = !self.full && (kept - before) * 2 > end - from;
         }
         let (read, found) = (end - at, kept - start);
         self.garbage = self.garbage.saturating_sub((read - found) as u32);
         (self.sweep, self.kept) = (end as u32, kept as u32);
-        let young = !self.full && found * 2 > read;
         if end == len || young {
             let full = self.full;
             self.settle();
