@@ -64,7 +64,7 @@ pub(crate) struct Bucket {
     /// Entries before this were read by an earlier sweep.
     checked: u32,
     /// Where the early moves got to (see [`Bucket::early_step`]).
-    pub(crate) early: u32,
+    early: u32,
     /// `earliest` is exact (read from the live entries, and the timer that
     /// holds it has not left since), so reading again is useless.
     pub(crate) exact: bool,
@@ -167,6 +167,12 @@ impl Bucket {
     /// empty.
     pub(crate) fn sweep_step(&mut self, mut live: impl FnMut(Entry) -> bool) -> bool {
         debug_assert!(self.sweep != NO_SWEEP, "a sweep is under way");
+        debug_assert!(
+            (self.full || self.checked <= self.kept)
+                && self.kept <= self.sweep
+                && self.sweep as usize <= self.entries.len(),
+            "read entries, then holes, then unread ones"
+        );
         // A slice, not the vector: its pointer and length stay in
         // registers through the loop.
         let entries = self.entries.as_mut_slice();
