@@ -22,9 +22,11 @@
 //! Then the holes close (one `memmove` of the unread tail). So an entry is
 //! read about once before its timer is cancelled or fires, where sweeping
 //! the whole bucket read each entry about twice (the live entries again at
-//! every sweep). If that partial sweep leaves the bucket more than half
-//! garbage (the garbage was among entries read before), a full sweep from
-//! the front follows, which does not stop early: garbage stays bounded.
+//! every sweep). If that partial sweep drops less than half the garbage it
+//! started with (the rest was among entries read before), a full sweep
+//! from the front follows, which does not stop early: garbage stays
+//! bounded, and no run of partial sweeps each dropping little (and each
+//! moving the unread tail) can follow one another.
 
 use super::levels::Entry;
 
@@ -63,6 +65,8 @@ pub(crate) struct Bucket {
     kept: u32,
     /// Entries before this were read by an earlier sweep.
     checked: u32,
+    /// The garbage count when the sweep under way started.
+    found_garbage: u32,
     /// Where the early moves got to (see [`Bucket::early_step`]).
     early: u32,
     /// `earliest` is exact (read from the live entries, and the timer that
@@ -93,6 +97,7 @@ impl Bucket {
             sweep: NO_SWEEP,
             kept: 0,
             checked: 0,
+            found_garbage: 0,
             early: 0,
             exact: false,
             full: false,
@@ -159,6 +164,7 @@ impl Bucket {
 
     fn start_sweep(&mut self, from: u32, full: bool) {
         (self.sweep, self.kept, self.full) = (from, from, full);
+        self.found_garbage = self.garbage;
     }
 
     /// One step of the sweep under way: reads the next [`SWEEP_STEP`]
@@ -201,9 +207,12 @@ impl Bucket {
             if full {
                 // Every entry read: the count starts afresh.
                 self.garbage = 0;
-            } else if self.garbage >= COMPACT_MIN && self.garbage as usize * 2 > self.entries.len()
-            {
-                // The garbage is among entries read before: read them all.
+            } else if self.garbage >= COMPACT_MIN && self.garbage * 2 > self.found_garbage {
+                // It dropped less than half the garbage it started with:
+                // the rest is among entries read before, which a partial
+                // sweep does not reach; read them all. (Else a partial sweep
+                // would start again a few cancels later, each one moving
+                // the unread tail and dropping little.)
                 self.start_sweep(0, true);
                 return false;
             }

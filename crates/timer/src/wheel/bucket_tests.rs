@@ -121,3 +121,37 @@ fn cancelling_the_earliest_timer_alone_makes_the_earliest_inexact() {
     b.stale(0);
     assert!(!b.exact, "the earliest timer left");
 }
+
+#[test]
+fn garbage_among_read_entries_is_not_left_to_partial_sweeps() {
+    // 3000 entries, the first 2000 read by an earlier sweep; then timers
+    // die in both parts: most of them among the entries read before, one
+    // in ten of the younger ones.
+    let mut b = bucket_of(3000);
+    b.checked = 2000;
+    let mut dead = Vec::new();
+    for i in 0..1400 {
+        dead.push(i);
+        if i % 10 == 0 {
+            dead.push(2000 + i / 10 * 7);
+        }
+    }
+    let mut gone = HashSet::new();
+    let reads = cancel_all(&mut b, &dead, &mut gone);
+    // Partial sweeps alone would each drop the few dead young entries and
+    // stop at the live ones, leaving the bucket at the threshold, half
+    // garbage (and starting again a few cancels later, each moving the
+    // unread tail). A partial sweep that leaves more than a quarter garbage
+    // is followed by a full one, which leaves the bucket well under half.
+    let listed = b.listed();
+    let garbage = listed
+        .iter()
+        .filter(|e| gone.contains(&{ e.index }))
+        .count();
+    assert!(
+        garbage * 3 <= listed.len(),
+        "{garbage} of {} entries stale",
+        listed.len()
+    );
+    assert!(reads < 2 * 3000, "{reads} reads");
+}
