@@ -33,11 +33,13 @@
 //! bucket becomes more than half garbage: the bucket is then swept, reading
 //! each entry's tag in the slots' dense tag array (never the slot itself),
 //! where removing each entry at cancel would cost dependent misses on every
-//! cancel. A sweep goes [`SWEEP_STEP`] entries at a time, one step per
+//! cancel. A sweep goes [`SWEEP_STEP`](super::bucket::SWEEP_STEP) entries at a time, one step per
 //! entry of that bucket going stale, so no single cancel pays for a whole
 //! bucket (a level-1 bucket holds tens of thousands of entries at a million
 //! timers: a sweep in one go took 100-400 µs inside one cancel), while
-//! garbage still shrinks 64 times faster than it grows during a sweep.
+//! garbage still shrinks 64 times faster than it grows during a sweep; and
+//! it reads the oldest entries first (see `bucket.rs`). Each bucket's
+//! record (entries, counters, recorded earliest) is one cache line.
 
 /// Bits of tick per level.
 const BITS: u32 = 8;
@@ -45,30 +47,10 @@ const BITS: u32 = 8;
 pub(crate) const SLOTS: usize = 1 << BITS;
 /// Levels: enough for every `u64` tick.
 const LEVELS: usize = 64 / BITS as usize;
-/// An emptied bucket keeps its buffer if it holds no more entries than this.
-const KEEP_EMPTY: usize = 32;
-
-/// Buckets whose capacity exceeds this shrink when compacted to a quarter.
-const KEEP_CAPACITY: usize = 1024;
-/// A bucket whose garbage reaches this many entries and half its length
-/// is compacted.
-const COMPACT_MIN: u32 = 32;
-
-/// Entries a sweep reads per entry going stale in its bucket.
-const SWEEP_STEP: usize = 64;
-/// "No sweep under way" in [`Levels::sweep`].
-const NO_SWEEP: u32 = u32::MAX;
-
-/// What an early step does with one entry of the bucket it moves down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Early {
-    /// Stale: dropped.
-    Stale,
-    /// Its timer can go to a lower level now: handed over.
-    Move,
-    /// Its timer is still too far ahead: stays for the bucket's visit.
-    Wait,
-}
+pub(crate) use super::bucket::Early;
+#[cfg(test)]
+use super::bucket::COMPACT_MIN;
+use super::bucket::{Bucket, KEEP_EMPTY};
 
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
@@ -87,22 +69,18 @@ pub(crate) struct Entry {
 /// "In no bucket": the timer is in the ready heap (or the slot is free).
 pub(crate) const NO_BUCKET: BucketId = BucketId::MAX;
 
+/// Every bucket id fits below this (8 levels of 256), so indexing with
+/// `bucket & MASK` needs no bounds check.
+const BUCKETS: usize = LEVELS * SLOTS;
+const MASK: usize = BUCKETS - 1;
+
 /// All buckets of the wheel; see the module docs.
 #[derive(Debug)]
 pub(crate) struct Levels {
-    buckets: Vec<Vec<Entry>>,
-    /// Per bucket: entries known stale (cancelled or moved timers).
-    garbage: Vec<u32>,
-    /// Per bucket: where its sweep has got to (entries before this are
-    /// live), or [`NO_SWEEP`].
-    sweep: Vec<u32>,
-    /// Per bucket: the earliest deadline (ns) pushed since its last visit,
-    /// `u64::MAX` when empty; a lower bound for `next_deadline` (removing
-    /// an entry does not raise it).
-    earliest: Vec<u64>,
-    /// Per bucket: `earliest` is exact (read from the live entries, and no
-    /// entry at that deadline removed since), so reading again is useless.
-    exact: Vec<bool>,
+    buckets: Box<[Bucket; BUCKETS]>,
+    /// The buffer of the last big bucket visited, kept for the next big
+    /// bucket that must grow (see [`grow`]).
+    spare: Vec<Entry>,
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
     occupied_levels: u8,
@@ -110,15 +88,27 @@ pub(crate) struct Levels {
 
 impl Levels {
     pub(crate) fn new() -> Self {
+        let buckets: Box<[Bucket]> = (0..BUCKETS).map(|_| Bucket::new()).collect();
         Self {
-            buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
-            garbage: vec![0; LEVELS * SLOTS],
-            sweep: vec![NO_SWEEP; LEVELS * SLOTS],
-            earliest: vec![u64::MAX; LEVELS * SLOTS],
-            exact: vec![false; LEVELS * SLOTS],
+            buckets: buckets
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("BUCKETS buckets collected")),
+            spare: Vec::new(),
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
         }
+    }
+
+    #[inline]
+    fn at(&self, bucket: BucketId) -> &Bucket {
+        debug_assert!((bucket as usize) < BUCKETS, "a real bucket");
+        &self.buckets[bucket as usize & MASK]
+    }
+
+    #[inline]
+    fn at_mut(&mut self, bucket: BucketId) -> &mut Bucket {
+        debug_assert!((bucket as usize) < BUCKETS, "a real bucket");
+        &mut self.buckets[bucket as usize & MASK]
     }
 
     /// The bucket for a timer due at tick `due`, seen from tick `now`;
@@ -136,14 +126,15 @@ impl Levels {
     /// Appends `entry`, a timer due at `deadline_ns`, to `bucket`.
     #[inline]
     pub(crate) fn push(&mut self, bucket: BucketId, entry: Entry, deadline_ns: u64) {
-        let earliest = &mut self.earliest[bucket as usize];
-        *earliest = (*earliest).min(deadline_ns);
-        let list = &mut self.buckets[bucket as usize];
+        debug_assert!((bucket as usize) < BUCKETS, "a real bucket");
+        let b = &mut self.buckets[bucket as usize & MASK];
+        if deadline_ns < b.earliest {
+            b.earliest = deadline_ns;
+            b.earliest_index = entry.index;
+        }
+        let list = &mut b.entries;
         if list.len() == list.capacity() {
-            // Grow by a quarter, not double: buckets hold much of the wheel's
-            // memory and doubling would leave a quarter of it unused on
-            // average. Still geometric, so pushes stay amortised O(1).
-            list.reserve_exact((list.len() / 4).max(16));
+            grow(list, &mut self.spare);
         }
         list.push(entry);
         if list.len() == 1 {
@@ -151,170 +142,77 @@ impl Levels {
         }
     }
 
-    /// The live entry of a timer due at `deadline_ns` in `bucket` went
-    /// stale (cancelled or moved): counts it as garbage and, if it may have
-    /// been the earliest, makes the recorded earliest a lower bound again.
-    /// Returns whether the bucket is now due for [`Levels::compact`].
+    /// The live entry of the timer in slot `index` in `bucket` went stale
+    /// (cancelled or moved): counts it as garbage and, if that timer set
+    /// the recorded earliest, makes the earliest a lower bound again.
+    /// Returns whether the bucket is now due for a [`Levels::sweep_step`].
     #[inline]
-    pub(crate) fn stale(&mut self, bucket: BucketId, deadline_ns: u64) -> bool {
-        let b = bucket as usize;
-        if deadline_ns <= self.earliest[b] {
-            self.exact[b] = false;
-        }
-        let garbage = &mut self.garbage[b];
-        *garbage += 1;
-        if self.sweep[b] != NO_SWEEP {
-            return true;
-        }
-        let due = *garbage >= COMPACT_MIN && *garbage as usize * 2 > self.buckets[b].len();
-        if due {
-            self.sweep[b] = 0;
-        }
-        due
+    pub(crate) fn stale(&mut self, bucket: BucketId, index: u32) -> bool {
+        self.at_mut(bucket).stale(index)
     }
 
-    /// One step of `bucket`'s sweep: reads up to [`SWEEP_STEP`] entries
-    /// from where it got to, dropping those `live` says are stale (the last
-    /// entry moves into the hole: order inside a bucket does not matter).
-    /// Once the sweep reaches the end, the bucket is compacted.
-    pub(crate) fn sweep_step(&mut self, bucket: BucketId, mut live: impl FnMut(Entry) -> bool) {
-        let b = bucket as usize;
-        let list = &mut self.buckets[b];
-        let mut at = self.sweep[b] as usize;
-        debug_assert!(self.sweep[b] != NO_SWEEP, "a sweep is under way");
-        for _ in 0..SWEEP_STEP {
-            let Some(&entry) = list.get(at) else {
-                break;
-            };
-            if live(entry) {
-                at += 1;
-            } else {
-                list.swap_remove(at);
-                self.garbage[b] = self.garbage[b].saturating_sub(1);
-            }
-        }
-        if at >= list.len() {
-            self.compacted(bucket);
-        } else {
-            self.sweep[b] = at as u32;
+    /// One step of `bucket`'s sweep (see [`Bucket`]).
+    pub(crate) fn sweep_step(&mut self, bucket: BucketId, live: impl FnMut(Entry) -> bool) {
+        if self.at_mut(bucket).sweep_step(live) {
+            self.set_occupied(bucket, false);
         }
     }
 
-    /// Keeps the entries of `bucket` that `live` keeps, in order, in one
-    /// go; frees or shrinks the bucket's buffer as it empties. The recorded
-    /// earliest stays (a lower bound still).
+    /// Keeps the entries of `bucket` that `live` keeps, in one go; frees or
+    /// shrinks the bucket's buffer as it empties. The recorded earliest
+    /// stays (a lower bound still).
     #[cfg(test)]
-    pub(crate) fn compact(&mut self, bucket: BucketId, mut live: impl FnMut(Entry) -> bool) {
-        self.buckets[bucket as usize].retain(|&entry| live(entry));
-        self.compacted(bucket);
+    pub(crate) fn compact(&mut self, bucket: BucketId, live: impl FnMut(Entry) -> bool) {
+        if self.at_mut(bucket).compact(live) {
+            self.set_occupied(bucket, false);
+        }
     }
 
-    /// [`Levels::compact`] by a `live` that gives each kept entry's
+    /// [`Bucket::compact`] by a `live` that gives each kept entry's
     /// deadline, and records the earliest of those as exact.
     pub(crate) fn compact_exact(
         &mut self,
         bucket: BucketId,
-        mut live: impl FnMut(Entry) -> Option<u64>,
+        live: impl FnMut(Entry) -> Option<u64>,
     ) {
-        let mut earliest = u64::MAX;
-        self.buckets[bucket as usize].retain(|&entry| match live(entry) {
-            Some(deadline_ns) => {
-                earliest = earliest.min(deadline_ns);
-                true
-            }
-            None => false,
-        });
-        self.earliest[bucket as usize] = earliest;
-        self.exact[bucket as usize] = true;
-        self.compacted(bucket);
+        if self.at_mut(bucket).compact_exact(live) {
+            self.set_occupied(bucket, false);
+        }
     }
 
     /// One step of moving `bucket`'s timers down ahead of its visit: reads
-    /// up to `budget` entries from where the last step (or sweep) got to;
-    /// drops the stale ones, hands those `sort` says can move now to `out`
-    /// and keeps the rest for the visit. Returns whether the bucket has been
-    /// read to its end. Entries handed over leave the bucket, so its
-    /// recorded earliest is only a lower bound from then on.
+    /// up to `budget` entries from where the last step got to; drops the
+    /// stale ones, hands those `sort` says can move now to `out` and keeps
+    /// the rest for the visit. Returns whether the bucket has been read to
+    /// its end. Entries handed over leave the bucket, so its recorded
+    /// earliest is only a lower bound from then on.
     pub(crate) fn early_step(
         &mut self,
         bucket: BucketId,
         budget: usize,
-        mut sort: impl FnMut(Entry) -> Early,
+        sort: impl FnMut(Entry) -> Early,
         out: &mut Vec<Entry>,
     ) -> bool {
-        let b = bucket as usize;
-        let list = &mut self.buckets[b];
-        let mut at = if self.sweep[b] == NO_SWEEP {
-            0
-        } else {
-            self.sweep[b] as usize
-        };
-        let before = list.len();
-        for _ in 0..budget {
-            let Some(&entry) = list.get(at) else {
-                break;
-            };
-            match sort(entry) {
-                Early::Wait => at += 1,
-                Early::Stale => {
-                    list.swap_remove(at);
-                    self.garbage[b] = self.garbage[b].saturating_sub(1);
-                }
-                Early::Move => {
-                    list.swap_remove(at);
-                    out.push(entry);
-                }
-            }
-        }
-        if !out.is_empty() {
-            self.exact[b] = false;
-        }
-        let done = at >= list.len();
-        if done {
-            self.compacted(bucket);
-        } else {
-            self.sweep[b] = at as u32;
-        }
-        debug_assert!(self.buckets[b].len() <= before);
-        done
-    }
-
-    fn compacted(&mut self, bucket: BucketId) {
-        let b = bucket as usize;
-        self.garbage[b] = 0;
-        self.sweep[b] = NO_SWEEP;
-        let list = &mut self.buckets[b];
-        if list.is_empty() {
-            self.earliest[b] = u64::MAX;
-            self.exact[b] = false;
-            // An emptied bucket keeps a small buffer only: 2048 buckets
-            // keeping a kilobyte each would hold megabytes in an idle loop.
-            if list.capacity() > KEEP_EMPTY {
-                *list = Vec::new();
-            }
+        let (done, empty) = self.at_mut(bucket).early_step(budget, sort, out);
+        if empty {
             self.set_occupied(bucket, false);
-        } else if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
-            // A bucket compacted to a quarter gives half its memory back.
-            // Not sooner: a bucket still being filled would shrink and grow
-            // again on every compaction, copying its entries each time
-            // (measured: a tenth of the wheel's cache misses).
-            list.shrink_to(list.capacity() / 2);
         }
+        done
     }
 
     /// No timer in `bucket` is due before this (ns).
     pub(crate) fn earliest(&self, bucket: BucketId) -> u64 {
-        self.earliest[bucket as usize]
+        self.at(bucket).earliest
     }
 
     /// Whether [`Levels::earliest`] is known exact for `bucket`.
     pub(crate) fn is_exact(&self, bucket: BucketId) -> bool {
-        self.exact[bucket as usize]
+        self.at(bucket).exact
     }
 
     /// Number of entries (live and stale) in `bucket`.
     pub(crate) fn len(&self, bucket: BucketId) -> usize {
-        self.buckets[bucket as usize].len()
+        self.at(bucket).len()
     }
 
     /// The next bucket to visit, seen from tick `now` (all visits at ticks
@@ -360,20 +258,19 @@ impl Levels {
     /// [`Levels::recycle`] once done so a small bucket keeps its capacity.
     pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Entry> {
         self.set_occupied(bucket, false);
-        self.garbage[bucket as usize] = 0;
-        self.sweep[bucket as usize] = NO_SWEEP;
-        self.earliest[bucket as usize] = u64::MAX;
-        self.exact[bucket as usize] = false;
-        std::mem::take(&mut self.buckets[bucket as usize])
+        self.at_mut(bucket).take()
     }
 
-    /// Returns a vector obtained from [`Levels::take`], cleared, if the
-    /// bucket is still empty and the vector small.
+    /// Returns a vector obtained from [`Levels::take`]: cleared, to the
+    /// bucket if it is still empty and the vector small, or as the spare
+    /// if it is big.
     pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<Entry>) {
-        let slot = &mut self.buckets[bucket as usize];
+        list.clear();
+        let slot = &mut self.at_mut(bucket).entries;
         if slot.is_empty() && slot.capacity() == 0 && list.capacity() <= KEEP_EMPTY {
-            list.clear();
             *slot = list;
+        } else if list.capacity() >= SPARE_MIN && list.capacity() > self.spare.capacity() {
+            self.spare = list;
         }
     }
 
@@ -386,12 +283,13 @@ impl Levels {
                 drop(self.take(bucket));
             }
         }
+        self.spare = Vec::new();
     }
 
     /// The entries of `bucket`.
     #[cfg(test)]
-    pub(crate) fn entries_of(&self, bucket: BucketId) -> &[Entry] {
-        &self.buckets[bucket as usize]
+    pub(crate) fn entries_of(&self, bucket: BucketId) -> Vec<Entry> {
+        self.at(bucket).listed()
     }
 
     /// Buckets holding any entry.
@@ -407,20 +305,17 @@ impl Levels {
     /// Entries across all buckets.
     #[cfg(test)]
     pub(crate) fn entries(&self) -> usize {
-        self.buckets.iter().map(Vec::len).sum()
+        self.buckets.iter().map(Bucket::len).sum()
     }
 
     /// Bytes of heap memory held by the buckets.
     pub(crate) fn allocated_bytes(&self) -> usize {
-        self.buckets.capacity() * std::mem::size_of::<Vec<Entry>>()
-            + self.garbage.capacity() * std::mem::size_of::<u32>()
-            + self.sweep.capacity() * std::mem::size_of::<u32>()
-            + self.earliest.capacity() * std::mem::size_of::<u64>()
-            + self.exact.capacity()
+        BUCKETS * std::mem::size_of::<Bucket>()
+            + self.spare.capacity() * std::mem::size_of::<Entry>()
             + self
                 .buckets
                 .iter()
-                .map(|b| b.capacity() * std::mem::size_of::<Entry>())
+                .map(|b| b.entries.capacity() * std::mem::size_of::<Entry>())
                 .sum::<usize>()
     }
 
@@ -457,6 +352,36 @@ impl Levels {
         }
     }
 }
+
+/// Makes room in a full bucket. Grows by half: growing by a quarter (as
+/// before) copied every entry about four times over a bucket's growth, and
+/// the copies of big level-1 buckets were a tenth of the wheel's simulated
+/// cache misses at a million timers; by half they copy each entry about
+/// twice, for 0.9 bytes more per live timer. Not double: buckets hold much
+/// of the wheel's memory. Out of line: the push it serves is on every
+/// insert's path.
+///
+/// A big bucket moves into `spare` instead, when that fits (at least the
+/// growth wanted, at most twice it): the buffer of a bucket visited
+/// earlier, whose pages are mapped already. Growing a big bucket into
+/// fresh memory took 90-130 µs inside one insert, mostly first-touch page
+/// faults; copying into mapped memory takes a fraction of that.
+#[cold]
+#[inline(never)]
+fn grow(list: &mut Vec<Entry>, spare: &mut Vec<Entry>) {
+    let want = list.len() + (list.len() / 2).max(16);
+    if list.len() >= SPARE_MIN / 2 && spare.capacity() >= want && spare.capacity() <= 2 * want {
+        spare.clear();
+        spare.extend_from_slice(list);
+        std::mem::swap(list, spare);
+        *spare = Vec::new();
+    } else {
+        list.reserve_exact(want - list.len());
+    }
+}
+
+/// Buffers of at least this many entries (40 KB) are kept as the spare.
+const SPARE_MIN: usize = 8192;
 
 #[cfg(test)]
 #[path = "levels_tests.rs"]

@@ -68,7 +68,7 @@ fn compaction_is_due_at_half_garbage_and_keeps_live_entries() {
     assert_eq!(levels.earliest(9), 0);
     // Half the entries stale: not yet due; one more: due.
     for i in 0..n / 2 {
-        assert!(!levels.stale(9, u64::from(i)), "due after {i} stale");
+        assert!(!levels.stale(9, i), "due after {i} stale");
     }
     assert!(levels.stale(9, 0));
     assert!(!levels.is_exact(9), "the earliest went stale");
@@ -78,9 +78,36 @@ fn compaction_is_due_at_half_garbage_and_keeps_live_entries() {
         (levels.earliest(9), levels.is_exact(9)),
         (u64::from(n / 2), true)
     );
-    assert_eq!(levels.garbage[9], 0);
+    assert_eq!(levels.at(9).garbage(), 0);
     levels.compact(9, |_| false);
     assert_eq!(levels.len(9), 0);
     assert_eq!(levels.next_bucket(0), None, "emptied: not occupied");
     assert_eq!(levels.earliest(9), u64::MAX);
+}
+
+#[test]
+fn a_big_bucket_grows_into_the_buffer_of_one_visited_before() {
+    let mut levels = Levels::new();
+    let (a, b) = (SLOTS as u16 + 3, SLOTS as u16 + 4);
+    for i in 0..20_000 {
+        levels.push(a, hint(i), 0);
+    }
+    let visited = levels.take(a);
+    let mapped = visited.as_ptr() as usize;
+    levels.recycle(a, visited);
+    assert_eq!(levels.spare.as_ptr() as usize, mapped, "kept as the spare");
+    // A small bucket grows as usual; a big one moves into the spare.
+    let mut moved_at = None;
+    for i in 0..16_000 {
+        levels.push(b, hint(i), 0);
+        if levels.at(b).entries.as_ptr() as usize == mapped {
+            moved_at = Some(i);
+            break;
+        }
+    }
+    let moved_at = moved_at.expect("the big bucket never used the spare");
+    assert!(moved_at as usize >= SPARE_MIN / 2, "moved at {moved_at}");
+    assert_eq!(levels.at(b).entries.len(), moved_at as usize + 1);
+    assert!((0..=moved_at).all(|i| levels.at(b).entries[i as usize] == hint(i)));
+    assert_eq!(levels.spare.capacity(), 0, "the spare is used once");
 }

@@ -15,15 +15,17 @@
 //! - **Insert** stores the timer in a slot and appends `(index, tag)` to
 //!   the bucket its deadline's tick names: O(1).
 //! - **Cancel** checks the key's generation, takes the value and bumps the
-//!   generation and the slot's tag: one record touched, plus the slot's byte
-//!   in the dense tag array and its bucket's garbage count (small arrays
-//!   that stay in the outer caches). Its bucket entry stays, stale. A
-//!   bucket that becomes more than half garbage is swept, 64 entries per
-//!   further entry going stale in it, by their dense tags, so garbage never
-//!   exceeds the live entries of a bucket by much and no cancel pays for a
-//!   whole bucket; and every bucket is visited within one rotation of its
-//!   level anyway, which drops all its stale entries without reading their
-//!   slots.
+//!   generation and the slot's tag: one cache line of the slot touched (the
+//!   front of a line-aligned record; the deadline is not read), plus the
+//!   slot's byte in the dense tag array and its bucket's one-line record
+//!   (small arrays that stay in the outer caches). Its bucket entry stays,
+//!   stale. A bucket that becomes more than half garbage is swept, 64
+//!   entries per further entry going stale in it, by their dense tags,
+//!   oldest unread entries first and stopping where they turn out live
+//!   (young), so garbage never exceeds the live entries of a bucket by much,
+//!   an entry is read about once, and no cancel pays for a whole bucket;
+//!   and every bucket is visited within one rotation of its level anyway,
+//!   which drops all its stale entries without reading their slots.
 //! - **Time passing** visits only occupied buckets (occupancy bitmaps):
 //!   higher-level buckets cascade down, level-0 buckets move to `ready`,
 //!   which hands timers out by exact deadline; stale entries are dropped on
@@ -54,6 +56,7 @@
 //! recorded earliest stays, possibly a cancelled timer's (an early wake,
 //! never a late one; a loop with that many timers polls every tick anyway).
 
+mod bucket;
 mod divider;
 mod levels;
 mod ready;
@@ -198,12 +201,12 @@ impl<T> TimerWheel<T> {
         }
     }
 
-    /// A timer's live entry in a bucket went stale: count it, and sweep
-    /// the bucket a step if it is mostly garbage.
+    /// The live entry in a bucket of slot `index`'s timer went stale:
+    /// count it, and sweep the bucket a step if it is mostly garbage.
     #[inline]
-    fn left(&mut self, left: Left) {
-        if let Some((bucket, deadline_ns)) = left {
-            if self.levels.stale(bucket, deadline_ns) {
+    fn left(&mut self, index: u32, left: Left) {
+        if let Some(bucket) = left {
+            if self.levels.stale(bucket, index) {
                 self.sweep_step(bucket);
             }
         }
@@ -378,12 +381,20 @@ impl<T> TimerWheel<T> {
 impl<T> Timers<T> for TimerWheel<T> {
     #[inline]
     fn insert_at(&mut self, deadline: Instant, value: T) -> TimerKey {
+        let deadline_ns = self.to_ns(deadline);
         let cold = Cold {
-            deadline_ns: self.to_ns(deadline),
+            deadline_ns,
             seq: self.seq.next().get(),
         };
-        let (index, generation) = self.slots.insert(value, cold);
-        self.place(index, generation, cold);
+        // As `place`, but the slot is written once, bucket included.
+        let due_tick = self.tick.divide(deadline_ns);
+        let bucket = Levels::bucket_for(self.now_tick, due_tick).unwrap_or(NO_BUCKET);
+        let (index, generation, entry) = self.slots.insert(value, cold, bucket);
+        if bucket == NO_BUCKET {
+            self.ready.push(deadline_ns, cold.seq, index, generation);
+        } else {
+            self.levels.push(bucket, entry, deadline_ns);
+        }
         TimerKey { index, generation }
     }
 
@@ -396,7 +407,7 @@ impl<T> Timers<T> for TimerWheel<T> {
             self.levels.clear();
             self.ready.clear();
         } else {
-            self.left(left);
+            self.left(key.index, left);
         }
         Some(value)
     }
@@ -409,7 +420,7 @@ impl<T> Timers<T> for TimerWheel<T> {
         let Some((generation, left, cold)) = self.slots.reschedule(key.index, deadline_ns) else {
             return false;
         };
-        self.left(left);
+        self.left(key.index, left);
         self.place(key.index, generation, cold);
         true
     }

@@ -413,5 +413,11 @@ fn an_idle_wheel_gives_its_memory_back() {
     );
     wheel.cancel(keys[last]);
     let idle = wheel.levels.allocated_bytes();
-    assert!(idle < 128 * 1024, "{idle} of {busy} bucket bytes kept");
+    // The bucket records themselves are a fixed table; beyond it, an idle
+    // wheel keeps only small buffers.
+    let table = Levels::new().allocated_bytes();
+    assert!(
+        idle < table + 45 * 1024,
+        "{idle} of {busy} bucket bytes kept ({table} of them the table)"
+    );
 }
