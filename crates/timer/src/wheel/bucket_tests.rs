@@ -32,6 +32,17 @@ fn cancel_all(b: &mut Bucket, dead: &[u32], gone: &mut HashSet<u32>) -> usize {
     reads.get()
 }
 
+/// How many of the bucket's entries are for cancelled timers, and how many
+/// it lists in all.
+fn stale_and_listed(b: &Bucket, gone: &HashSet<u32>) -> (usize, usize) {
+    let listed = b.listed();
+    let stale = listed
+        .iter()
+        .filter(|e| gone.contains(&{ e.index }))
+        .count();
+    (stale, listed.len())
+}
+
 #[test]
 fn a_sweep_reads_the_oldest_entries_and_stops_at_young_ones() {
     // 4000 entries; the oldest 3000 are cancelled (request timeouts whose
@@ -71,15 +82,11 @@ fn garbage_among_entries_read_before_brings_a_full_sweep() {
     // next sweep starts after them, finds nothing, and must go back.
     let second: Vec<u32> = (600..1000).collect();
     cancel_all(&mut b, &second, &mut gone);
-    let listed = b.listed();
-    let garbage = listed
-        .iter()
-        .filter(|e| gone.contains(&{ e.index }))
-        .count();
+    let (garbage, listed) = stale_and_listed(&b, &gone);
     assert!(
         garbage <= COMPACT_MIN as usize + 2 * SWEEP_STEP,
         "{garbage} stale entries kept of {}",
-        listed.len()
+        listed
     );
 }
 
@@ -143,15 +150,11 @@ fn garbage_among_read_entries_is_not_left_to_partial_sweeps() {
     // garbage (and starting again a few cancels later, each moving the
     // unread tail). A partial sweep that leaves more than a quarter garbage
     // is followed by a full one, which leaves the bucket well under half.
-    let listed = b.listed();
-    let garbage = listed
-        .iter()
-        .filter(|e| gone.contains(&{ e.index }))
-        .count();
+    let (garbage, listed) = stale_and_listed(&b, &gone);
     assert!(
-        garbage * 3 <= listed.len(),
+        garbage * 3 <= listed,
         "{garbage} of {} entries stale",
-        listed.len()
+        listed
     );
     assert!(reads < 2 * 3000, "{reads} reads");
 }
