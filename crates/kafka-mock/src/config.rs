@@ -94,6 +94,10 @@ impl ClusterConfig {
     /// buffer (default: [`max_request_size`](Self::max_request_size) plus
     /// [`BUFFER_SLACK`]). A connection over it is closed, with a warning
     /// naming the peer and the size its frame announced.
+    /// It also bounds the answers a connection queues: once they reach
+    /// this many bytes (or 64 answers), the connection stops reading until
+    /// the client has read some, so a client that pipelines requests
+    /// without reading gets TCP backpressure.
     pub fn with_max_buffered_per_connection(mut self, bytes: usize) -> Self {
         self.max_buffered_per_connection = Some(bytes);
         self

@@ -36,6 +36,14 @@
 //! client has logged in; a refused login is answered, then the connection
 //! closes once the answer is written.
 //!
+//! Reading stops while the outbox is full ([`MAX_QUEUED_RESPONSES`]
+//! responses, or the connection's buffer cap in response bytes): a client
+//! that pipelines requests without reading the answers gets TCP
+//! backpressure, as a Kafka broker mutes such a channel, instead of
+//! making the mock queue answers without bound. Reading resumes within
+//! the handler turn whose writes make room (no new edge comes for bytes
+//! that are already in the socket).
+//!
 //! Frames are served after every socket read, so the inbox holds at most
 //! one partial frame and one read. Its bytes count against the connection's
 //! cap and, through a counter shared by every connection, the cluster's
@@ -66,10 +74,15 @@ use crate::{ClusterHandle, Deferred, Outcome};
 /// The first two bytes of a Produce request frame (its API key, 0).
 const PRODUCE_KEY: [u8; 2] = 0i16.to_be_bytes();
 
+/// Responses queued at most before the connection stops reading.
+pub(crate) const MAX_QUEUED_RESPONSES: usize = 64;
+
 /// A response waiting for its turn on the socket.
 struct Pending {
     body: Body,
     due: Instant,
+    /// Bytes it counts in [`Connection::queued_bytes`] (0 while deferred).
+    size: usize,
 }
 
 /// A response's bytes, or the cluster's promise of them.
@@ -100,6 +113,10 @@ pub(super) struct Connection {
     max_request: usize,
     inbox: BytesMut,
     outbox: VecDeque<Pending>,
+    /// Bytes of the ready responses in `outbox`, as queued.
+    queued_bytes: usize,
+    /// Reading stopped at a full outbox with the socket not drained.
+    reading_paused: bool,
     /// Partial-frame bytes of every connection of the cluster.
     buffered: Arc<AtomicUsize>,
     /// This connection's share of `buffered`.
@@ -131,6 +148,8 @@ impl Connection {
             peer,
             inbox: BytesMut::with_capacity(64 * 1024),
             outbox: VecDeque::new(),
+            queued_bytes: 0,
+            reading_paused: false,
             buffered,
             counted: 0,
             max_buffered: config.max_buffered_per_connection(),
@@ -154,34 +173,53 @@ impl Connection {
         let key = el.current_source().expect("called as a handler");
         // Frames that arrived before a close are served too: a client may
         // send and hang up at once (acks=0), and those count.
-        if (ready.readable || ready.hang_up) && conn.read_and_serve(el, key)? == Keep::Close {
-            conn.stream.close();
-            return Ok(PostAction::Remove);
+        let mut read = ready.readable || ready.hang_up;
+        loop {
+            if read && conn.read_and_serve(el, key)? == Keep::Close {
+                conn.stream.close();
+                return Ok(PostAction::Remove);
+            }
+            if std::mem::take(&mut conn.produced) {
+                sockets.wake_fetch_waiters(el);
+            }
+            conn.stream.flush()?; // TLS handshake messages, alerts, records
+
+            // One instant for both decisions: with the clock read twice, a
+            // thread preempted between them sees a head write_due just put
+            // off (a deferred group answer, polled every DEFERRED_POLL) as
+            // due, keeps WRITE on with no new edge coming, and the timer's
+            // set_interest then changes nothing: the answer is never sent.
+            let now = el.now();
+            conn.write_due(el, sockets, key, now)?;
+            if conn.closing && conn.outbox.is_empty() && !conn.stream.has_queued() {
+                conn.stream.close();
+                return Ok(PostAction::Remove); // a refused login, answered
+            }
+            // Reading stopped at a full outbox left bytes in the socket
+            // whose edge has come and gone: read on once writing made room.
+            read = conn.reading_paused && !conn.outbox_full();
+            if !read {
+                conn.watch_write_if_blocked(el, key, now)?;
+                return Ok(PostAction::Wait); // drained: wait for the next edge
+            }
         }
-        if std::mem::take(&mut conn.produced) {
-            sockets.wake_fetch_waiters(el);
-        }
-        conn.stream.flush()?; // TLS handshake messages, alerts, records
-                              // One instant for both decisions: with the clock read twice, a
-                              // thread preempted between them sees a head write_due just put
-                              // off (a deferred group answer, polled every DEFERRED_POLL) as due,
-                              // keeps WRITE on with no new edge coming, and the timer's
-                              // set_interest then changes nothing: the answer is never sent.
-        let now = el.now();
-        conn.write_due(el, sockets, key, now)?;
-        if conn.closing && conn.outbox.is_empty() && !conn.stream.has_queued() {
-            conn.stream.close();
-            return Ok(PostAction::Remove); // a refused login, answered
-        }
-        conn.watch_write_if_blocked(el, key, now)?;
-        Ok(PostAction::Wait) // drained: wait for the next edge
     }
 
-    /// Reads until the socket is drained, serving whole frames after each
-    /// read and checking the buffer caps.
+    /// Whether the outbox holds as much as the connection queues before it
+    /// stops reading.
+    fn outbox_full(&self) -> bool {
+        self.outbox.len() >= MAX_QUEUED_RESPONSES || self.queued_bytes >= self.max_buffered
+    }
+
+    /// Reads until the socket is drained or the outbox is full, serving
+    /// whole frames after each read and checking the buffer caps.
     fn read_and_serve(&mut self, el: &mut Loop, key: SourceKey) -> io::Result<Keep> {
         let mut chunk = [0u8; 64 * 1024];
         loop {
+            self.reading_paused = self.outbox_full();
+            if self.reading_paused {
+                return Ok(Keep::Open);
+            }
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Ok(Keep::Close), // the client hung up
                 Ok(n) => {
@@ -293,7 +331,9 @@ impl Connection {
                             let _ = el.set_interest(key, Interest::READ_WRITE);
                         });
                     }
+                    self.queued_bytes += bytes.len();
                     self.outbox.push_back(Pending {
+                        size: bytes.len(),
                         body: Body::Ready(bytes),
                         due,
                     });
@@ -301,6 +341,7 @@ impl Connection {
                 Outcome::Deferred(deferred) => self.outbox.push_back(Pending {
                     body: Body::Deferred(deferred),
                     due: el.now(),
+                    size: 0,
                 }),
                 Outcome::NoResponse => {}
                 Outcome::Close { reason } => {
@@ -352,6 +393,8 @@ impl Connection {
                         return Ok(());
                     }
                     Some(Outcome::Respond { bytes, delay }) => {
+                        head.size = bytes.len();
+                        self.queued_bytes += head.size;
                         head.body = Body::Ready(bytes);
                         if let Some(delay) = delay {
                             // An injected delay, counted from now.
@@ -381,7 +424,13 @@ impl Connection {
                     Err(e) => return Err(e),
                 }
             }
+            let size = head.size;
             self.outbox.pop_front();
+            debug_assert!(
+                self.queued_bytes >= size,
+                "queued bytes count every ready answer"
+            );
+            self.queued_bytes -= size;
         }
         Ok(())
     }
