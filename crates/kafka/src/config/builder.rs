@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use super::checks::{
-    at_least, at_most, backoff_pair, check_servers, delivery_timeout, idempotence, int, millis,
-    parse_bool, split_servers, within,
+    at_least, at_most, backoff_pair, check_servers, delivery_timeout, idempotence, idle_millis,
+    int, millis, parse_bool, split_servers, within,
 };
-use super::{Acks, Compression, ConfigError, ProducerConfig};
+use super::{Acks, Compression, ConfigError, ProducerConfig, DEFAULT_CONNECTIONS_MAX_IDLE};
 use crate::security::SecurityBuilder;
 
 /// Collects settings; nothing is checked until [`build`](Self::build).
@@ -37,6 +37,7 @@ pub struct ProducerConfigBuilder {
     poll_timeout: Option<Duration>,
     reconnect_backoff: Option<Duration>,
     reconnect_backoff_max: Option<Duration>,
+    connections_max_idle: Option<Option<Duration>>,
     /// The `security.*`, `ssl.*` and `sasl.*` keys (crate::security).
     pub(crate) security: SecurityBuilder,
 }
@@ -188,6 +189,14 @@ impl ProducerConfigBuilder {
         self
     }
 
+    /// `connections.max.idle.ms` (default 9 minutes): close a broker
+    /// connection after this long with nothing in flight; `None` (-1)
+    /// keeps idle connections open.
+    pub fn connections_max_idle(mut self, idle: Option<Duration>) -> Self {
+        self.connections_max_idle = Some(idle);
+        self
+    }
+
     /// Sets one setting from its Kafka key and string value.
     pub fn set(self, key: &str, value: &str) -> Result<Self, ConfigError> {
         let v = value.trim();
@@ -217,6 +226,9 @@ impl ProducerConfigBuilder {
             }
             "metadata.max.age.ms" => {
                 self.metadata_max_age(millis("metadata.max.age.ms", v, i64::MAX)?)
+            }
+            "connections.max.idle.ms" => {
+                self.connections_max_idle(idle_millis("connections.max.idle.ms", v)?)
             }
             "batch.size" => self.batch_size(int("batch.size", v, 0, i32::MAX.into())? as usize),
             "buffer.memory" => self.buffer_memory(int("buffer.memory", v, 0, i64::MAX)? as usize),
@@ -355,6 +367,9 @@ impl ProducerConfigBuilder {
             poll_timeout,
             reconnect_backoff,
             reconnect_backoff_max,
+            connections_max_idle: self
+                .connections_max_idle
+                .unwrap_or(Some(DEFAULT_CONNECTIONS_MAX_IDLE)),
             idempotence_requested: self.enable_idempotence == Some(true),
             security,
         })

@@ -116,6 +116,19 @@ pub(super) fn int(key: &'static str, v: &str, min: i64, max: i64) -> Result<i64,
         .ok_or_else(|| ConfigError::invalid(key, v, format!("an integer in {min}..={max}")))
 }
 
+/// `connections.max.idle.ms`: a time in ms (at least 1), or -1 for never.
+pub(super) fn idle_millis(key: &'static str, v: &str) -> Result<Option<Duration>, ConfigError> {
+    match v.parse::<i64>() {
+        Ok(-1) => Ok(None),
+        Ok(ms) if ms >= 1 => Ok(Some(Duration::from_millis(ms as u64))),
+        _ => Err(ConfigError::invalid(
+            key,
+            v,
+            "a time in ms of at least 1, or -1 to keep idle connections open",
+        )),
+    }
+}
+
 pub(super) fn millis(key: &'static str, v: &str, max: i64) -> Result<Duration, ConfigError> {
     int(key, v, 0, max).map(|ms| Duration::from_millis(ms as u64))
 }

@@ -42,6 +42,9 @@ pub use builder::ProducerConfigBuilder;
 pub use consumer::{AutoOffsetReset, ConsumerConfig, ConsumerConfigBuilder, IsolationLevel};
 pub use error::ConfigError;
 
+/// `connections.max.idle.ms`'s default, the Java clients': 9 minutes.
+pub(crate) const DEFAULT_CONNECTIONS_MAX_IDLE: Duration = Duration::from_secs(9 * 60);
+
 /// Every key [`ProducerConfig::from_pairs`] accepts.
 pub(crate) const KEYS: &[&str] = &[
     "bootstrap.servers",
@@ -58,6 +61,7 @@ pub(crate) const KEYS: &[&str] = &[
     "retry.backoff.max.ms",
     "reconnect.backoff.ms",
     "reconnect.backoff.max.ms",
+    "connections.max.idle.ms",
     "max.in.flight.requests.per.connection",
     "enable.idempotence",
     "compression.type",
@@ -235,6 +239,7 @@ pub struct ProducerConfig {
     pub(crate) poll_timeout: Duration,
     pub(crate) reconnect_backoff: Duration,
     pub(crate) reconnect_backoff_max: Duration,
+    pub(crate) connections_max_idle: Option<Duration>,
     pub(crate) idempotence_requested: bool,
     /// TLS and SASL (crate::security); secrets print as `[redacted]`.
     pub(crate) security: SecurityConfig,
@@ -388,6 +393,14 @@ impl ProducerConfig {
     /// reconnect backoff (never below `reconnect.backoff.ms`).
     pub fn reconnect_backoff_max(&self) -> Duration {
         self.reconnect_backoff_max
+    }
+
+    /// `connections.max.idle.ms` (default 9 minutes, as Java's): a broker
+    /// connection with nothing in flight for this long is closed, and
+    /// dialled again when a request needs it; `None` (-1) keeps idle
+    /// connections open.
+    pub fn connections_max_idle(&self) -> Option<Duration> {
+        self.connections_max_idle
     }
 
     /// Whether `enable.idempotence=true` was set, rather than being the

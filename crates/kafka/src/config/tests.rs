@@ -421,3 +421,25 @@ fn later_pairs_win_and_keys_are_trimmed() {
     let c = from(&[("linger.ms", "1"), (" linger.ms ", " 2 ")]).unwrap();
     assert_eq!(c.linger(), Duration::from_millis(2));
 }
+
+#[test]
+fn idle_connections_close_after_nine_minutes_unless_minus_one() {
+    assert_eq!(
+        from(&[]).unwrap().connections_max_idle(),
+        Some(Duration::from_secs(540))
+    );
+    let c = from(&[("connections.max.idle.ms", "250")]).unwrap();
+    assert_eq!(c.connections_max_idle(), Some(Duration::from_millis(250)));
+    let c = from(&[("connections.max.idle.ms", "-1")]).unwrap();
+    assert_eq!(c.connections_max_idle(), None);
+    for bad in ["0", "-2", "soon"] {
+        let error = from(&[("connections.max.idle.ms", bad)]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("-1 to keep idle connections open"),
+            "{error}"
+        );
+        assert_eq!(invalid_key(error), "connections.max.idle.ms");
+    }
+}

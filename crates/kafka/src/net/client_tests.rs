@@ -114,6 +114,7 @@ fn a_client_of_its_own_gets_its_answers_and_its_losses_through_the_hooks() {
         request_timeout: Duration::from_secs(5),
         reconnect_backoff: Duration::from_millis(10),
         reconnect_backoff_max: Duration::from_millis(100),
+        max_idle: None,
         security: Default::default(),
         wants: WANTS,
     };

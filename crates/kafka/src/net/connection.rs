@@ -143,6 +143,9 @@ pub(crate) struct Connection<P> {
     /// re-authenticated).
     pub(crate) logins: u32,
     pub(crate) in_flight: VecDeque<InFlight<P>>,
+    /// The last request sent or answer read (`connections.max.idle.ms`
+    /// counts from here).
+    pub(crate) last_used: Instant,
     out: VecDeque<Bytes>,
     inbox: BytesMut,
     next_correlation: i32,
@@ -173,6 +176,7 @@ impl<P> Connection<P> {
             session: None,
             logins: 0,
             in_flight: VecDeque::new(),
+            last_used: now,
             out: VecDeque::new(),
             inbox: BytesMut::with_capacity(16 * 1024),
             next_correlation: 0,
@@ -219,6 +223,7 @@ impl<P> Connection<P> {
         expect_response: bool,
     ) -> (Option<InFlight<P>>, io::Result<()>) {
         self.out.push_back(frame);
+        self.last_used = self.last_used.max(request.sent);
         let unanswered = if expect_response {
             let mut request = request;
             // The broker answers one connection's requests in order, so a
@@ -322,6 +327,16 @@ impl<P> Connection<P> {
                 r.deadline,
             )
         })
+    }
+
+    /// Since when the connection has been idle: Ready, nothing in flight
+    /// and nothing left to write; `None` while it is not.
+    pub(crate) fn idle_since(&self) -> Option<Instant> {
+        let idle = self.phase == Phase::Ready
+            && self.in_flight.is_empty()
+            && self.out.is_empty()
+            && !self.stream.wants_write();
+        idle.then_some(self.last_used)
     }
 
     /// Everything in flight, for the caller to retry or fail on close.

@@ -32,6 +32,9 @@ pub(crate) struct NetSettings {
     /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms`.
     pub(crate) reconnect_backoff: Duration,
     pub(crate) reconnect_backoff_max: Duration,
+    /// `connections.max.idle.ms`: a Ready connection with nothing in
+    /// flight for this long is closed (`None`: never).
+    pub(crate) max_idle: Option<Duration>,
     /// TLS and SASL.
     pub(crate) security: SecurityConfig,
     /// The APIs the client speaks, negotiated on every connection.
@@ -112,7 +115,8 @@ impl Net {
     }
 
     /// Calls `deadline` with every instant the loop must wake for: request
-    /// and setup timeouts, SASL session ends, reconnect backoffs.
+    /// and setup timeouts, SASL session ends, reconnect backoffs, idle
+    /// connections to close.
     pub(crate) fn deadlines<D: Client>(
         &self,
         el: &EventLoop<D>,
@@ -128,6 +132,9 @@ impl Net {
             deadline([setup, answer].into_iter().flatten().min());
             deadline(conn.session.map(|s| s.renew_at));
             deadline(conn.session.map(|s| s.expires_at));
+            if let Some(idle) = self.settings.max_idle {
+                deadline(conn.idle_since().map(|since| since + idle));
+            }
         }
         for reconnect in self.reconnect.values() {
             deadline(Some(reconnect.at));
@@ -363,8 +370,10 @@ pub(crate) trait Connections: Client {
     /// Closes every connection that waited longer than `request.timeout.ms`
     /// for a setup step (connect, TLS, ApiVersions, SASL), or past its
     /// oldest request's deadline (`request.timeout.ms`, or the client's
-    /// own bound: [`Client::request_timeout`]).
+    /// own bound: [`Client::request_timeout`]); and every connection idle
+    /// for `connections.max.idle.ms`.
     fn time_out(&mut self, el: &mut EventLoop<Self>, now: Instant) {
+        self.close_idle(el, now);
         let limit = self.net().settings.request_timeout;
         let expired: Vec<(SourceKey, String)> = self
             .net()
@@ -398,6 +407,34 @@ pub(crate) trait Connections: Client {
                 }
             }
             self.close(el, key, &reason, now);
+        }
+    }
+
+    /// Closes every connection idle for `connections.max.idle.ms`: nothing
+    /// was in flight, so nothing needs an outcome, and it is no failure (no
+    /// backoff, no metadata refresh): the next request for its broker dials
+    /// it again.
+    fn close_idle(&mut self, el: &mut EventLoop<Self>, now: Instant) {
+        let Some(limit) = self.net().settings.max_idle else {
+            return;
+        };
+        let idle: Vec<SourceKey> = self
+            .net()
+            .conns
+            .iter()
+            .copied()
+            .filter(|key| {
+                el.source::<Link<Self::Purpose>>(*key)
+                    .and_then(|link| link.conn.idle_since())
+                    .is_some_and(|since| now.saturating_duration_since(since) >= limit)
+            })
+            .collect();
+        for key in idle {
+            self.forget(key);
+            if let Some(link) = el.take::<Link<Self::Purpose>>(key) {
+                let conn = &link.conn;
+                tracing::debug!(server = %link.server, target = ?conn.target, "closing a connection idle for connections.max.idle.ms");
+            }
         }
     }
 

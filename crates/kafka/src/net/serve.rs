@@ -128,6 +128,7 @@ pub(crate) trait Serve: Client {
         now: Instant,
     ) -> Result<(), String> {
         while let Some((request, payload)) = link.conn.next_response().map_err(|e| e.to_string())? {
+            link.conn.last_used = now;
             let InFlight {
                 api,
                 version,

@@ -95,6 +95,7 @@ fn net_settings(config: &ProducerConfig) -> NetSettings {
         request_timeout: config.request_timeout(),
         reconnect_backoff: config.reconnect_backoff,
         reconnect_backoff_max: config.reconnect_backoff_max,
+        max_idle: config.connections_max_idle(),
         security: config.security.clone(),
         wants: WANTS,
     }

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use super::super::checks::{
-    at_least, backoff_pair, check_servers, int, millis, parse_bool, split_servers, within,
+    at_least, backoff_pair, check_servers, idle_millis, int, millis, parse_bool, split_servers,
+    within,
 };
 use super::{AutoOffsetReset, ConfigError, ConsumerConfig, GroupBuilder, IsolationLevel, KEYS};
+use crate::config::DEFAULT_CONNECTIONS_MAX_IDLE;
 use crate::security::SecurityBuilder;
 
 /// Collects consumer settings; nothing is checked until [`build`](Self::build).
@@ -33,6 +35,7 @@ pub struct ConsumerConfigBuilder {
     retry_backoff_max: Option<Duration>,
     reconnect_backoff: Option<Duration>,
     reconnect_backoff_max: Option<Duration>,
+    connections_max_idle: Option<Option<Duration>>,
     metadata_max_age: Option<Duration>,
     prefetch_kbytes: Option<usize>,
     /// The `security.*`, `ssl.*` and `sasl.*` keys, as the producer takes
@@ -158,6 +161,14 @@ impl ConsumerConfigBuilder {
         self
     }
 
+    /// `connections.max.idle.ms` (default 9 minutes): close a broker
+    /// connection after this long with nothing in flight; `None` (-1)
+    /// keeps idle connections open.
+    pub fn connections_max_idle(mut self, idle: Option<Duration>) -> Self {
+        self.connections_max_idle = Some(idle);
+        self
+    }
+
     /// `metadata.max.age.ms` (default 5 minutes).
     pub fn metadata_max_age(mut self, age: Duration) -> Self {
         self.metadata_max_age = Some(age);
@@ -237,6 +248,9 @@ impl ConsumerConfigBuilder {
             }
             "reconnect.backoff.max.ms" => {
                 self.reconnect_backoff_max(millis("reconnect.backoff.max.ms", v, i64::MAX)?)
+            }
+            "connections.max.idle.ms" => {
+                self.connections_max_idle(idle_millis("connections.max.idle.ms", v)?)
             }
             "metadata.max.age.ms" => {
                 self.metadata_max_age(millis("metadata.max.age.ms", v, i64::MAX)?)
@@ -353,6 +367,9 @@ impl ConsumerConfigBuilder {
             retry_backoff_max,
             reconnect_backoff,
             reconnect_backoff_max,
+            connections_max_idle: self
+                .connections_max_idle
+                .unwrap_or(Some(DEFAULT_CONNECTIONS_MAX_IDLE)),
             metadata_max_age: self.metadata_max_age.unwrap_or(Duration::from_secs(300)),
             prefetch_bytes_per_partition: prefetch_kbytes * 1024,
             group,

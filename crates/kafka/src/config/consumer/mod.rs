@@ -56,6 +56,7 @@ pub(crate) const KEYS: &[&str] = &[
     "retry.backoff.max.ms",
     "reconnect.backoff.ms",
     "reconnect.backoff.max.ms",
+    "connections.max.idle.ms",
     "metadata.max.age.ms",
     "queued.max.messages.kbytes",
     // Consumer groups (group.rs):
@@ -209,6 +210,7 @@ pub struct ConsumerConfig {
     pub(crate) retry_backoff_max: Duration,
     pub(crate) reconnect_backoff: Duration,
     pub(crate) reconnect_backoff_max: Duration,
+    pub(crate) connections_max_idle: Option<Duration>,
     pub(crate) metadata_max_age: Duration,
     pub(crate) prefetch_bytes_per_partition: usize,
     /// The consumer-group settings (`group.rs`).
@@ -338,6 +340,13 @@ impl ConsumerConfig {
     /// `reconnect.backoff.max.ms`: the cap of the reconnect backoff.
     pub fn reconnect_backoff_max(&self) -> Duration {
         self.reconnect_backoff_max
+    }
+
+    /// `connections.max.idle.ms` (default 9 minutes): a broker connection
+    /// with nothing in flight for this long is closed; `None` (-1) keeps
+    /// idle connections open.
+    pub fn connections_max_idle(&self) -> Option<Duration> {
+        self.connections_max_idle
     }
 
     /// `metadata.max.age.ms`: refresh metadata at least this often.

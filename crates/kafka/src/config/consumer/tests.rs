@@ -28,6 +28,7 @@ fn defaults_are_javas() {
     assert_eq!(c.retry_backoff(), Duration::from_millis(100));
     assert_eq!(c.retry_backoff_max(), Duration::from_secs(1));
     assert_eq!(c.reconnect_backoff(), Duration::from_millis(50));
+    assert_eq!(c.connections_max_idle(), Some(Duration::from_secs(540)));
     assert_eq!(c.reconnect_backoff_max(), Duration::from_secs(1));
     assert_eq!(c.metadata_max_age(), Duration::from_secs(300));
     assert_eq!(c.prefetch_bytes_per_partition(), 2048 * 1024);
@@ -57,6 +58,7 @@ fn every_key_parses_and_matches_the_builder() {
         ("reconnect.backoff.max.ms", "95"),
         ("metadata.max.age.ms", "99"),
         ("queued.max.messages.kbytes", "4"),
+        ("connections.max.idle.ms", "-1"),
     ];
     let own = KEYS
         .iter()
@@ -92,6 +94,7 @@ fn every_key_parses_and_matches_the_builder() {
         .reconnect_backoff_max(ms(95))
         .metadata_max_age(ms(99))
         .queued_max_messages_kbytes(4)
+        .connections_max_idle(None)
         .build()
         .unwrap();
     assert_eq!(parsed, typed);
