@@ -418,17 +418,10 @@ pub(crate) trait Connections: Client {
         let Some(limit) = self.net().settings.max_idle else {
             return;
         };
-        let idle: Vec<SourceKey> = self
-            .net()
-            .conns
-            .iter()
-            .copied()
-            .filter(|key| {
-                el.source::<Link<Self::Purpose>>(*key)
-                    .and_then(|link| link.conn.idle_since())
-                    .is_some_and(|since| now.saturating_duration_since(since) >= limit)
-            })
-            .collect();
+        let idle = self.conns_where(el, |conn| {
+            conn.idle_since()
+                .is_some_and(|since| now.saturating_duration_since(since) >= limit)
+        });
         for key in idle {
             self.forget(key);
             if let Some(link) = el.take::<Link<Self::Purpose>>(key) {
@@ -436,6 +429,24 @@ pub(crate) trait Connections: Client {
                 tracing::debug!(server = %link.server, target = ?conn.target, "closing a connection idle for connections.max.idle.ms");
             }
         }
+    }
+
+    /// The connections `pick` picks, collected (the caller then closes or
+    /// changes them through the loop; none picked allocates nothing).
+    fn conns_where(
+        &self,
+        el: &EventLoop<Self>,
+        pick: impl Fn(&Connection<Self::Purpose>) -> bool,
+    ) -> Vec<SourceKey> {
+        self.net()
+            .conns
+            .iter()
+            .copied()
+            .filter(|key| {
+                el.source::<Link<Self::Purpose>>(*key)
+                    .is_some_and(|l| pick(&l.conn))
+            })
+            .collect()
     }
 
     /// A bootstrap connection whose address is a broker's becomes that

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, SaslAuthenticateResponse, SaslHandshakeResponse};
 use kafka_protocol::ResponseError;
-use rouse_reactor::{EventLoop, SourceKey};
+use rouse_reactor::EventLoop;
 use rustls::pki_types::ServerName;
 use rustls::{AlertDescription, CertificateError, ClientConfig};
 
@@ -361,17 +361,7 @@ pub(crate) trait Secure: Client {
     /// is closed (the broker would close it at its next request).
     fn expire_sessions(&mut self, el: &mut EventLoop<Self>, now: Instant) {
         // Usually empty: no allocation unless a session is ending.
-        let ending: Vec<SourceKey> = self
-            .net()
-            .conns
-            .iter()
-            .copied()
-            .filter(|key| {
-                el.source::<Link<Self::Purpose>>(*key)
-                    .and_then(|l| l.conn.session)
-                    .is_some_and(|s| now >= s.renew_at)
-            })
-            .collect();
+        let ending = self.conns_where(el, |conn| conn.session.is_some_and(|s| now >= s.renew_at));
         for key in ending {
             let Some(link) = el.source_mut::<Link<Self::Purpose>>(key) else {
                 continue;
