@@ -38,6 +38,17 @@ fn deliver(producer: &Producer, value: &str) {
         .expect("delivered");
 }
 
+/// A one-broker mock behind a fault proxy with no faults, and a producer
+/// with `connections.max.idle.ms` at `max_idle_ms` that has delivered one
+/// record through it.
+fn delivered_once(max_idle_ms: &str) -> (MockCluster, FaultProxy, Producer) {
+    let cluster = cluster(1, 1);
+    let proxy = FaultProxy::in_front_of(&cluster, FaultPlan::new(1)).expect("proxy");
+    let producer = producer(&proxy, max_idle_ms);
+    deliver(&producer, "first");
+    (cluster, proxy, producer)
+}
+
 /// Connections negotiated so far.
 fn negotiated(cluster: &MockCluster) -> u64 {
     cluster.handle().request_count(None, ApiKey::ApiVersions)
@@ -45,10 +56,7 @@ fn negotiated(cluster: &MockCluster) -> u64 {
 
 #[test]
 fn an_idle_connection_is_closed_on_time_and_dialled_again_when_needed() {
-    let cluster = cluster(1, 1);
-    let proxy = FaultProxy::in_front_of(&cluster, FaultPlan::new(1)).expect("proxy");
-    let producer = producer(&proxy, "300");
-    deliver(&producer, "first");
+    let (cluster, proxy, producer) = delivered_once("300");
     let before = negotiated(&cluster);
     // Nothing is sent from here on: only the idle deadline can close it.
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -71,10 +79,7 @@ fn an_idle_connection_is_closed_on_time_and_dialled_again_when_needed() {
 
 #[test]
 fn minus_one_keeps_idle_connections_open() {
-    let cluster = cluster(1, 1);
-    let proxy = FaultProxy::in_front_of(&cluster, FaultPlan::new(1)).expect("proxy");
-    let producer = producer(&proxy, "-1");
-    deliver(&producer, "first");
+    let (cluster, proxy, producer) = delivered_once("-1");
     let (before, open) = (negotiated(&cluster), proxy.live_connections());
     assert!(open >= 1);
     std::thread::sleep(Duration::from_secs(1));
