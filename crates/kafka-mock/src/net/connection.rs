@@ -75,7 +75,7 @@ use crate::{ClusterHandle, Deferred, Outcome};
 const PRODUCE_KEY: [u8; 2] = 0i16.to_be_bytes();
 
 /// Responses queued at most before the connection stops reading.
-pub(crate) const MAX_QUEUED_RESPONSES: usize = 64;
+const MAX_QUEUED_RESPONSES: usize = 64;
 
 /// A response waiting for its turn on the socket.
 struct Pending {

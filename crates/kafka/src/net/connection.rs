@@ -223,7 +223,7 @@ impl<P> Connection<P> {
         expect_response: bool,
     ) -> (Option<InFlight<P>>, io::Result<()>) {
         self.out.push_back(frame);
-        self.last_used = self.last_used.max(request.sent);
+        self.last_used = request.sent;
         let unanswered = if expect_response {
             let mut request = request;
             // The broker answers one connection's requests in order, so a
@@ -332,10 +332,7 @@ impl<P> Connection<P> {
     /// Since when the connection has been idle: Ready, nothing in flight
     /// and nothing left to write; `None` while it is not.
     pub(crate) fn idle_since(&self) -> Option<Instant> {
-        let idle = self.phase == Phase::Ready
-            && self.in_flight.is_empty()
-            && self.out.is_empty()
-            && !self.stream.wants_write();
+        let idle = self.phase == Phase::Ready && self.in_flight.is_empty() && !self.wants_write();
         idle.then_some(self.last_used)
     }
 

@@ -425,8 +425,7 @@ pub(crate) trait Connections: Client {
         for key in idle {
             self.forget(key);
             if let Some(link) = el.take::<Link<Self::Purpose>>(key) {
-                let conn = &link.conn;
-                tracing::debug!(server = %link.server, target = ?conn.target, "closing a connection idle for connections.max.idle.ms");
+                tracing::debug!(server = %link.server, target = ?link.conn.target, "closing a connection idle for connections.max.idle.ms");
             }
         }
     }
