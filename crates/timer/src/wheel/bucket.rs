@@ -28,6 +28,7 @@
 //! bounded, and no run of partial sweeps each dropping little (and each
 //! moving the unread tail) can follow one another.
 
+use super::chunks::{Chunks, Pool, Positions, Taken, CHUNK};
 use super::levels::Entry;
 
 /// A bucket whose garbage reaches this many entries and half its length
@@ -48,6 +49,8 @@ const NO_SWEEP: u32 = u32::MAX;
 #[derive(Debug)]
 #[repr(align(64))]
 pub(crate) struct Bucket {
+    /// The entries after the full chunks (all of them in a bucket of
+    /// fewer than [`CHUNK`]); see `chunks.rs`.
     pub(crate) entries: Vec<Entry>,
     /// The earliest deadline (ns) pushed since its last visit, `u64::MAX`
     /// when empty; a lower bound for `next_deadline` (removing an entry
@@ -74,6 +77,17 @@ pub(crate) struct Bucket {
     pub(crate) exact: bool,
     /// The sweep under way reads the whole bucket (no early stop).
     full: bool,
+    /// Full chunks before `entries`, kept in the wheel's side table (a
+    /// count here so that a cancel need not read that table).
+    pub(crate) chunks: u16,
+}
+
+/// Where a bucket's full chunks and the wheel's spare chunks are, for the
+/// bucket operations that move entries.
+#[derive(Debug)]
+pub(crate) struct Store<'a> {
+    pub(crate) full: &'a mut Vec<Vec<Entry>>,
+    pub(crate) pool: &'a mut Pool,
 }
 
 /// What an early step does with one entry of the bucket it moves down.
@@ -101,13 +115,29 @@ impl Bucket {
             early: 0,
             exact: false,
             full: false,
+            chunks: 0,
+        }
+    }
+
+    /// Entries and holes.
+    #[inline]
+    fn total(&self) -> usize {
+        self.chunks as usize * CHUNK + self.entries.len()
+    }
+
+    /// This bucket's entries, whole.
+    fn chunks<'a>(entries: &'a mut Vec<Entry>, store: &'a mut Store<'_>) -> Chunks<'a> {
+        Chunks {
+            tail: entries,
+            full: &mut *store.full,
+            pool: &mut *store.pool,
         }
     }
 
     /// Entries, holes not counted.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.entries.len() - self.holes()
+        self.total() - self.holes()
     }
 
     fn holes(&self) -> usize {
@@ -124,17 +154,24 @@ impl Bucket {
         self.garbage
     }
 
-    /// The entries, holes left out (tests).
+    /// The entries, holes left out (tests); `full` is the bucket's list
+    /// of full chunks.
     #[cfg(test)]
-    pub(crate) fn listed(&self) -> Vec<Entry> {
+    pub(crate) fn listed(&self, full: &[Vec<Entry>]) -> Vec<Entry> {
+        let all: Vec<Entry> = full
+            .iter()
+            .flatten()
+            .chain(&self.entries)
+            .copied()
+            .collect();
         let (kept, read) = if self.sweep == NO_SWEEP {
-            (self.entries.len(), self.entries.len())
+            (all.len(), all.len())
         } else {
             (self.kept as usize, self.sweep as usize)
         };
-        let mut all = self.entries[..kept].to_vec();
-        all.extend_from_slice(&self.entries[read..]);
-        all
+        let mut listed = all[..kept].to_vec();
+        listed.extend_from_slice(&all[read..]);
+        listed
     }
 
     /// The live entry of the timer in slot `index` went stale: counts it
@@ -149,9 +186,10 @@ impl Bucket {
         if self.sweep != NO_SWEEP {
             return true;
         }
-        let due = self.garbage >= COMPACT_MIN && self.garbage as usize * 2 > self.entries.len();
+        let total = self.total();
+        let due = self.garbage >= COMPACT_MIN && self.garbage as usize * 2 > total;
         if due {
-            if (self.checked as usize) < self.entries.len() {
+            if (self.checked as usize) < total {
                 self.start_sweep(self.checked, false);
             } else {
                 // Nothing arrived since the last sweep: the garbage is
@@ -167,43 +205,52 @@ impl Bucket {
         self.found_garbage = self.garbage;
     }
 
+    /// The count of full chunks, after an operation that may have changed
+    /// them.
+    fn recount(&mut self, store: &Store<'_>) {
+        self.chunks = store.full.len() as u16;
+    }
+
     /// One step of the sweep under way: reads the next [`SWEEP_STEP`]
     /// entries, keeping those `live` says may be live (branch-free per
     /// entry: the reads are the cost). Returns whether the bucket is now
     /// empty.
-    pub(crate) fn sweep_step(&mut self, mut live: impl FnMut(Entry) -> bool) -> bool {
+    pub(crate) fn sweep_step(
+        &mut self,
+        store: &mut Store<'_>,
+        mut live: impl FnMut(Entry) -> bool,
+    ) -> bool {
+        let len = self.total();
         debug_assert!(self.sweep != NO_SWEEP, "a sweep is under way");
         debug_assert!(
             (self.full || self.checked <= self.kept)
                 && self.kept <= self.sweep
-                && self.sweep as usize <= self.entries.len(),
+                && self.sweep as usize <= len,
             "read entries, then holes, then unread ones"
         );
-        // A slice, not the vector: its pointer and length stay in
-        // registers through the loop.
-        let entries = self.entries.as_mut_slice();
-        let len = entries.len();
         let (at, start) = (self.sweep as usize, self.kept as usize);
         let stop = (at + SWEEP_STEP).min(len);
-        let (mut end, mut kept, mut young) = (at, start, false);
-        // In blocks of YOUNG_BLOCK, so that reaching the young entries costs
-        // at most one block of reads, not a step.
-        while end < stop && !young {
-            let (from, before) = (end, kept);
-            end = (from + YOUNG_BLOCK).min(stop);
-            for read in from..end {
-                let entry = entries[read];
-                entries[kept] = entry;
-                kept += usize::from(live(entry));
-            }
-            young = !self.full && (kept - before) * 2 > end - from;
-        }
+        let (end, kept, young) = if self.chunks == 0 {
+            // A slice, not the vector: its pointer and length stay in
+            // registers through the loop.
+            sweep_reads(
+                self.entries.as_mut_slice(),
+                at,
+                start,
+                stop,
+                self.full,
+                &mut live,
+            )
+        } else {
+            let mut chunks = Self::chunks(&mut self.entries, store);
+            sweep_reads(&mut chunks, at, start, stop, self.full, &mut live)
+        };
         let (read, found) = (end - at, kept - start);
         self.garbage = self.garbage.saturating_sub((read - found) as u32);
         (self.sweep, self.kept) = (end as u32, kept as u32);
         if end == len || young {
             let full = self.full;
-            self.settle();
+            self.settle(store);
             if full {
                 // Every entry read: the count starts afresh.
                 self.garbage = 0;
@@ -216,21 +263,22 @@ impl Bucket {
                 self.start_sweep(0, true);
                 return false;
             }
-            return self.shrink();
+            return self.shrink(store);
         }
         false
     }
 
     /// Ends the sweep under way, if any: closes its holes (moving the
     /// unread entries down, in order); everything before them has been read.
-    pub(crate) fn settle(&mut self) {
+    pub(crate) fn settle(&mut self, store: &mut Store<'_>) {
         if self.sweep == NO_SWEEP {
             return;
         }
-        let (kept, read, len) = (self.kept as usize, self.sweep as usize, self.entries.len());
-        self.entries.drain(kept..read);
+        let (kept, read, len) = (self.kept as usize, self.sweep as usize, self.total());
+        Self::chunks(&mut self.entries, store).close_gap(kept, read);
+        self.recount(store);
         self.checked = if read == len {
-            self.entries.len() as u32
+            self.total() as u32
         } else {
             kept as u32
         };
@@ -239,18 +287,27 @@ impl Bucket {
 
     /// Keeps the entries that `live` keeps, reading them all; returns
     /// whether the bucket is now empty.
-    pub(crate) fn compact(&mut self, mut live: impl FnMut(Entry) -> bool) -> bool {
-        self.settle();
-        self.entries.retain(|&entry| live(entry));
-        (self.garbage, self.checked) = (0, self.entries.len() as u32);
-        self.shrink()
+    pub(crate) fn compact(
+        &mut self,
+        store: &mut Store<'_>,
+        live: impl FnMut(Entry) -> bool,
+    ) -> bool {
+        self.settle(store);
+        Self::chunks(&mut self.entries, store).retain(live);
+        self.recount(store);
+        (self.garbage, self.checked) = (0, self.total() as u32);
+        self.shrink(store)
     }
 
     /// [`Bucket::compact`] by a `live` that gives each kept entry's
     /// deadline, and records the earliest of those as exact.
-    pub(crate) fn compact_exact(&mut self, mut live: impl FnMut(Entry) -> Option<u64>) -> bool {
+    pub(crate) fn compact_exact(
+        &mut self,
+        store: &mut Store<'_>,
+        mut live: impl FnMut(Entry) -> Option<u64>,
+    ) -> bool {
         let (mut earliest, mut earliest_index) = (u64::MAX, u32::MAX);
-        let empty = self.compact(|entry| match live(entry) {
+        let empty = self.compact(store, |entry| match live(entry) {
             Some(deadline_ns) => {
                 if deadline_ns < earliest {
                     (earliest, earliest_index) = (deadline_ns, entry.index);
@@ -272,18 +329,20 @@ impl Bucket {
     /// read to its end, and whether it is now empty.
     pub(crate) fn early_step(
         &mut self,
+        store: &mut Store<'_>,
         budget: usize,
         mut sort: impl FnMut(Entry) -> Early,
         out: &mut Vec<Entry>,
     ) -> (bool, bool) {
-        self.settle();
-        let list = &mut self.entries;
+        self.settle(store);
+        let mut list = Self::chunks(&mut self.entries, store);
         let mut at = self.early as usize;
         let before = list.len();
         for _ in 0..budget {
-            let Some(&entry) = list.get(at) else {
+            if at >= list.len() {
                 break;
-            };
+            }
+            let entry = list.get(at);
             match sort(entry) {
                 Early::Wait => at += 1,
                 Early::Stale => {
@@ -296,50 +355,88 @@ impl Bucket {
                 }
             }
         }
+        let len = list.len();
+        debug_assert!(len <= before);
+        self.recount(store);
         // Swaps moved entries: the order a sweep relies on is gone.
         self.checked = 0;
         if !out.is_empty() {
             self.exact = false;
         }
-        debug_assert!(list.len() <= before);
         self.early = at as u32;
-        if at >= list.len() {
+        if at >= len {
             self.garbage = 0;
-            return (true, self.shrink());
+            return (true, self.shrink(store));
         }
         (false, false)
     }
 
     /// Empties the bucket, handing its entries over.
-    pub(crate) fn take(&mut self) -> Vec<Entry> {
-        self.settle();
-        let entries = std::mem::take(&mut self.entries);
+    pub(crate) fn take(&mut self, store: &mut Store<'_>) -> Taken {
+        self.settle(store);
+        let taken = Taken {
+            full: std::mem::take(store.full),
+            tail: std::mem::take(&mut self.entries),
+        };
         *self = Self::new();
-        entries
+        taken
     }
 
     /// Gives memory back after entries left; returns whether it is empty.
-    fn shrink(&mut self) -> bool {
-        let list = &mut self.entries;
-        if list.is_empty() {
-            let kept = std::mem::take(list);
+    fn shrink(&mut self, store: &mut Store<'_>) -> bool {
+        if self.total() == 0 {
+            debug_assert!(store.full.is_empty(), "an empty bucket has no chunks");
+            let kept = std::mem::take(&mut self.entries);
             *self = Self::new();
             // An emptied bucket keeps a small buffer only: 2048 buckets
             // keeping a kilobyte each would hold megabytes in an idle loop.
             if kept.capacity() <= KEEP_EMPTY {
                 self.entries = kept;
+            } else {
+                store.pool.give(kept);
             }
             return true;
         }
-        if list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
+        let list = &mut self.entries;
+        if self.chunks == 0 && list.capacity() > KEEP_CAPACITY && list.len() < list.capacity() / 4 {
             // A bucket compacted to a quarter gives half its memory back.
             // Not sooner: a bucket still being filled would shrink and grow
             // again on every compaction, copying its entries each time
-            // (measured: a tenth of the wheel's cache misses).
+            // (measured: a tenth of the wheel's cache misses). A bucket in
+            // chunks gives back whole chunks as it empties instead.
             list.shrink_to(list.capacity() / 2);
         }
         false
     }
+}
+
+/// The reads of one sweep step over `entries`, from position `at` to at
+/// most `stop`, keeping live entries from position `kept` on: returns where
+/// it stopped reading, where the next kept entry goes, and whether it
+/// stopped at young entries (only when not `full`). In blocks of
+/// [`YOUNG_BLOCK`], so that reaching the young entries costs at most one
+/// block of reads, not a step.
+#[inline]
+fn sweep_reads<E: Positions + ?Sized>(
+    entries: &mut E,
+    at: usize,
+    mut kept: usize,
+    stop: usize,
+    full: bool,
+    live: &mut impl FnMut(Entry) -> bool,
+) -> (usize, usize, bool) {
+    let (mut end, mut young) = (at, false);
+    while end < stop && !young {
+        let (from, before) = (end, kept);
+        end = (from + YOUNG_BLOCK).min(stop);
+        for read in from..end {
+            let entry = entries.get(read);
+            entries.set(kept, entry);
+            kept += usize::from(live(entry));
+        }
+        young = !full && (kept - before) * 2 > end - from;
+    }
+    (end, kept, young)
 }
 
 /// An emptied bucket keeps its buffer if it holds no more entries than this.

@@ -8,17 +8,66 @@ fn entry(index: u32) -> Entry {
     Entry { index, tag: 0 }
 }
 
-/// A bucket of `n` entries, slot `i` in position `i` (arrival order).
-fn bucket_of(n: u32) -> Bucket {
+/// A bucket with its full chunks and a pool, as a wheel holds them.
+struct Held {
+    b: Bucket,
+    full: Vec<Vec<Entry>>,
+    pool: Pool,
+}
+
+impl Held {
+    /// The bucket and where its chunks are.
+    fn parts(&mut self) -> (&mut Bucket, Store<'_>) {
+        let store = Store {
+            full: &mut self.full,
+            pool: &mut self.pool,
+        };
+        (&mut self.b, store)
+    }
+
+    fn stale(&mut self, index: u32) -> bool {
+        self.b.stale(index)
+    }
+
+    fn sweep_step(&mut self, live: impl FnMut(Entry) -> bool) -> bool {
+        let (b, mut store) = self.parts();
+        b.sweep_step(&mut store, live)
+    }
+
+    fn compact_exact(&mut self, live: impl FnMut(Entry) -> Option<u64>) -> bool {
+        let (b, mut store) = self.parts();
+        b.compact_exact(&mut store, live)
+    }
+
+    fn listed(&self) -> Vec<Entry> {
+        self.b.listed(&self.full)
+    }
+
+    fn len(&self) -> usize {
+        self.b.len()
+    }
+}
+
+/// A bucket of `n` entries, slot `i` in position `i` (arrival order), in
+/// full chunks and a tail as pushes would leave them.
+fn bucket_of(n: u32) -> Held {
+    let all: Vec<Entry> = (0..n).map(entry).collect();
     let mut b = Bucket::new();
-    b.entries.extend((0..n).map(entry));
-    b
+    let whole = all.len() / CHUNK * CHUNK;
+    let full: Vec<Vec<Entry>> = all[..whole].chunks(CHUNK).map(<[Entry]>::to_vec).collect();
+    b.entries = all[whole..].to_vec();
+    b.chunks = full.len() as u16;
+    Held {
+        b,
+        full,
+        pool: Pool::default(),
+    }
 }
 
 /// Cancels the timers `dead` one by one (into `gone`, which is what the
 /// dense tags say), stepping the sweep whenever one is due; returns the
 /// entries read.
-fn cancel_all(b: &mut Bucket, dead: &[u32], gone: &mut HashSet<u32>) -> usize {
+fn cancel_all(b: &mut Held, dead: &[u32], gone: &mut HashSet<u32>) -> usize {
     let reads = Cell::new(0);
     for &index in dead {
         gone.insert(index);
@@ -34,7 +83,7 @@ fn cancel_all(b: &mut Bucket, dead: &[u32], gone: &mut HashSet<u32>) -> usize {
 
 /// How many of the bucket's entries are for cancelled timers, and how many
 /// it lists in all.
-fn stale_and_listed(b: &Bucket, gone: &HashSet<u32>) -> (usize, usize) {
+fn stale_and_listed(b: &Held, gone: &HashSet<u32>) -> (usize, usize) {
     let listed = b.listed();
     let stale = listed
         .iter()
@@ -100,14 +149,16 @@ fn entries_are_never_doubled_or_lost_mid_sweep() {
         gone.insert(index);
         if b.stale(index) {
             b.sweep_step(|e| !gone.contains(&{ e.index }));
-            if b.holes() > 0 {
+            if b.b.holes() > 0 {
                 break;
             }
         }
     }
-    assert!(b.holes() > 0, "no sweep under way");
+    assert!(b.b.holes() > 0, "no sweep under way");
     assert_eq!(b.len(), b.listed().len(), "holes counted as entries");
-    let taken = b.take();
+    let (bucket, mut store) = b.parts();
+    let taken = bucket.take(&mut store);
+    let taken: Vec<Entry> = taken.iter().collect();
     let unique: HashSet<u32> = taken.iter().map(|e| e.index).collect();
     assert_eq!(unique.len(), taken.len(), "an entry handed over twice");
     assert!(
@@ -122,11 +173,11 @@ fn cancelling_the_earliest_timer_alone_makes_the_earliest_inexact() {
     let mut b = bucket_of(3);
     let deadline = |e: Entry| Some(100 + u64::from(e.index));
     b.compact_exact(deadline);
-    assert_eq!((b.earliest, b.exact), (100, true));
+    assert_eq!((b.b.earliest, b.b.exact), (100, true));
     b.stale(2);
-    assert!(b.exact, "a later timer left: the earliest still holds");
+    assert!(b.b.exact, "a later timer left: the earliest still holds");
     b.stale(0);
-    assert!(!b.exact, "the earliest timer left");
+    assert!(!b.b.exact, "the earliest timer left");
 }
 
 #[test]
@@ -135,7 +186,7 @@ fn garbage_among_read_entries_is_not_left_to_partial_sweeps() {
     // die in both parts: most of them among the entries read before, one
     // in ten of the younger ones.
     let mut b = bucket_of(3000);
-    b.checked = 2000;
+    b.b.checked = 2000;
     let mut dead = Vec::new();
     for i in 0..1400 {
         dead.push(i);

@@ -26,8 +26,11 @@
 //! minimum over levels, not simply the first occupied bucket of the lowest
 //! level.
 //!
-//! Buckets are plain dense vectors of 5-byte entries (slot index and the
-//! slot's one-byte tag). Cancel leaves its entry in place and only counts it as
+//! Buckets hold 5-byte entries (slot index and the slot's one-byte tag) in
+//! arrival order: a vector of up to one chunk (8192 entries) in the
+//! bucket's record, and for a bigger bucket its full chunks in a side
+//! table, so growing never copies more than a chunk (see `chunks.rs`).
+//! Cancel leaves its entry in place and only counts it as
 //! garbage against its bucket; stale entries are dropped when the bucket is
 //! visited (at most one rotation of its level away), or earlier, when a
 //! bucket becomes more than half garbage: the bucket is then swept, reading
@@ -50,7 +53,10 @@ const LEVELS: usize = 64 / BITS as usize;
 pub(crate) use super::bucket::Early;
 #[cfg(test)]
 use super::bucket::COMPACT_MIN;
-use super::bucket::{Bucket, KEEP_EMPTY};
+use super::bucket::{Bucket, Store, KEEP_EMPTY};
+#[cfg(test)]
+use super::chunks::POOL_MAX;
+use super::chunks::{Pool, Taken, CHUNK};
 
 /// A bucket id: `level * SLOTS + slot`.
 pub(crate) type BucketId = u16;
@@ -78,9 +84,13 @@ const MASK: usize = BUCKETS - 1;
 #[derive(Debug)]
 pub(crate) struct Levels {
     buckets: Box<[Bucket; BUCKETS]>,
-    /// The buffer of the last big bucket visited, kept for the next big
-    /// bucket that must grow (see [`grow`]).
-    spare: Vec<Entry>,
+    /// Each bucket's full chunks (see `chunks.rs`): empty until a bucket
+    /// first fills a chunk, then one list per bucket.
+    full: Vec<Vec<Vec<Entry>>>,
+    /// Stands for the list of a bucket while `full` is empty; stays empty.
+    no_full: Vec<Vec<Entry>>,
+    /// Chunk buffers for buckets that fill their tail.
+    pool: Pool,
     occupied: [[u64; SLOTS / 64]; LEVELS],
     /// Bit `L` set when level `L` has any occupied bucket.
     occupied_levels: u8,
@@ -93,7 +103,9 @@ impl Levels {
             buckets: buckets
                 .try_into()
                 .unwrap_or_else(|_| unreachable!("BUCKETS buckets collected")),
-            spare: Vec::new(),
+            full: Vec::new(),
+            no_full: Vec::new(),
+            pool: Pool::default(),
             occupied: [[0; SLOTS / 64]; LEVELS],
             occupied_levels: 0,
         }
@@ -109,6 +121,28 @@ impl Levels {
     fn at_mut(&mut self, bucket: BucketId) -> &mut Bucket {
         debug_assert!((bucket as usize) < BUCKETS, "a real bucket");
         &mut self.buckets[bucket as usize & MASK]
+    }
+
+    /// `bucket`'s record, and where its full chunks and the spare chunks
+    /// are.
+    fn parts(&mut self, bucket: BucketId) -> (&mut Bucket, Store<'_>) {
+        debug_assert!((bucket as usize) < BUCKETS, "a real bucket");
+        let i = bucket as usize & MASK;
+        let full = match self.full.get_mut(i) {
+            Some(full) => full,
+            None => &mut self.no_full,
+        };
+        let store = Store {
+            full,
+            pool: &mut self.pool,
+        };
+        (&mut self.buckets[i], store)
+    }
+
+    /// The full chunks of `bucket`.
+    #[cfg(test)]
+    fn full_of(&self, bucket: BucketId) -> &[Vec<Entry>] {
+        self.full.get(bucket as usize).map_or(&[], Vec::as_slice)
     }
 
     /// The bucket for a timer due at tick `due`, seen from tick `now`;
@@ -127,17 +161,17 @@ impl Levels {
     #[inline]
     pub(crate) fn push(&mut self, bucket: BucketId, entry: Entry, deadline_ns: u64) {
         debug_assert!((bucket as usize) < BUCKETS, "a real bucket");
-        let b = &mut self.buckets[bucket as usize & MASK];
+        let i = bucket as usize & MASK;
+        let b = &mut self.buckets[i];
         if deadline_ns < b.earliest {
             b.earliest = deadline_ns;
             b.earliest_index = entry.index;
         }
-        let list = &mut b.entries;
-        if list.len() == list.capacity() {
-            grow(list, &mut self.spare);
+        if b.entries.len() == b.entries.capacity() {
+            grow(b, i, &mut self.full, &mut self.pool);
         }
-        list.push(entry);
-        if list.len() == 1 {
+        b.entries.push(entry);
+        if b.entries.len() == 1 && b.chunks == 0 {
             self.set_occupied(bucket, true);
         }
     }
@@ -153,7 +187,8 @@ impl Levels {
 
     /// One step of `bucket`'s sweep (see [`Bucket`]).
     pub(crate) fn sweep_step(&mut self, bucket: BucketId, live: impl FnMut(Entry) -> bool) {
-        if self.at_mut(bucket).sweep_step(live) {
+        let (b, mut store) = self.parts(bucket);
+        if b.sweep_step(&mut store, live) {
             self.set_occupied(bucket, false);
         }
     }
@@ -163,7 +198,8 @@ impl Levels {
     /// stays (a lower bound still).
     #[cfg(test)]
     pub(crate) fn compact(&mut self, bucket: BucketId, live: impl FnMut(Entry) -> bool) {
-        if self.at_mut(bucket).compact(live) {
+        let (b, mut store) = self.parts(bucket);
+        if b.compact(&mut store, live) {
             self.set_occupied(bucket, false);
         }
     }
@@ -175,7 +211,8 @@ impl Levels {
         bucket: BucketId,
         live: impl FnMut(Entry) -> Option<u64>,
     ) {
-        if self.at_mut(bucket).compact_exact(live) {
+        let (b, mut store) = self.parts(bucket);
+        if b.compact_exact(&mut store, live) {
             self.set_occupied(bucket, false);
         }
     }
@@ -193,7 +230,8 @@ impl Levels {
         sort: impl FnMut(Entry) -> Early,
         out: &mut Vec<Entry>,
     ) -> bool {
-        let (done, empty) = self.at_mut(bucket).early_step(budget, sort, out);
+        let (b, mut store) = self.parts(bucket);
+        let (done, empty) = b.early_step(&mut store, budget, sort, out);
         if empty {
             self.set_occupied(bucket, false);
         }
@@ -254,23 +292,29 @@ impl Levels {
     /// Number of levels.
     pub(crate) const LEVELS: usize = LEVELS;
 
-    /// Empties `bucket`, handing its entries over. Give the vector back with
-    /// [`Levels::recycle`] once done so a small bucket keeps its capacity.
-    pub(crate) fn take(&mut self, bucket: BucketId) -> Vec<Entry> {
+    /// Empties `bucket`, handing its entries over. Give them back with
+    /// [`Levels::recycle`] once done, so that their chunks are reused and a
+    /// small bucket keeps its capacity.
+    pub(crate) fn take(&mut self, bucket: BucketId) -> Taken {
         self.set_occupied(bucket, false);
-        self.at_mut(bucket).take()
+        let (b, mut store) = self.parts(bucket);
+        b.take(&mut store)
     }
 
-    /// Returns a vector obtained from [`Levels::take`]: cleared, to the
-    /// bucket if it is still empty and the vector small, or as the spare
-    /// if it is big.
-    pub(crate) fn recycle(&mut self, bucket: BucketId, mut list: Vec<Entry>) {
-        list.clear();
+    /// Takes back the buffers of entries obtained from [`Levels::take`]:
+    /// chunks to the pool, a small tail to its bucket if that is still
+    /// empty.
+    pub(crate) fn recycle(&mut self, bucket: BucketId, taken: Taken) {
+        let Taken { full, mut tail } = taken;
+        for chunk in full {
+            self.pool.give(chunk);
+        }
+        tail.clear();
         let slot = &mut self.at_mut(bucket).entries;
-        if slot.is_empty() && slot.capacity() == 0 && list.capacity() <= KEEP_EMPTY {
-            *slot = list;
-        } else if list.capacity() >= SPARE_MIN && list.capacity() > self.spare.capacity() {
-            self.spare = list;
+        if slot.is_empty() && slot.capacity() == 0 && tail.capacity() <= KEEP_EMPTY {
+            *slot = tail;
+        } else {
+            self.pool.give(tail);
         }
     }
 
@@ -283,13 +327,14 @@ impl Levels {
                 drop(self.take(bucket));
             }
         }
-        self.spare = Vec::new();
+        self.full = Vec::new();
+        self.pool.clear();
     }
 
     /// The entries of `bucket`.
     #[cfg(test)]
     pub(crate) fn entries_of(&self, bucket: BucketId) -> Vec<Entry> {
-        self.at(bucket).listed()
+        self.at(bucket).listed(self.full_of(bucket))
     }
 
     /// Buckets holding any entry.
@@ -310,12 +355,26 @@ impl Levels {
 
     /// Bytes of heap memory held by the buckets.
     pub(crate) fn allocated_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<Entry>();
+        let lists = self.full.capacity() * std::mem::size_of::<Vec<Vec<Entry>>>()
+            + self
+                .full
+                .iter()
+                .map(|list| {
+                    list.capacity() * std::mem::size_of::<Vec<Entry>>()
+                        + list
+                            .iter()
+                            .map(|chunk| chunk.capacity() * entry)
+                            .sum::<usize>()
+                })
+                .sum::<usize>();
         BUCKETS * std::mem::size_of::<Bucket>()
-            + self.spare.capacity() * std::mem::size_of::<Entry>()
+            + lists
+            + self.pool.allocated_bytes()
             + self
                 .buckets
                 .iter()
-                .map(|b| b.entries.capacity() * std::mem::size_of::<Entry>())
+                .map(|b| b.entries.capacity() * entry)
                 .sum::<usize>()
     }
 
@@ -353,35 +412,35 @@ impl Levels {
     }
 }
 
-/// Makes room in a full bucket. Grows by half: growing by a quarter (as
-/// before) copied every entry about four times over a bucket's growth, and
-/// the copies of big level-1 buckets were a tenth of the wheel's simulated
-/// cache misses at a million timers; by half they copy each entry about
-/// twice, for 0.9 bytes more per live timer. Not double: buckets hold much
-/// of the wheel's memory. Out of line: the push it serves is on every
-/// insert's path.
-///
-/// A big bucket moves into `spare` instead, when that fits (at least the
-/// growth wanted, at most twice it): the buffer of a bucket visited
-/// earlier, whose pages are mapped already. Growing a big bucket into
-/// fresh memory took 90-130 µs inside one insert, mostly first-touch page
-/// faults; copying into mapped memory takes a fraction of that.
+/// Makes room in the full tail of bucket `b` (number `i`). Below
+/// [`CHUNK`] entries the tail grows by half (growing by a quarter copied
+/// every entry about four times over a bucket's growth, and the copies were
+/// a tenth of the wheel's simulated cache misses at a million timers), up
+/// to exactly one chunk; a tail of a full chunk moves whole to the bucket's
+/// list of full chunks and a new tail comes from the pool: a growth copies
+/// at most one chunk and never touches more than a chunk of fresh memory.
+/// Out of line: the push it serves is on every insert's path.
 #[cold]
 #[inline(never)]
-fn grow(list: &mut Vec<Entry>, spare: &mut Vec<Entry>) {
-    let want = list.len() + (list.len() / 2).max(16);
-    if list.len() >= SPARE_MIN / 2 && spare.capacity() >= want && spare.capacity() <= 2 * want {
-        spare.clear();
-        spare.extend_from_slice(list);
-        std::mem::swap(list, spare);
-        *spare = Vec::new();
+fn grow(b: &mut Bucket, i: usize, full: &mut Vec<Vec<Vec<Entry>>>, pool: &mut Pool) {
+    let len = b.entries.len();
+    // A bucket of 2^16 full chunks (268 million entries) grows its tail
+    // as one vector from then on.
+    if len >= CHUNK && b.chunks < u16::MAX {
+        debug_assert_eq!(len, CHUNK, "a tail never outgrows a chunk");
+        if full.is_empty() {
+            full.resize_with(BUCKETS, Vec::new);
+        }
+        let filled = std::mem::replace(&mut b.entries, pool.take());
+        full[i].push(filled);
+        b.chunks += 1;
+        debug_assert_eq!(full[i].len(), b.chunks as usize);
     } else {
-        list.reserve_exact(want - list.len());
+        let want = len + (len / 2).max(16);
+        let want = if len < CHUNK { want.min(CHUNK) } else { want };
+        b.entries.reserve_exact(want - len);
     }
 }
-
-/// Buffers of at least this many entries (40 KB) are kept as the spare.
-const SPARE_MIN: usize = 8192;
 
 #[cfg(test)]
 #[path = "levels_tests.rs"]

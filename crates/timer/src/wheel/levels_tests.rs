@@ -32,7 +32,7 @@ fn next_bucket_is_the_earliest_across_levels() {
     let near = Levels::bucket_for(700, 900).unwrap();
     levels.push(near, hint(2), 0);
     assert_eq!(levels.next_bucket(700), Some((3 * 256, far)));
-    assert_eq!(levels.take(far), vec![hint(1)]);
+    assert_eq!(levels.take(far).iter().collect::<Vec<_>>(), vec![hint(1)]);
     assert_eq!(levels.next_bucket(700), Some((900, near)));
     levels.take(near);
     // A slot equal to the current digit is one full rotation ahead.
@@ -86,28 +86,50 @@ fn compaction_is_due_at_half_garbage_and_keeps_live_entries() {
 }
 
 #[test]
-fn a_big_bucket_grows_into_the_buffer_of_one_visited_before() {
+fn a_big_bucket_grows_in_chunks_it_never_copies_and_reuses_those_of_a_visit() {
     let mut levels = Levels::new();
     let (a, b) = (SLOTS as u16 + 3, SLOTS as u16 + 4);
-    for i in 0..20_000 {
+    let n = 20 * CHUNK as u32 + 5;
+    let mut first_chunk = None;
+    for i in 0..n {
         levels.push(a, hint(i), 0);
-    }
-    let visited = levels.take(a);
-    let mapped = visited.as_ptr() as usize;
-    levels.recycle(a, visited);
-    assert_eq!(levels.spare.as_ptr() as usize, mapped, "kept as the spare");
-    // A small bucket grows as usual; a big one moves into the spare.
-    let mut moved_at = None;
-    for i in 0..16_000 {
-        levels.push(b, hint(i), 0);
-        if levels.at(b).entries.as_ptr() as usize == mapped {
-            moved_at = Some(i);
-            break;
+        // Once full, a chunk stays where it is: growing copies no entry of it.
+        let at = levels.full_of(a).first().map(|c| c.as_ptr() as usize);
+        if first_chunk.is_none() {
+            first_chunk = at;
         }
+        assert_eq!(at, first_chunk, "the first full chunk moved at push {i}");
     }
-    let moved_at = moved_at.expect("the big bucket never used the spare");
-    assert!(moved_at as usize >= SPARE_MIN / 2, "moved at {moved_at}");
-    assert_eq!(levels.at(b).entries.len(), moved_at as usize + 1);
-    assert!((0..=moved_at).all(|i| levels.at(b).entries[i as usize] == hint(i)));
-    assert_eq!(levels.spare.capacity(), 0, "the spare is used once");
+    assert_eq!(levels.full_of(a).len(), 20);
+    assert!(levels.full_of(a).iter().all(|c| c.len() == CHUNK));
+    assert_eq!(levels.len(a), n as usize);
+    assert_eq!(levels.entries_of(a), (0..n).map(hint).collect::<Vec<_>>());
+    // The visit gives its chunks to the pool; the next big bucket fills
+    // those, not fresh memory.
+    let visited = levels.take(a);
+    assert_eq!(
+        visited.iter().collect::<Vec<_>>(),
+        (0..n).map(hint).collect::<Vec<_>>()
+    );
+    let buffers: Vec<usize> = visited.full.iter().map(|c| c.as_ptr() as usize).collect();
+    levels.recycle(a, visited);
+    assert_eq!(levels.pool.kept(), POOL_MAX, "chunks kept");
+    for i in 0..(POOL_MAX * CHUNK) as u32 {
+        levels.push(b, hint(i), 0);
+    }
+    // Its first chunk grew as a vector; every later one came from the pool.
+    let reused: Vec<usize> = levels.full_of(b)[1..]
+        .iter()
+        .map(|c| c.as_ptr() as usize)
+        .chain([levels.at(b).entries.as_ptr() as usize])
+        .collect();
+    assert_eq!(reused.len(), POOL_MAX - 1);
+    assert!(
+        reused.iter().all(|p| buffers.contains(p)),
+        "a chunk of the second bucket is fresh memory"
+    );
+    // Emptying gives every chunk back.
+    levels.compact(b, |_| false);
+    assert_eq!(levels.len(b), 0);
+    assert!(levels.full_of(b).is_empty());
 }

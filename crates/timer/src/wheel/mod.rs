@@ -57,6 +57,7 @@
 //! never a late one; a loop with that many timers polls every tick anyway).
 
 mod bucket;
+mod chunks;
 mod divider;
 mod levels;
 mod ready;
@@ -65,6 +66,7 @@ mod slots;
 use std::time::{Duration, Instant};
 
 use crate::timers::{Expired, SeqCounter, TimerKey, Timers};
+use chunks::Taken;
 use divider::Divider;
 use levels::{BucketId, Early, Entry, Levels, NO_BUCKET};
 use ready::Ready;
@@ -242,7 +244,7 @@ impl<T> TimerWheel<T> {
             // Take every bucket visited at `tick` before moving time: seen
             // from `tick` itself, a visit at `tick` would look a whole
             // rotation away.
-            let mut due: [Option<(BucketId, Vec<Entry>)>; Levels::LEVELS] = Default::default();
+            let mut due: [Option<(BucketId, Taken)>; Levels::LEVELS] = Default::default();
             for (level, slot) in due.iter_mut().enumerate() {
                 if let Some((t, bucket)) = self.levels.visit_of(level, self.now_tick) {
                     if t == tick {
@@ -259,7 +261,7 @@ impl<T> TimerWheel<T> {
                         "timer wheel cascading a large bucket"
                     );
                 }
-                for &entry in &entries {
+                for entry in entries.iter() {
                     // Stale entries (cancelled or moved timers) drop here.
                     if let Some((generation, cold)) = self.slots.entry_live(entry, bucket) {
                         // Never late: a bucket is visited no later than the
