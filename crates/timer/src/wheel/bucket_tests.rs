@@ -209,3 +209,10 @@ fn garbage_among_read_entries_is_not_left_to_partial_sweeps() {
     );
     assert!(reads < 2 * 3000, "{reads} reads");
 }
+
+#[test]
+fn a_bucket_record_is_one_cache_line() {
+    // A push and a cancel each touch their bucket's record: one line.
+    assert_eq!(std::mem::size_of::<Bucket>(), 64);
+    assert_eq!(std::mem::align_of::<Bucket>(), 64);
+}
