@@ -47,6 +47,64 @@ fn a_million_timers_on_the_wheel() {
     million(TimerWheel::new(start), start);
 }
 
+/// Tens of thousands of timers in one level-1 bucket (ten of the wheel's
+/// 8192-entry chunks), most cancelled in random order, some rescheduled
+/// within it: its sweeps, early moves and visit cross chunk boundaries.
+#[test]
+fn a_bucket_of_many_chunks_keeps_every_timer() {
+    let start = Instant::now();
+    let mut wheel = TimerWheel::new(start);
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let n = 80_000u32;
+    let mut due: Vec<Option<Instant>> = Vec::with_capacity(n as usize);
+    let mut keys = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        // 300-500 ms: all in the level-1 bucket of ticks 256-511.
+        let at = start + Duration::from_micros(300_000 + xorshift(&mut rng) % 200_000);
+        keys.push(wheel.insert_at(at, i));
+        due.push(Some(at));
+    }
+    for i in 0..n as usize {
+        match xorshift(&mut rng) % 8 {
+            0..=5 => {
+                assert_eq!(wheel.cancel(keys[i]), Some(i as u32));
+                due[i] = None;
+            }
+            6 => {
+                let at = start + Duration::from_micros(300_000 + xorshift(&mut rng) % 200_000);
+                assert!(wheel.reschedule(keys[i], at));
+                due[i] = Some(at);
+            }
+            _ => {}
+        }
+    }
+    let mut fired = vec![false; n as usize];
+    let (mut now, mut last) = (start, start);
+    while now < start + Duration::from_millis(600) {
+        now += Duration::from_millis(1);
+        for e in wheel.drain_expired(now) {
+            let i = e.value as usize;
+            assert_eq!(
+                Some(e.deadline),
+                due[i],
+                "timer {i} fired at the wrong deadline"
+            );
+            assert!(
+                e.deadline <= now && e.deadline >= last,
+                "out of order or early"
+            );
+            assert!(!fired[i], "timer {i} fired twice");
+            fired[i] = true;
+            last = e.deadline;
+        }
+    }
+    let lost = (0..n as usize)
+        .filter(|&i| due[i].is_some() && !fired[i])
+        .count();
+    assert_eq!(lost, 0, "pending timers never fired");
+    assert!(wheel.is_empty());
+}
+
 #[test]
 fn a_million_timers_on_the_heap() {
     million(TimerHeap::new(), Instant::now());
