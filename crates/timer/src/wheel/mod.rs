@@ -13,10 +13,13 @@
 //! ```
 //!
 //! - **Insert** stores the timer in a slot and appends `(index, tag)` to
-//!   the bucket its deadline's tick names: O(1).
+//!   the bucket its deadline's tick names: O(1). Vacant slots are handed
+//!   out in address order (`vacancies.rs`), so request timeouts, cancelled
+//!   in about the order they were set, are cancelled walking the slots
+//!   forward; a slot that a young timer freed is reused at once.
 //! - **Cancel** checks the key's generation, takes the value and bumps the
-//!   generation and the slot's tag: one cache line of the slot touched (the
-//!   front of a line-aligned record; the deadline is not read), plus the
+//!   generation and the slot's tag: one cache line of the slot touched (a
+//!   line-aligned record), plus the
 //!   slot's byte in the dense tag array and its bucket's one-line record
 //!   (small arrays that stay in the outer caches). Its bucket entry stays,
 //!   stale. A bucket that becomes more than half garbage is swept, 64
@@ -62,6 +65,7 @@ mod divider;
 mod levels;
 mod ready;
 mod slots;
+mod vacancies;
 
 use std::time::{Duration, Instant};
 

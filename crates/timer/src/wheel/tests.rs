@@ -108,6 +108,7 @@ fn stale_key_never_reaches_the_slot_reuser() {
     let mut wheel = TimerWheel::new(t0);
     let old = wheel.insert_at(t0, 1);
     assert_eq!(wheel.pop_expired(t0).map(|e| e.value), Some(1));
+    wheel.slots.aim(old.index);
     let new = wheel.insert_at(t0 + ms(3), 2);
     assert_eq!(old.index, new.index);
     assert_eq!(wheel.cancel(old), None);
@@ -277,6 +278,7 @@ fn cancel_leaves_a_stale_entry_that_the_visit_drops() {
     assert_eq!(wheel.cancel(c), Some('c'));
     assert_eq!(wheel.levels.entries(), 3, "cancel touches only the slot");
     // c's slot is reused by d: c's stale entry must not stand for d.
+    wheel.slots.aim(c.index);
     let d = wheel.insert_at(t0 + ms(9_000), 'd');
     assert_eq!(d.index, c.index);
     assert_eq!(wheel.pop_expired(t0 + ms(2_002)).map(|e| e.key), Some(b));
